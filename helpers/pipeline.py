@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pandas as pd
+from torch import Tensor
 
 from helpers import baselines, data, graph, models, train
 from helpers.metrics import Recommender
@@ -18,6 +19,9 @@ from helpers.split import validation_split
 
 # A factory gets the train part, the data set (a release name or a folder) and the seed.
 Factory = Callable[[pd.DataFrame, str | None, int, bool], Recommender]
+# A featurizer turns train ratings (and the data set's other tables) into node feature
+# matrices whose row i belongs to node i of the maps: (user features, movie features).
+Featurizer = Callable[[pd.DataFrame, graph.IdMaps, str | None], tuple[Tensor | None, Tensor | None]]
 
 
 def _baseline(cls: type[baselines.Baseline]) -> Factory:
@@ -32,12 +36,11 @@ def train_graphsage(
     dataset: str | None = None,
     seed: int = 42,
     progress: bool = False,
-    user_features=None,
-    movie_features=None,
+    featurize: Featurizer | None = None,
     name: str = "GraphSAGE (ids)",
     **hyper,
 ) -> GNNRecommender:
-    """Notebook 02's model: GraphSAGE over id embeddings (plus node features when given).
+    """Notebook 02's model: GraphSAGE over id embeddings (plus node features from ``featurize``).
 
     Early stopping watches a validation part carved from the train part; the final embeddings
     are computed on the graph of all train ratings.
@@ -46,7 +49,8 @@ def train_graphsage(
     movies = data.load_movies(dataset)
     maps = graph.IdMaps.from_tables(train_part, movies)
     fit_part, valid_part = validation_split(train_part, seed)
-    features = {"user_features": user_features, "movie_features": movie_features}
+    user_x, movie_x = featurize(train_part, maps, dataset) if featurize else (None, None)
+    features = {"user_features": user_x, "movie_features": movie_x}
     fit_graph = graph.build_graph(fit_part, maps, **features)
     config = {"hidden": 64, "out": 32, "dropout": 0.2} | hyper.pop("model", {})
     model = models.RatingGNN(fit_graph, mean_rating=float(fit_part["rating"].mean()), **config)

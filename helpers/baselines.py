@@ -248,7 +248,9 @@ class SVDpp(SVD):
         counts = np.diff(indptr)
         implicit = np.add.reduceat(self.implicit_factors[movies[order]], indptr[:-1], axis=0)
         implicit[counts == 0] = 0.0
-        self.full_user_factors = self.user_factors + implicit / np.sqrt(np.maximum(counts, 1))[:, None]
+        self.full_user_factors = (
+            self.user_factors + implicit / np.sqrt(np.maximum(counts, 1))[:, None]
+        )
 
     def _user_vectors(self, u: np.ndarray) -> np.ndarray:
         return np.where(u[:, None] >= 0, self.full_user_factors[np.maximum(u, 0)], 0.0)

@@ -39,7 +39,7 @@ DEFAULT_DATASET = "ml-latest-small"
 
 
 class DataError(RuntimeError):
-    """A MovieLens file is missing, corrupt or not what the kit expects; the message says what to do."""
+    """A MovieLens file is missing, corrupt or unexpected; the message says what to do."""
 
 
 @dataclass(frozen=True)
@@ -124,8 +124,9 @@ def _mirror_base() -> str | None:
     path = Path(mirror).expanduser()
     if not path.is_dir():
         raise DataError(
-            f"{MIRROR_ENV}={mirror!r} is not a folder. Point it at a folder laid out like GroupLens' "
-            "datasets/movielens/ (holding ml-latest-small.zip ...), or at a file:// or http:// URL."
+            f"{MIRROR_ENV}={mirror!r} is not a folder. Point it at a folder laid out like "
+            "GroupLens' datasets/movielens/ (holding ml-latest-small.zip ...), or at a file:// "
+            "or http:// URL."
         )
     return path.resolve().as_uri()
 
@@ -170,7 +171,9 @@ def _download(url: str, target: Path, expected_size: int | None) -> None:
     try:
         with urllib.request.urlopen(url, timeout=60) as response, open(partial, "wb") as out:
             total = int(response.headers.get("Content-Length") or 0) or expected_size
-            with tqdm(total=total, unit="B", unit_scale=True, desc=f"download {target.name}") as bar:
+            with tqdm(
+                total=total, unit="B", unit_scale=True, desc=f"download {target.name}"
+            ) as bar:
                 for block in iter(lambda: response.read(1 << 20), b""):
                     out.write(block)
                     bar.update(len(block))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -83,8 +84,48 @@ def build_graph(
     if movie_features is not None:
         data["movie"].x = movie_features
     data[RATES].edge_index = rating_edges(train, maps)
-    data[RATES].rating = torch.from_numpy(train["rating"].to_numpy(dtype=np.float32))
+    data[RATES].rating = torch.tensor(train["rating"].to_numpy(dtype=np.float32))
     if undirected:
         data = T.ToUndirected()(data)  # adds ("movie", "rev_rates", "user")
-        del data[RATED_BY].rating  # a message must not carry the rating it is asked to predict
+        del data[RATED_BY].rating  # ratings are labels on the forward edges only
     return data
+
+
+def _csr(
+    rows: torch.Tensor, cols: torch.Tensor, size: tuple[int, int], *values: torch.Tensor
+) -> list[torch.Tensor]:
+    """Torch sparse CSR matrices sharing one layout, one per ``values`` (sorted here, once)."""
+    order = torch.argsort(rows * size[1] + cols)
+    crow = torch.zeros(size[0] + 1, dtype=torch.long, device=rows.device)
+    crow[1:] = torch.bincount(rows, minlength=size[0]).cumsum(0)
+    col = cols[order]
+    with warnings.catch_warnings():  # torch flags sparse CSR as "beta" once per process
+        warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+        return [
+            torch.sparse_csr_tensor(crow, col, value[order], size=size, check_invariants=False)
+            for value in values
+        ]
+
+
+def to_sparse_adjacency(data: HeteroData) -> dict[tuple[str, str, str], torch.Tensor]:
+    """Per edge type the transposed adjacency ``adj_t`` [dst, src] as a torch sparse CSR matrix.
+
+    SAGEConv turns a sparse ``adj_t`` into one sparse-dense product (``spmm``) instead of
+    materialising a [edges, channels] message tensor, so message passing costs O(edges) time and
+    no per-edge memory. Each matrix also carries ``.mean_pair``: the mean-normalised matrix and
+    its transpose, which :class:`helpers.scale.SparseSAGEConv` uses for a backward pass that
+    needs no re-sorting. Store the result as ``data.adj_t_dict``; ``RatingGNN.embed`` uses it.
+    """
+    adjacency = {}
+    for edge_type in data.edge_types:
+        src, _, dst = edge_type
+        size = (data[dst].num_nodes, data[src].num_nodes)
+        source, target = data[edge_type].edge_index.to(torch.long)
+        degree = torch.bincount(target, minlength=size[0]).clamp(min=1)
+        weights = 1.0 / degree[target].to(torch.float32)
+        ones = torch.ones_like(weights)
+        adj_t, mean = _csr(target, source, size, ones, weights)
+        (mean_t,) = _csr(source, target, size[::-1], weights)
+        adj_t.mean_pair = (mean, mean_t)
+        adjacency[edge_type] = adj_t
+    return adjacency

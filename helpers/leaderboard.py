@@ -20,7 +20,7 @@ def load() -> pd.DataFrame:
     """The table so far (empty when no notebook has run yet)."""
     if not path().exists():
         return pd.DataFrame(columns=COLUMNS)
-    return pd.read_csv(path())
+    return pd.read_csv(path(), dtype={"notebook": str})
 
 
 def record(notebook: str, model: str, metrics: dict[str, float]) -> pd.DataFrame:

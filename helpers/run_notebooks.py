@@ -28,7 +28,10 @@ def execute(path: Path, target: Path, timeout: int = 1800) -> float:
     """Run one notebook in a fresh ``python3`` kernel, cell by cell with a progress bar."""
     notebook = nbformat.read(path, as_version=4)
     client = NotebookClient(
-        notebook, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+        notebook,
+        timeout=timeout,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(path.parent)}},
     )
     started = time.perf_counter()
     code_cells = [cell for cell in notebook.cells if cell.cell_type == "code"]

@@ -1,0 +1,54 @@
+"""Id maps round-trip, and the graph's node i is the movie the maps say it is."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from helpers import graph
+
+RATINGS = pd.DataFrame(
+    {"userId": [7, 7, 3, 9], "movieId": [50, 10, 10, 30], "rating": [4.0, 3.0, 5.0, 1.0]}
+)
+MOVIES = pd.DataFrame({"movieId": [30, 10, 50, 99], "title": ["C", "A", "E", "Z"]})
+
+
+def test_id_map_round_trip():
+    ids = graph.IdMap.from_ids(np.array([193609, 1, 50, 1]))
+    assert ids.ids.tolist() == [1, 50, 193609]
+    assert ids.raw(ids.index([50, 193609, 1])).tolist() == [50, 193609, 1]
+    assert ids.index([2], strict=False).tolist() == [-1]
+    with pytest.raises(KeyError, match=r"\[2\]"):
+        ids.index([2])
+
+
+def test_movie_nodes_follow_the_maps_not_file_order():
+    maps = graph.IdMaps.from_tables(RATINGS, MOVIES)
+    data = graph.build_graph(RATINGS, maps)
+    users, movies = data["user", "rates", "movie"].edge_index
+    for (user, movie), row in zip(
+        zip(users, movies, strict=True), RATINGS.itertuples(), strict=True
+    ):
+        assert maps.users.raw([user])[0] == row.userId
+        assert maps.movies.raw([movie])[0] == row.movieId
+    titles = MOVIES.set_index("movieId").loc[maps.movies.ids, "title"].tolist()
+    assert titles == ["A", "C", "E", "Z"]  # node i <-> the i-th smallest movieId
+    assert data["movie"].num_nodes == 4  # movie 99 has no rating but is a node
+
+
+def test_edges_go_both_ways():
+    maps = graph.IdMaps.from_tables(RATINGS, MOVIES)
+    data = graph.build_graph(RATINGS, maps)
+    forward = data["user", "rates", "movie"].edge_index
+    backward = data["movie", "rev_rates", "user"].edge_index
+    assert torch.equal(forward.flip(0)[:, forward[0].argsort()], backward[:, backward[1].argsort()])
+    one_way = graph.build_graph(RATINGS, maps, undirected=False)
+    assert ("movie", "rev_rates", "user") not in one_way.edge_types
+
+
+def test_features_land_on_their_nodes():
+    maps = graph.IdMaps.from_tables(RATINGS, MOVIES)
+    movie_x = torch.tensor(maps.movies.ids, dtype=torch.float32)[:, None]
+    data = graph.build_graph(RATINGS, maps, movie_features=movie_x)
+    node = maps.movies.index([50])[0]
+    assert data["movie"].x[node, 0].item() == 50

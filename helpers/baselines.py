@@ -225,8 +225,9 @@ class SVD(Baseline):
 class SVDpp(SVD):
     """SVD++: SVD plus an implicit term from *which* movies a user rated (Koren, 2008).
 
-    Surprise's defaults (20 factors, 20 epochs); the implicit factors are updated once per
-    user visit instead of once per rating, which gives the same fit in a fraction of the time.
+    Surprise's defaults (20 factors, 20 epochs). The implicit factors are updated once per
+    user visit instead of once per rating: on ml-latest-small (seed 42) that costs 0.002 RMSE
+    (0.872 against 0.870 for the per-rating updates) and runs ~50 times faster.
     """
 
     name = "SVD++"

@@ -63,9 +63,7 @@ class History:
         )
 
 
-def chunked_mse_step(
-    model: nn.Module, data: HeteroData, labels: Labels, chunk_size: int
-) -> float:
+def chunked_mse_step(model: nn.Module, data: HeteroData, labels: Labels, chunk_size: int) -> float:
     """One backward pass of the mean squared error over all labels, decoded chunk by chunk."""
     z = model.embed(data)
     detached = {kind: value.detach().requires_grad_() for kind, value in z.items()}
@@ -88,8 +86,10 @@ def predict_stars(model: nn.Module, data: HeteroData, labels: Labels, chunk_size
     model.eval()
     z = model.embed(data)
     parts = [
-        model.decode(z, labels.users[start : start + chunk_size], labels.movies[start : start + chunk_size])
-        for start in range(0, len(labels), chunk_size)
+        model.decode(z, labels.users[part], labels.movies[part])
+        for part in (
+            slice(start, start + chunk_size) for start in range(0, len(labels), chunk_size)
+        )
     ]
     return torch.cat(parts)
 

@@ -1,0 +1,164 @@
+"""Node features: right rows on the right nodes, train ratings only, seeded reductions."""
+
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from helpers import data, features, graph, split, viz
+
+
+@pytest.fixture(scope="module")
+def tables(shared):
+    ratings = data.load_ratings("ml-latest-small")
+    movies = data.load_movies("ml-latest-small")
+    parts = split.protocol_split(ratings, 42)
+    return ratings, movies, parts.train, parts.test
+
+
+@pytest.fixture(scope="module")
+def maps(tables):
+    _, movies, train, _ = tables
+    return graph.IdMaps.from_tables(train, movies)
+
+
+def test_year_of_movie_node_i_is_the_year_in_movie_i_title(tables, maps):
+    _, movies, _, _ = tables
+    shuffled = movies.sample(frac=1.0, random_state=0)  # file order must not matter
+    year = features.movie_year(shuffled, maps)
+    assert year.index.equals(pd.Index(maps.movies.ids))
+    titles = movies.set_index("movieId")["title"].reindex(maps.movies.ids)
+    for node in np.random.default_rng(0).choice(len(maps.movies), 300, replace=False):
+        found = re.search(r"\((\d{4})\)\s*$", titles.iloc[node])
+        if found:
+            assert year["year"].iloc[node] == int(found.group(1))
+            assert year["year_missing"].iloc[node] == 0
+        else:
+            assert year["year_missing"].iloc[node] == 1
+
+
+def test_missing_years_get_the_median_and_a_flag(tables, maps):
+    _, movies, _, _ = tables
+    year = features.movie_year(movies, maps)
+    missing = year["year_missing"] == 1
+    assert missing.sum() == movies["year"].isna().sum() > 0
+    assert (year.loc[missing, "year"] == movies["year"].dropna().median()).all()
+
+
+def test_genres_and_stats_align_with_movie_nodes(tables, maps):
+    _, movies, train, _ = tables
+    genres = features.movie_genres(movies.iloc[::-1], maps)
+    toy_story = maps.movies.index(np.array([1]))[0]
+    listed = "Adventure|Animation|Children|Comedy|Fantasy".split("|")
+    assert set(genres.columns[genres.iloc[toy_story] == 1]) == {f"genre_{g}" for g in listed}
+    stats = features.movie_stats(train, maps)
+    count = (train["movieId"] == 1).sum()
+    assert stats["rating_log_count"].iloc[toy_story] == pytest.approx(np.log1p(count))
+
+
+def test_user_features_align_with_user_nodes(tables, maps):
+    _, _, train, _ = tables
+    stats = features.user_stats(train, maps)
+    node = maps.users.index(np.array([414]))[0]
+    mine = train[train["userId"] == 414]["rating"]
+    assert stats["rating_mean"].iloc[node] == pytest.approx(mine.mean())
+    assert stats["rating_var"].iloc[node] == pytest.approx(mine.var(ddof=0))
+    temporal = features.user_temporal(train, maps)
+    hours = temporal.filter(like="hour_").to_numpy()
+    assert np.allclose(hours.sum(axis=1), 1.0)
+    stamps = pd.to_datetime(train.loc[train["userId"] == 414, "timestamp"], unit="s", utc=True)
+    expected = stamps.dt.dayofweek.value_counts(normalize=True).sort_index()
+    days = temporal.filter(like="day_").iloc[node].to_numpy()
+    assert np.allclose(days[expected.index], expected.to_numpy())
+    expected = stamps.dt.hour.value_counts(normalize=True).sort_index()
+    assert np.allclose(hours[node, expected.index], expected.to_numpy())
+
+
+def test_changing_test_ratings_changes_no_feature(tables, maps, tmp_path, monkeypatch):
+    monkeypatch.setenv("MOVIELENS_CACHE", str(tmp_path / "cache"))
+    ratings, movies, train, test = tables
+    folder = tmp_path / "leaky"
+    folder.mkdir()
+    changed = ratings.copy()
+    changed.loc[test.index, "rating"] = 5.0 - changed.loc[test.index, "rating"] + 0.5
+    changed.loc[test.index, "timestamp"] += 12345
+    changed.to_csv(folder / "ratings.csv", index=False)
+    movies.drop(columns="year").to_csv(folder / "movies.csv", index=False)
+    data.load_tags("ml-latest-small").to_csv(folder / "tags.csv", index=False)
+    changed_train = split.protocol_split(data.load_ratings(str(folder)), 42).train
+    assert changed_train.equals(train)  # same rows: only test ratings differ
+    before = features.temporal_features.tables(train, maps, "ml-latest-small")
+    after = features.temporal_features.tables(changed_train, maps, str(folder))
+    for old, new in zip(before, after, strict=True):
+        pd.testing.assert_frame_equal(old.raw, new.raw)
+
+
+def test_train_only_tags_drop_tags_of_test_pairs(tables):
+    _, _, train, test = tables
+    pair = test.iloc[0]
+    tags = pd.DataFrame(
+        {"userId": [pair.userId], "movieId": [pair.movieId], "tag": ["spoiler"], "timestamp": [0]}
+    )
+    assert features.train_tags(tags, train).empty
+
+
+def test_genome_join_handles_movies_without_genome(maps):
+    covered = maps.movies.ids[[0, 5, 7]]
+    genome = pd.DataFrame(
+        {
+            "movieId": np.repeat(np.append(covered, 10**8), 4),  # 10**8: not in the graph
+            "tagId": np.tile(np.arange(1, 5), 4),
+            "relevance": np.random.default_rng(0).random(16),
+        }
+    )
+    reduction = features.genome_reduction(genome, n_components=3, seed=0)
+    table = features.on_movie_nodes(reduction, maps, "has_genome")
+    assert table.index.equals(pd.Index(maps.movies.ids))
+    assert table["has_genome"].sum() == 3
+    assert table.loc[covered, "has_genome"].eq(1).all()
+    assert not table.isna().any().any()
+    others = table.drop(index=covered)
+    assert (others.to_numpy() == 0).all()
+    assert np.allclose(table.loc[covered, "genome_00"], reduction.scores.loc[covered, "genome_00"])
+
+
+def test_real_genome_subset_covers_some_movies(maps):
+    genome = data.load_genome(pd.Series(maps.movies.ids))
+    table = features.on_movie_nodes(features.genome_reduction(genome, seed=1), maps, "has_genome")
+    assert 0 < table["has_genome"].sum() == genome["movieId"].nunique() < len(maps.movies)
+
+
+def test_reductions_are_seeded(tables, maps):
+    _, _, train, _ = tables
+    tags = features.train_tags(data.load_tags("ml-latest-small"), train)
+    first = features.tag_reduction(tags, n_components=8, seed=3)
+    second = features.tag_reduction(tags, n_components=8, seed=3)
+    pd.testing.assert_frame_equal(first.scores, second.scores)
+    assert first.top_terms().shape == (8, 7)
+
+
+def test_umap_is_seeded():
+    vectors = np.random.default_rng(0).normal(size=(120, 8))
+    first = viz.project_2d(vectors, seed=7, n_epochs=20)
+    second = viz.project_2d(vectors, seed=7, n_epochs=20)
+    assert np.array_equal(first, second)
+
+
+def test_neighbour_agreement_sees_real_clusters():
+    rng = np.random.default_rng(0)
+    labels = np.repeat(["a", "b", "c"], 50)
+    vectors = rng.normal(size=(150, 4)) + np.repeat(np.eye(3, 4) * 8, 50, axis=0)
+    result = viz.neighbour_agreement(vectors, labels, k=5)
+    assert result["k-NN agreement"] > 0.9 > 0.5 > result["shuffled labels"]
+
+
+def test_scaling_uses_table_statistics_and_names_columns(tables, maps):
+    _, _, train, _ = tables
+    users, movies = features.rich_features.tables(train, maps, "ml-latest-small")
+    assert users.columns == ["rating_mean", "rating_log_count", "rating_var"]
+    assert np.allclose(users.scaled.mean(), 0.0, atol=1e-9)
+    x_user, x_movie = features.rich_features(train, maps, "ml-latest-small")
+    assert x_user.shape == (len(maps.users), 3) and x_movie.shape[0] == len(maps.movies)
+    with pytest.raises(ValueError, match="Unknown feature block"):
+        features.FeatureRecipe("bad", ("stats", "moon-phase"))

@@ -50,6 +50,15 @@ class NodeInput(nn.Module):
         return torch.stack(parts).sum(0)
 
 
+def add_rating_biases(model: nn.Module, data: HeteroData, mean_rating: float) -> None:
+    """Give a rating model the global mean and a zero-initialised bias per user and movie."""
+    model.user_bias = nn.Embedding(data["user"].num_nodes, 1)
+    model.movie_bias = nn.Embedding(data["movie"].num_nodes, 1)
+    nn.init.zeros_(model.user_bias.weight)
+    nn.init.zeros_(model.movie_bias.weight)
+    model.register_buffer("mean_rating", torch.tensor(float(mean_rating)))
+
+
 class RatingGNN(nn.Module):
     """Predicts stars: mean + user bias + movie bias + <user embedding, movie embedding>.
 
@@ -79,11 +88,7 @@ class RatingGNN(nn.Module):
             }
         )
         self.encoder = to_hetero(GraphSAGE(hidden, out, dropout), data.metadata(), aggr="sum")
-        self.user_bias = nn.Embedding(data["user"].num_nodes, 1)
-        self.movie_bias = nn.Embedding(data["movie"].num_nodes, 1)
-        nn.init.zeros_(self.user_bias.weight)
-        nn.init.zeros_(self.movie_bias.weight)
-        self.register_buffer("mean_rating", torch.tensor(float(mean_rating)))
+        add_rating_biases(self, data, mean_rating)
 
     def embed(self, data: HeteroData) -> dict[str, Tensor]:
         """Embeddings of every user and movie after two rounds of message passing."""
@@ -132,11 +137,7 @@ class NeighbourhoodRatingGNN(nn.Module):
         for table in [*self.own.values(), *self.message.values()]:
             nn.init.normal_(table.weight, std=0.01)
         self.conv = SimpleConv(aggr="sum", combine_root="sum")  # own + sum of weighted messages
-        self.user_bias = nn.Embedding(data["user"].num_nodes, 1)
-        self.movie_bias = nn.Embedding(data["movie"].num_nodes, 1)
-        nn.init.zeros_(self.user_bias.weight)
-        nn.init.zeros_(self.movie_bias.weight)
-        self.register_buffer("mean_rating", torch.tensor(float(mean_rating)))
+        add_rating_biases(self, data, mean_rating)
 
     def embed(self, data: HeteroData) -> dict[str, Tensor]:
         """Each node's own embedding plus its neighbours' messages scaled by 1/sqrt(its degree)."""

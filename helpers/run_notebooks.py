@@ -27,10 +27,13 @@ def notebooks(pattern: str = "*.ipynb") -> list[Path]:
 def execute(path: Path, target: Path, timeout: int = 1800) -> float:
     """Run one notebook in a fresh ``python3`` kernel, cell by cell with a progress bar."""
     notebook = nbformat.read(path, as_version=4)
+    for cell in notebook.cells:
+        cell.metadata.pop("execution", None)  # timestamps of an earlier run
     client = NotebookClient(
         notebook,
         timeout=timeout,
         kernel_name="python3",
+        record_timing=False,  # no wall-clock timestamps in the committed notebooks
         resources={"metadata": {"path": str(path.parent)}},
     )
     started = time.perf_counter()

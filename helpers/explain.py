@@ -372,7 +372,8 @@ def because_you_liked(
     # Centred first: the direction every movie shares says nothing about any one of them.
     centred = movie_vectors - movie_vectors.mean(axis=0)
     unit = centred / np.maximum(np.linalg.norm(centred, axis=1, keepdims=True), 1e-12)
-    similarity = unit[positions] @ unit[liked].T
+    # Rounded before argmax: near-ties go to the first liked movie, not to float noise.
+    similarity = np.round(unit[positions].astype(np.float64) @ unit[liked].T.astype(np.float64), 2)
     nearest = similarity.argmax(axis=1)
     because = catalogue.movies.iloc[liked[nearest]]
     return pd.DataFrame(
@@ -380,7 +381,7 @@ def because_you_liked(
             "rank": np.arange(1, len(positions) + 1),
             "title": catalogue.movies["title"].to_numpy()[positions],
             "because you liked": because["title"].to_numpy(),
-            "similarity": np.round(similarity[np.arange(len(positions)), nearest], 2),
+            "similarity": similarity[np.arange(len(positions)), nearest],
         }
     ).assign(position=positions, liked_position=liked[nearest])
 

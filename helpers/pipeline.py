@@ -52,8 +52,8 @@ def train_graphsage(
     maps = graph.IdMaps.from_tables(train_part, movies)
     fit_part, valid_part = validation_split(train_part, seed)
     user_x, movie_x = featurize(train_part, maps, dataset) if featurize else (None, None)
-    features = {"user_features": user_x, "movie_features": movie_x}
-    fit_graph = graph.build_graph(fit_part, maps, **features)
+    node_features = {"user_features": user_x, "movie_features": movie_x}
+    fit_graph = graph.build_graph(fit_part, maps, **node_features)
     defaults = {"hidden": 64, "out": 32, "dropout": 0.2} if model_class is models.RatingGNN else {}
     config = defaults | hyper.pop("model", {})
     model = model_class(fit_graph, mean_rating=float(fit_part["rating"].mean()), **config)
@@ -65,7 +65,8 @@ def train_graphsage(
         progress=progress,
         **({"epochs": 300, "lr": 0.01, "patience": 20} | hyper),
     )
-    recommender = GNNRecommender(model, graph.build_graph(train_part, maps, **features), maps, name)
+    full_graph = graph.build_graph(train_part, maps, **node_features)
+    recommender = GNNRecommender(model, full_graph, maps, name)
     recommender.history = history  # the loss curve, for notebooks that plot it
     return recommender
 

@@ -373,7 +373,7 @@ def because_you_liked(
     centred = movie_vectors - movie_vectors.mean(axis=0)
     unit = centred / np.maximum(np.linalg.norm(centred, axis=1, keepdims=True), 1e-12)
     # Rounded before argmax: near-ties go to the first liked movie, not to float noise.
-    similarity = np.round(unit[positions].astype(np.float64) @ unit[liked].T.astype(np.float64), 2)
+    similarity = np.round(unit[positions] @ unit[liked].T, 2)
     nearest = similarity.argmax(axis=1)
     because = catalogue.movies.iloc[liked[nearest]]
     return pd.DataFrame(

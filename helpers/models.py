@@ -13,8 +13,6 @@ from torch_geometric.data import HeteroData
 from torch_geometric.nn import SAGEConv, SimpleConv, to_hetero
 from torch_geometric.utils import degree
 
-from helpers.graph import RATES
-
 
 class GraphSAGE(nn.Module):
     """Two SAGEConv layers; ``to_hetero`` turns it into one set of weights per edge type."""
@@ -112,11 +110,6 @@ class RatingGNN(nn.Module):
 
     def forward(self, data: HeteroData, edge_label_index: Tensor) -> Tensor:
         return self.decode(self.embed(data), edge_label_index[0], edge_label_index[1])
-
-
-def supervision_edges(data: HeteroData) -> tuple[Tensor, Tensor]:
-    """The (user, movie) pairs and ratings stored on the graph's forward edges."""
-    return data[RATES].edge_index, data[RATES].rating
 
 
 class NeighbourhoodRatingGNN(nn.Module):

@@ -1,12 +1,14 @@
-"""Save notebook 05's final feature model and load it in notebook 06 without retraining.
+"""Save notebook 05's models and load them in notebook 06 without retraining.
 
-One file, ``artifacts/final.pt`` (git-ignored), holds the trained weights, the embeddings they
-serve, the graph, the id maps, the feature tables with their names and scaling, the loss history
-and a fingerprint of the data, seed, settings and code that made it (``final.json`` beside it
-repeats the metadata in readable form). Loading builds an untrained model the way the pipeline
-does (no training epochs) and gives it the saved weights and embeddings.
+``artifacts/final.pt`` (git-ignored) holds the final feature model: the trained weights, the
+embeddings they serve, the graph, the id maps, the feature tables with their names and scaling,
+the loss history and a fingerprint of the data, seed, settings and code that made it
+(``final.json`` beside it repeats the metadata in readable form). Loading builds an untrained
+model the way the pipeline does (no training epochs) and gives it the saved weights.
 :func:`load_or_train_final` trains when the file is missing or stale, saves it, and always
 returns what it loads from disk, so a fresh and a saved model are the same object.
+``artifacts/best.pt`` holds the kit's best GNN (``gnn``: ranking + rating models), which the
+explorer serves; :func:`load_or_train_best` works the same way.
 """
 
 from __future__ import annotations
@@ -22,14 +24,19 @@ import torch
 from torch_geometric.data import HeteroData
 
 from helpers import data, features, graph, pipeline, split
+from helpers.metrics import Recommender
 from helpers.recommend import GNNRecommender
 from helpers.train import History
 
 FINAL_MODEL = "sage-temporal"
+BEST_MODEL = pipeline.DEFAULT_MODEL  # "gnn": the ranking GNN's lists, the rating GNN's stars
 FINAL_RECIPE = features.temporal_features
 ARTIFACTS_ENV = "MOVIELENS_ARTIFACTS"
 # The code whose change makes a saved model stale.
-_CODE = ("features.py", "graph.py", "models.py", "pipeline.py", "train.py", "recommend.py")
+_CODE = (
+    "features.py", "graph.py", "models.py", "pipeline.py", "train.py", "recommend.py",
+    "ranking.py", "scale.py",
+)  # fmt: skip
 
 
 @dataclass
@@ -49,16 +56,26 @@ def artifacts_dir() -> Path:
     return Path(os.environ.get(ARTIFACTS_ENV) or data.repo_root() / "artifacts").expanduser()
 
 
-def default_path() -> Path:
-    return artifacts_dir() / "final.pt"
+def default_path(stem: str = "final") -> Path:
+    """``<stem>.pt`` for ml-latest-small, ``<stem>-<run label>.pt`` for other data or samples."""
+    label = data.run_label()
+    return artifacts_dir() / (
+        f"{stem}.pt" if label == data.DEFAULT_DATASET else f"{stem}-{label}.pt"
+    )
 
 
-def fingerprint(train_part: pd.DataFrame, dataset: str | None, seed: int, hyper: dict) -> str:
-    """Hash of the train ratings, data set, seed, settings and the training code."""
+def fingerprint(
+    train_part: pd.DataFrame,
+    dataset: str | None,
+    seed: int,
+    hyper: dict,
+    model: str = FINAL_MODEL,
+) -> str:
+    """Hash of the train ratings, data set, seed, model, settings and the training code."""
     digest = hashlib.sha256()
     rows = pd.util.hash_pandas_object(train_part[["userId", "movieId", "rating"]], index=False)
     digest.update(rows.to_numpy().tobytes())
-    digest.update(json.dumps([FINAL_MODEL, str(dataset), seed, hyper], sort_keys=True).encode())
+    digest.update(json.dumps([model, str(dataset), seed, hyper], sort_keys=True).encode())
     for name in _CODE:
         digest.update((Path(__file__).parent / name).read_bytes())
     return digest.hexdigest()[:16]
@@ -94,7 +111,6 @@ def train_final(
 def save_final(final: FinalModel, path: Path | None = None) -> Path:
     """Write the model, weights, embeddings, graph, id maps and feature metadata to one file."""
     path = Path(path or default_path())
-    path.parent.mkdir(parents=True, exist_ok=True)
     recommender = final.recommender
     payload = {
         "state_dict": recommender.model.state_dict(),
@@ -108,9 +124,7 @@ def save_final(final: FinalModel, path: Path | None = None) -> Path:
         "name": recommender.name,
         "meta": final.meta,
     }
-    partial = path.with_suffix(".part")
-    torch.save(payload, partial)
-    partial.replace(path)
+    data.write_atomically(path, lambda scratch: torch.save(payload, scratch))
     path.with_suffix(".json").write_text(json.dumps(final.meta, indent=1))
     return path
 
@@ -172,3 +186,40 @@ def load_or_train_final(
 def final_recommender(dataset: str | None = None, seed: int = 42) -> GNNRecommender:
     """Notebook 06's model: the final feature model as a raw-id recommender."""
     return load_or_train_final(dataset, seed).recommender
+
+
+# --------------------------------------------------------------------------- the best GNN
+
+
+def save_best(
+    recommender: Recommender, train_part: pd.DataFrame, dataset: str | None = None, seed: int = 42
+) -> Path:
+    """Pickle the trained ``gnn`` recommender (both models, their embeddings, the id maps).
+
+    A pickle is safe here because the fingerprint beside it names the code that wrote it: any
+    change to the training code makes :func:`load_or_train_best` retrain instead of unpickle.
+    """
+    path = default_path("best")
+    meta = {
+        "model": BEST_MODEL,
+        "name": recommender.name,
+        "dataset": data.dataset_name() if dataset is None else str(dataset),
+        "seed": seed,
+        "fingerprint": fingerprint(train_part, dataset, seed, {}, BEST_MODEL),
+    }
+    data.write_atomically(path, lambda scratch: torch.save(recommender, scratch))
+    path.with_suffix(".json").write_text(json.dumps(meta, indent=1))
+    return path
+
+
+def load_or_train_best(
+    dataset: str | None = None, seed: int = 42, progress: bool = False
+) -> Recommender:
+    """Notebook 06's model: the saved ``gnn`` of the protocol split (retrained if stale)."""
+    train_part = split.protocol_split(data.load_ratings(dataset), seed).train
+    path = default_path("best")
+    expected = fingerprint(train_part, dataset, seed, {}, BEST_MODEL)
+    if not (path.exists() and _saved_fingerprint(path) == expected):
+        recommender = pipeline.build(BEST_MODEL, train_part, dataset, seed, progress)
+        save_best(recommender, train_part, dataset, seed)
+    return torch.load(path, weights_only=False)  # our own file, checked by its fingerprint

@@ -2,6 +2,10 @@
 
 Where the files come from, in order:
 
+The one switch: ``MOVIELENS_DATASET`` selects the data set every notebook uses (a release such as
+``ml-25m``, or a folder); ``MOVIELENS_USER_SAMPLE=N`` keeps the ratings of N users drawn at
+random (seeded), for the student notebook's sub-graph experiments.
+
 1. ``MOVIELENS_DATASET`` may name a folder in MovieLens CSV layout (your own data, or the
    synthetic generator's output): it is read as it is.
 2. The cache (``MOVIELENS_CACHE``, default ``<repo>/data``, git-ignored) holds archives that were
@@ -24,9 +28,11 @@ import tempfile
 import urllib.error
 import urllib.request
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
@@ -35,6 +41,7 @@ MIRROR_ENV = "MOVIELENS_MIRROR"
 CACHE_ENV = "MOVIELENS_CACHE"
 DATASET_ENV = "MOVIELENS_DATASET"
 GENOME_ENV = "MOVIELENS_GENOME"
+USER_SAMPLE_ENV = "MOVIELENS_USER_SAMPLE"
 DEFAULT_DATASET = "ml-latest-small"
 
 
@@ -115,6 +122,30 @@ def dataset_name() -> str:
     return os.environ.get(DATASET_ENV) or DEFAULT_DATASET
 
 
+def user_sample() -> int | None:
+    """``MOVIELENS_USER_SAMPLE`` as a number of users, or None when every user is kept."""
+    value = os.environ.get(USER_SAMPLE_ENV, "").strip()
+    if not value:
+        return None
+    if not value.isdigit() or int(value) == 0:
+        raise DataError(
+            f"{USER_SAMPLE_ENV}={value!r} is not a positive whole number of users; "
+            f"set e.g. {USER_SAMPLE_ENV}=10000, or unset it to keep every user."
+        )
+    return int(value)
+
+
+def run_label() -> str:
+    """A short name for the configured data (set + sample): ``ml-25m-10000users``.
+
+    Results and saved models of anything but the default data set carry it in their file
+    names, so a 25M run never overwrites the committed ml-latest-small outputs.
+    """
+    label = Path(dataset_name()).name
+    sample = user_sample()
+    return f"{label}-{sample}users" if sample else label
+
+
 def _mirror_base() -> str | None:
     mirror = os.environ.get(MIRROR_ENV)
     if not mirror:
@@ -129,6 +160,21 @@ def _mirror_base() -> str | None:
             "or http:// URL."
         )
     return path.resolve().as_uri()
+
+
+def write_atomically(path: Path, write: Callable[[Path], object]) -> Path:
+    """Call ``write(scratch)`` on a scratch file beside ``path``, then rename it to ``path``.
+
+    A crash or a full disk leaves the previous file (or none), never a half-written one.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    scratch = path.with_name(path.name + ".part")
+    try:
+        write(scratch)
+        scratch.replace(path)
+    finally:
+        scratch.unlink(missing_ok=True)
+    return path
 
 
 # --------------------------------------------------------------------------- checksums
@@ -166,10 +212,9 @@ def verify_archive(path: Path, release: Release) -> None:
 
 def _download(url: str, target: Path, expected_size: int | None) -> None:
     """Copy ``url`` to ``target`` with a progress bar; only a complete file ever gets the name."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(target.name + ".part")
-    try:
-        with urllib.request.urlopen(url, timeout=60) as response, open(partial, "wb") as out:
+
+    def fetch(scratch: Path) -> None:
+        with urllib.request.urlopen(url, timeout=60) as response, open(scratch, "wb") as out:
             total = int(response.headers.get("Content-Length") or 0) or expected_size
             with tqdm(
                 total=total, unit="B", unit_scale=True, desc=f"download {target.name}"
@@ -177,9 +222,8 @@ def _download(url: str, target: Path, expected_size: int | None) -> None:
                 for block in iter(lambda: response.read(1 << 20), b""):
                     out.write(block)
                     bar.update(len(block))
-        partial.replace(target)
-    finally:
-        partial.unlink(missing_ok=True)
+
+    write_atomically(target, fetch)
 
 
 def _fetch_archive(release: Release) -> Path:
@@ -287,10 +331,7 @@ def read_table(csv: Path | str, table: str) -> pd.DataFrame:
     except (ValueError, TypeError) as error:
         raise DataError(f"{csv}: a column has values of the wrong type ({error}).") from error
     validate(frame, table, source=str(csv))
-    cached.parent.mkdir(parents=True, exist_ok=True)
-    partial = cached.with_suffix(".part")
-    frame.to_parquet(partial, index=False)
-    partial.replace(cached)
+    write_atomically(cached, lambda scratch: frame.to_parquet(scratch, index=False))
     return frame
 
 
@@ -321,9 +362,27 @@ def load_table(table: str, name: str | None = None) -> pd.DataFrame:
     return read_table(_csv_for(table, name), table)
 
 
-def load_ratings(name: str | None = None) -> pd.DataFrame:
-    """Ratings in file order (the protocol split depends on it)."""
-    return load_table("ratings", name)
+def load_ratings(name: str | None = None, users: int | None = None) -> pd.DataFrame:
+    """Ratings in file order (the protocol split depends on it).
+
+    ``users`` (default: ``MOVIELENS_USER_SAMPLE``) keeps only the ratings of that many users,
+    drawn with a fixed seed, still in file order: a sub-graph with each user's full history.
+    """
+    ratings = load_table("ratings", name)
+    users = users or user_sample()
+    return sample_users(ratings, users) if users else ratings
+
+
+def sample_users(ratings: pd.DataFrame, users: int, seed: int = 0) -> pd.DataFrame:
+    """The ratings of ``users`` users drawn at random (seeded), in their original order."""
+    ids = ratings["userId"].unique()
+    if users > len(ids):
+        raise DataError(
+            f"Cannot sample {users:,} users: the data set has only {len(ids):,}. "
+            f"Lower {USER_SAMPLE_ENV} or unset it."
+        )
+    chosen = np.random.default_rng(seed).choice(ids, size=users, replace=False)
+    return ratings[ratings["userId"].isin(chosen)].reset_index(drop=True)
 
 
 def load_movies(name: str | None = None) -> pd.DataFrame:

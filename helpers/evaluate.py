@@ -18,7 +18,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from helpers import metrics, pipeline
-from helpers.data import DataError, load_ratings
+from helpers.data import DataError, load_ratings, write_atomically
 from helpers.split import protocol_split
 
 TOP_N = 20
@@ -57,9 +57,7 @@ def topk_table(
 
 def write_csv(frame: pd.DataFrame, path: Path) -> None:
     """Write through a temporary name so an interrupted run leaves no half-written file."""
-    partial = path.with_name(path.name + ".part")
-    frame.to_csv(partial, index=False)
-    partial.replace(path)
+    write_atomically(path, lambda scratch: frame.to_csv(scratch, index=False))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -159,7 +159,7 @@ class RatedIndex:
 
 
 class UserScores:
-    """Predicted stars of a user for every catalogue movie, computed once, never per click.
+    """A user's scores (or predicted stars) for every catalogue movie, computed once, not per click.
 
     Small data (users x movies fits ``PRECOMPUTE_LIMIT``): one matrix up front. MovieLens 25M
     scale: one row per user on first use (a matrix-vector product), kept in an LRU cache.
@@ -239,9 +239,12 @@ def check(filters: Filters, catalogue: Catalogue) -> None:
 
 
 def filter_steps(
-    catalogue: Catalogue, scores: np.ndarray, rated: np.ndarray, filters: Filters
+    catalogue: Catalogue, stars: np.ndarray, rated: np.ndarray, filters: Filters
 ) -> list[tuple[str, np.ndarray]]:
-    """The candidate mask after each active filter, in order, so an empty result can say why."""
+    """The candidate mask after each active filter, in order, so an empty result can say why.
+
+    ``stars`` are the predicted stars the minimum-stars filter reads.
+    """
     mask = np.ones(len(catalogue), dtype=bool)
     steps = [("movies in the catalogue", mask)]
     if filters.hide_rated:
@@ -263,7 +266,7 @@ def filter_steps(
         mask = mask & (catalogue.n_ratings >= filters.min_ratings)
         steps.append((f"with at least {filters.min_ratings} ratings", mask))
     if filters.min_stars > 0.5:
-        mask = mask & (scores >= filters.min_stars)
+        mask = mask & (stars >= filters.min_stars)
         steps.append((f"predicted at least {filters.min_stars:g} stars", mask))
     return steps
 
@@ -279,7 +282,7 @@ def rank(scores: np.ndarray, mask: np.ndarray, k: int, order: str = "top") -> np
     return candidates[np.argsort(signed, kind="stable")]
 
 
-def table(catalogue: Catalogue, scores: np.ndarray, positions: np.ndarray) -> pd.DataFrame:
+def table(catalogue: Catalogue, stars: np.ndarray, positions: np.ndarray) -> pd.DataFrame:
     """The results table: rank, title, year, genres, predicted stars, number of ratings."""
     rows = catalogue.movies.iloc[positions]
     return pd.DataFrame(
@@ -288,7 +291,7 @@ def table(catalogue: Catalogue, scores: np.ndarray, positions: np.ndarray) -> pd
             "title": rows["title"].to_numpy(),
             "year": rows["year"].to_numpy(),
             "genres": rows["genres"].to_numpy(),
-            "predicted stars": np.round(np.clip(scores[positions], 0.5, 5.0), 2),
+            "predicted stars": np.round(np.clip(stars[positions], 0.5, 5.0), 2),
             "ratings": rows["ratings"].to_numpy(),
         }
     )
@@ -304,11 +307,20 @@ class Recommendations:
 
 
 def recommend(
-    catalogue: Catalogue, scores: np.ndarray, rated: np.ndarray, filters: Filters
+    catalogue: Catalogue,
+    scores: np.ndarray,
+    rated: np.ndarray,
+    filters: Filters,
+    stars: np.ndarray | None = None,
 ) -> Recommendations:
-    """Filter, rank and tabulate; no candidate left raises a message naming the filter to relax."""
+    """Filter, rank by ``scores`` and tabulate; an empty result names the filter to relax.
+
+    ``stars`` are the predicted stars to filter on and show; by default the scores themselves
+    (a rating model), while a ranking model's scores are not on the star scale.
+    """
     check(filters, catalogue)
-    steps = filter_steps(catalogue, scores, rated, filters)
+    stars = scores if stars is None else stars
+    steps = filter_steps(catalogue, stars, rated, filters)
     mask = steps[-1][1]
     remaining = int(mask.sum())
     if remaining == 0:
@@ -321,7 +333,7 @@ def recommend(
             f"Only {remaining:,} {'movie passes' if remaining == 1 else 'movies pass'} the filters"
             f" (you asked for {filters.k}): all shown."
         )
-    return Recommendations(table(catalogue, scores, positions), positions, status)
+    return Recommendations(table(catalogue, stars, positions), positions, status)
 
 
 def empty_message(steps: list[tuple[str, np.ndarray]]) -> str:

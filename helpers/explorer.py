@@ -18,7 +18,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from helpers.checkpoint import final_recommender
+from helpers.checkpoint import load_or_train_best
 from helpers.explain import (
     Catalogue,
     ExplorerError,
@@ -45,8 +45,8 @@ TABLE_STYLE = (
 
 
 def load_model(dataset: str | None = None, seed: int = 42):
-    """Notebook 05's final model, from ``helpers.checkpoint`` (trained and saved if missing)."""
-    return final_recommender(dataset, seed)
+    """Notebook 05's best GNN, from ``helpers.checkpoint`` (trained and saved if missing)."""
+    return load_or_train_best(dataset, seed)
 
 
 def movie_vectors(model, catalogue: Catalogue) -> np.ndarray:
@@ -109,19 +109,28 @@ class Explorer:
         rated: RatedIndex,
         scores: UserScores,
         vectors: np.ndarray | None = None,
+        stars: UserScores | None = None,
     ):
         self.catalogue, self.rated, self.scores, self.vectors = catalogue, rated, scores, vectors
+        self.star_scores = stars  # predicted stars when ``scores`` come from a ranking model
         self._explained: tuple | None = None  # (user, top rows) the picture shows
         self._build_controls()
         self.update()
 
     @classmethod
     def from_model(cls, model, train: pd.DataFrame, movies: pd.DataFrame, progress=False):
-        """Score every user x catalogue movie once (on demand per user at 25M scale)."""
+        """Score every user x catalogue movie once (on demand per user at 25M scale).
+
+        A ranking model that carries a star model (``model.stars``, as the kit's ``gnn`` does)
+        ranks with its own scores and shows and filters the star model's predictions.
+        """
         catalogue = Catalogue.build(movies, train)
         rated = RatedIndex.build(train, catalogue)
-        scores = UserScores(model.score, rated.user_ids, catalogue.movie_ids, progress=progress)
-        return cls(catalogue, rated, scores, movie_vectors(model, catalogue))
+        users, movie_ids = rated.user_ids, catalogue.movie_ids
+        scores = UserScores(model.score, users, movie_ids, progress=progress)
+        star_model = getattr(model, "stars", None)
+        stars = UserScores(star_model.score, users, movie_ids) if star_model else None
+        return cls(catalogue, rated, scores, movie_vectors(model, catalogue), stars)
 
     # ------------------------------------------------------------------ logic (no widgets)
 
@@ -129,7 +138,11 @@ class Explorer:
         """One update's work: the user's scores, filtered, ranked and tabulated."""
         user = int(self.rated.user_ids[self.rated.row(user_id)])
         rated, _ = self.rated.of(user)
-        return recommend(self.catalogue, self.scores(user), rated, filters)
+        return recommend(self.catalogue, self.scores(user), rated, filters, self.stars(user))
+
+    def stars(self, user_id: int) -> np.ndarray:
+        """The user's predicted stars for every catalogue movie (its scores, for a star model)."""
+        return (self.star_scores or self.scores)(user_id)
 
     def explain(self, user_id: object, result: Recommendations, n: int = 5) -> nx.DiGraph:
         """The "because you liked" graph of the first ``n`` results."""

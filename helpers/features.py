@@ -150,8 +150,9 @@ class Reduction:
     def top_terms(self, n: int = 6) -> pd.DataFrame:
         """The ``n`` terms with the largest loadings on each component, one row per component."""
         best = np.argsort(-self.loadings.to_numpy(), axis=1, kind="stable")[:, :n]
-        terms = self.loadings.columns.to_numpy()[best]
-        return pd.DataFrame(terms, index=self.loadings.index, columns=range(1, n + 1)).assign(
+        terms = self.loadings.columns.to_numpy()[best]  # fewer than n in a tiny vocabulary
+        columns = range(1, terms.shape[1] + 1)
+        return pd.DataFrame(terms, index=self.loadings.index, columns=columns).assign(
             explained=self.explained.round(3)
         )
 

@@ -129,3 +129,19 @@ def to_sparse_adjacency(data: HeteroData) -> dict[tuple[str, str, str], torch.Te
         adj_t.mean_pair = (mean, mean_t)
         adjacency[edge_type] = adj_t
     return adjacency
+
+
+def normalized_adjacency(data: HeteroData) -> torch.Tensor:
+    """LightGCN's D^-1/2 A D^-1/2 over users and movies as one graph (movies after users).
+
+    A torch sparse CSR matrix, so ``LGConv(normalize=False)`` propagates with one sparse-dense
+    product per layer: ~13x faster than edge-index messages on ml-latest-small, and it never
+    holds an edges x channels tensor (which at 25M ratings and 256 channels would be 50 GB).
+    """
+    n_users = data["user"].num_nodes
+    users, movies = data[RATES].edge_index.to(torch.long)
+    rows, cols = torch.cat([users, movies + n_users]), torch.cat([movies + n_users, users])
+    size = n_users + data["movie"].num_nodes
+    scale = torch.bincount(rows, minlength=size).clamp(min=1).float().rsqrt()
+    (adjacency,) = _csr(rows, cols, (size, size), scale[rows] * scale[cols])
+    return adjacency

@@ -13,6 +13,8 @@ from torch_geometric.data import HeteroData
 from torch_geometric.nn import SAGEConv, SimpleConv, to_hetero
 from torch_geometric.utils import degree
 
+from helpers.scale import in_degree, sparse_mean
+
 
 class GraphSAGE(nn.Module):
     """Two SAGEConv layers; ``to_hetero`` turns it into one set of weights per edge type."""
@@ -135,13 +137,20 @@ class NeighbourhoodRatingGNN(nn.Module):
     def embed(self, data: HeteroData) -> dict[str, Tensor]:
         """Each node's own embedding plus its neighbours' messages scaled by 1/sqrt(its degree)."""
         z = {kind: table.weight for kind, table in self.own.items()}
-        for (source, _, target), edge_index in data.edge_index_dict.items():
+        adjacency = data.get("adj_t_dict") or {}
+        for edge_type, edge_index in data.edge_index_dict.items():
+            source, _, target = edge_type
             if source not in self.own or target not in self.own:
                 continue  # only user <-> movie rating edges carry these messages
+            messages, own = self.message[source].weight, self.own[target].weight
+            if edge_type in adjacency:  # sparse path: sum / sqrt(deg) = mean * sqrt(deg)
+                adj_t = adjacency[edge_type]
+                scale = in_degree(adj_t).clamp(min=1).sqrt().unsqueeze(-1)
+                z[target] = own + scale * sparse_mean(adj_t, messages)
+                continue
             sizes = (data[source].num_nodes, data[target].num_nodes)
             scale = degree(edge_index[1], sizes[1]).clamp(min=1).rsqrt()[edge_index[1]]
-            pair = (self.message[source].weight, self.own[target].weight)
-            z[target] = self.conv(pair, edge_index, scale, size=sizes)
+            z[target] = self.conv((messages, own), edge_index, scale, size=sizes)
         return z
 
     decode = RatingGNN.decode

@@ -15,6 +15,7 @@ from torch import Tensor
 from helpers import baselines, data, features, graph, models, ranking, train
 from helpers.metrics import Recommender
 from helpers.recommend import GNNRecommender
+from helpers.reproducibility import device as compute_device
 from helpers.reproducibility import seed_everything
 from helpers.split import validation_split
 
@@ -57,16 +58,17 @@ def train_graphsage(
     defaults = {"hidden": 64, "out": 32, "dropout": 0.2} if model_class is models.RatingGNN else {}
     config = defaults | hyper.pop("model", {})
     model = model_class(fit_graph, mean_rating=float(fit_part["rating"].mean()), **config)
+    device = compute_device()  # train on a GPU when there is one, serve from the CPU
     history = train.fit(
-        model,
-        fit_graph,
-        train.Labels.from_ratings(fit_part, maps),
-        train.Labels.from_ratings(valid_part, maps),
+        model.to(device),
+        fit_graph.to(device),
+        train.Labels.from_ratings(fit_part, maps).to(device),
+        train.Labels.from_ratings(valid_part, maps).to(device),
         progress=progress,
         **({"epochs": 300, "lr": 0.01, "patience": 20} | hyper),
     )
     full_graph = graph.build_graph(train_part, maps, **node_features)
-    recommender = GNNRecommender(model, full_graph, maps, name)
+    recommender = GNNRecommender(model.cpu(), full_graph, maps, name)
     recommender.history = history  # the loss curve, for notebooks that plot it
     return recommender
 

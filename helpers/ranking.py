@@ -10,6 +10,7 @@ a loss that compares every rated movie with unseen ones: a softmax over the whol
 from __future__ import annotations
 
 import copy
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -21,10 +22,11 @@ from torch_geometric.data import HeteroData
 from torch_geometric.nn import LGConv, to_hetero
 from tqdm.auto import tqdm
 
-from helpers import baselines, metrics
+from helpers import baselines, metrics, scale
 from helpers.data import load_movies
-from helpers.graph import RATES, IdMaps, build_graph
+from helpers.graph import IdMaps, build_graph, normalized_adjacency
 from helpers.models import GraphSAGE
+from helpers.reproducibility import device as compute_device
 from helpers.reproducibility import seed_everything
 from helpers.split import validation_split
 
@@ -32,6 +34,9 @@ ENCODERS = ("lightgcn", "graphsage")
 LOSSES = ("softmax", "bpr")
 # Chosen on the validation part of seed 42 (NDCG@10): liked = rated >= 3.5 in the loss, every
 # rating in the graph, a sharp softmax and strong L2 on the 256-d id embeddings.
+FULL_SOFTMAX_LIMIT = 50_000_000  # users x movies logits per step (200 MB of float32)
+SAMPLED_NEGATIVES = 512  # catalogue sample of the sampled softmax beyond that
+PAIRS_PER_STEP = 262_144  # interactions per optimizer step beyond that many (25M: ~16M)
 BEST = {"channels": 256, "min_rating": 3.5, "lr": 0.02, "l2": 1e-2, "temperature": 0.25}
 
 
@@ -40,12 +45,13 @@ class LightGCN(nn.Module):
 
     def __init__(self, layers: int = 3):
         super().__init__()
-        self.convs = nn.ModuleList(LGConv() for _ in range(layers))
+        self.convs = nn.ModuleList(LGConv(normalize=False) for _ in range(layers))
 
-    def forward(self, x: Tensor, edge_index: Tensor) -> Tensor:
+    def forward(self, x: Tensor, adjacency: Tensor) -> Tensor:
+        """``adjacency``: :func:`helpers.graph.normalized_adjacency` of the graph."""
         outputs = [x]
         for conv in self.convs:
-            outputs.append(conv(outputs[-1], edge_index))
+            outputs.append(conv(outputs[-1], adjacency))
         return torch.stack(outputs).mean(0)
 
 
@@ -78,10 +84,11 @@ class RankingGNN(nn.Module):
         users, movies = self.embedding.weight.split([self.sizes["user"], self.sizes["movie"]])
         if self.encoder_name == "graphsage":
             return self.encoder({"user": users, "movie": movies}, data.edge_index_dict)
-        # LightGCN works on one homogeneous graph: movies are numbered after the users.
-        forward = data[RATES].edge_index + torch.tensor([[0], [self.sizes["user"]]])
-        edge_index = torch.cat([forward, forward.flip(0)], dim=1)
-        z = self.encoder(self.embedding.weight, edge_index)
+        # LightGCN works on one homogeneous graph (movies numbered after the users), normalised
+        # once per graph and kept on it.
+        if data.get("normalized_adjacency") is None:
+            data.normalized_adjacency = normalized_adjacency(data)
+        z = self.encoder(self.embedding.weight, data.normalized_adjacency)
         users, movies = z.split([self.sizes["user"], self.sizes["movie"]])
         return {"user": users, "movie": movies}
 
@@ -113,6 +120,16 @@ class Interactions:
     def __len__(self) -> int:
         return len(self.users)
 
+    def batch(self, size: int) -> Interactions:
+        """All pairs when there are at most ``size``, else ``size`` of them drawn at random."""
+        if len(self) <= size:
+            return self
+        chosen = torch.randperm(len(self), device=self.users.device)[:size]
+        return Interactions(self.users[chosen], self.movies[chosen])
+
+    def to(self, device: torch.device) -> Interactions:
+        return Interactions(self.users.to(device), self.movies.to(device))
+
 
 def softmax_loss(
     model: RankingGNN, z: dict[str, Tensor], pairs: Interactions, temperature: float = 1.0
@@ -120,12 +137,38 @@ def softmax_loss(
     """Cross-entropy of each rated movie against the whole catalogue (full sampled softmax).
 
     A temperature below 1 sharpens the softmax, so the loss concentrates on the unseen movies
-    that currently outscore a rated one: the hard negatives.
+    that currently outscore a rated one: the hard negatives. Past :data:`FULL_SOFTMAX_LIMIT`
+    logits (MovieLens 25M has 10 billion) the catalogue is sampled instead.
     """
-    users = torch.arange(model.sizes["user"])
-    movies = torch.arange(model.sizes["movie"])
+    if model.sizes["user"] * model.sizes["movie"] > FULL_SOFTMAX_LIMIT:
+        return sampled_softmax_loss(model, z, pairs, temperature)
+    users = torch.arange(model.sizes["user"], device=z["user"].device)
+    movies = torch.arange(model.sizes["movie"], device=z["movie"].device)
     log_probs = (model.score_all(z, users, movies) / temperature).log_softmax(-1)
     return -log_probs[pairs.users, pairs.movies].mean()
+
+
+def sampled_softmax_loss(
+    model: RankingGNN,
+    z: dict[str, Tensor],
+    pairs: Interactions,
+    temperature: float = 1.0,
+    negatives: int = SAMPLED_NEGATIVES,
+) -> Tensor:
+    """The softmax over ``negatives`` movies drawn uniformly (shared by all pairs) + the rated one.
+
+    Each sampled logit stands for n_movies / negatives movies, hence the log-ratio correction:
+    the loss then estimates the full-catalogue softmax at a fraction of its cost.
+    """
+    n_movies = model.sizes["movie"]
+    sampled = torch.randint(0, n_movies, (negatives,), device=pairs.movies.device)
+    user = z["user"].index_select(0, pairs.users)
+    positive = (user * z["movie"].index_select(0, pairs.movies)).sum(-1)
+    positive = positive + model.movie_bias[pairs.movies]
+    negative = user @ z["movie"][sampled].T + model.movie_bias[sampled]
+    weight = math.log(n_movies / negatives) * temperature  # log(n/K), before the division by T
+    logits = torch.cat([positive[:, None], negative + weight], dim=1) / temperature
+    return -(logits[:, 0] - logits.logsumexp(-1)).mean()
 
 
 def bpr_loss(
@@ -137,12 +180,13 @@ def bpr_loss(
     """
     n_movies = model.sizes["movie"]
     seen = pairs.users * n_movies + pairs.movies
-    negatives = torch.randint(0, n_movies, (len(pairs),))
+    device = pairs.movies.device
+    negatives = torch.randint(0, n_movies, (len(pairs),), device=device)
     for _ in range(3):  # redraw the few negatives that hit a rated movie
         clash = torch.isin(pairs.users * n_movies + negatives, seen)
         if not clash.any():
             break
-        negatives[clash] = torch.randint(0, n_movies, (int(clash.sum()),))
+        negatives[clash] = torch.randint(0, n_movies, (int(clash.sum()),), device=device)
     user = z["user"][pairs.users]
     positive = (user * z["movie"][pairs.movies]).sum(-1) + model.movie_bias[pairs.movies]
     negative = (user * z["movie"][negatives]).sum(-1) + model.movie_bias[negatives]
@@ -158,8 +202,9 @@ class RankingRecommender:
 
     def __init__(self, model: RankingGNN, data: HeteroData, maps: IdMaps, stars, name: str):
         self.model, self.maps, self.stars, self.name = model.eval(), maps, stars, name
-        with torch.no_grad():
-            self.z = model.embed(data)
+        with torch.no_grad():  # computed where the model lives, served from the CPU
+            self.z = {kind: value.cpu() for kind, value in model.embed(data).items()}
+            self.movie_bias = model.movie_bias.detach().cpu()
 
     def predict(self, users: np.ndarray, movies: np.ndarray) -> np.ndarray:
         return self.stars.predict(users, movies)
@@ -168,8 +213,9 @@ class RankingRecommender:
     def score(self, users: np.ndarray, movies: np.ndarray) -> np.ndarray:
         u = torch.from_numpy(self.maps.users.index(users, strict=False))
         m = torch.from_numpy(self.maps.movies.index(movies, strict=False))
-        scores = self.model.score_all(self.z, u.clamp(min=0), m.clamp(min=0))
-        scores[u < 0] = self.model.movie_bias[m.clamp(min=0)]  # unknown user: popularity
+        bias = self.movie_bias[m.clamp(min=0)]
+        scores = self.z["user"][u.clamp(min=0)] @ self.z["movie"][m.clamp(min=0)].T + bias
+        scores[u < 0] = bias  # unknown user: popularity
         scores[:, m < 0] = -torch.inf
         return scores.numpy().astype(np.float64)
 
@@ -207,17 +253,18 @@ def fit_ranking(
     if len(pairs) == 0:
         raise ValueError("No training interactions: lower min_rating or check the split.")
     objective = softmax_loss if loss == "softmax" else bpr_loss
+    epochs = scale.max_epochs(len(pairs), epochs)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     history, best_state = RankingHistory(), None
     bar = tqdm(range(1, epochs + 1), desc=f"train ({loss})", disable=not progress)
     for epoch in bar:
         model.train()
         optimizer.zero_grad()
-        value = objective(model, model.embed(data), pairs, temperature)
+        value = objective(model, model.embed(data), pairs.batch(PAIRS_PER_STEP), temperature)
         (value + l2 * model.l2() / model.sizes["user"]).backward()
         optimizer.step()
         history.train_loss.append(float(value.detach()))
-        if epoch % check_every:
+        if epoch % check_every and epoch != epochs:  # the last epoch is always checked
             continue
         model.eval()
         history.valid_ndcg[epoch] = valid_ndcg(model)
@@ -254,12 +301,13 @@ def train_ranking_gnn(
     ``stars`` answers ``predict`` (default: a user + movie bias model fitted here).
     """
     seed_everything(seed)
+    device = compute_device()  # a GPU when there is one; the recommender serves from the CPU
     maps = IdMaps.from_tables(train_part, load_movies(dataset))
     fit_part, valid_part = validation_split(train_part, seed)
     # Messages may flow along every rating while the loss only rewards the liked ones.
     liked = lambda part: part[part["rating"] >= graph_min_rating]  # noqa: E731
-    fit_graph = build_graph(liked(fit_part), maps)
-    model = RankingGNN(fit_graph, channels, layers, encoder)
+    fit_graph = build_graph(liked(fit_part), maps).to(device)
+    model = RankingGNN(fit_graph, channels, layers, encoder).to(device)
     stars = stars or baselines.BiasBaseline().fit(train_part)
 
     def valid_ndcg(current: RankingGNN) -> float:
@@ -268,21 +316,22 @@ def train_ranking_gnn(
         ranker = RankingRecommender(current, fit_graph, maps, stars, name)
         return metrics.ranking_metrics(ranker.score, fit_part, valid_part)["NDCG@10"]
 
-    pairs = Interactions.from_ratings(fit_part, maps, min_rating)
+    pairs = Interactions.from_ratings(fit_part, maps, min_rating).to(device)
     history = fit_ranking(model, fit_graph, pairs, valid_ndcg, progress=progress, **fit_kwargs)
-    train_graph = build_graph(liked(train_part), maps)
+    train_graph = build_graph(liked(train_part), maps).to(device)
     if refit:  # the validation ratings are 10 % of what we know: learn them too, same epochs
         seed_everything(seed)
-        model = RankingGNN(train_graph, channels, layers, encoder)
+        model = RankingGNN(train_graph, channels, layers, encoder).to(device)
         settings = fit_kwargs | {"epochs": history.best_epoch, "check_every": history.best_epoch}
         fit_ranking(
             model,
             train_graph,
-            Interactions.from_ratings(train_part, maps, min_rating),
+            Interactions.from_ratings(train_part, maps, min_rating).to(device),
             lambda current: 0.0,
             progress=progress,
             **settings,
         )
     recommender = RankingRecommender(model, train_graph, maps, stars, name)
+    recommender.model = model.cpu()  # picklable and servable without the GPU
     recommender.history = history
     return recommender

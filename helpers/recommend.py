@@ -9,6 +9,7 @@ from torch import nn
 from torch_geometric.data import HeteroData
 
 from helpers.graph import IdMaps
+from helpers.scale import use_sparse_adjacency
 
 
 class GNNRecommender:
@@ -20,6 +21,7 @@ class GNNRecommender:
 
     def __init__(self, model: nn.Module, data: HeteroData, maps: IdMaps, name: str = "GNN"):
         self.model, self.maps, self.name = model.eval(), maps, name
+        use_sparse_adjacency(model, data)  # O(edges) message passing, also at 25M ratings
         with torch.no_grad():
             self.z = model.embed(data)
 
@@ -49,10 +51,15 @@ class GNNRecommender:
 def top_movies(
     model, user_id: int, train: pd.DataFrame, movies: pd.DataFrame, k: int = 10
 ) -> pd.DataFrame:
-    """The user's ``k`` best-scored movies among those it has not rated in train."""
+    """The user's ``k`` best-scored movies among those it has not rated in train.
+
+    Ranked by ``model.score``; ``predicted_stars`` comes from ``model.predict`` (the same for a
+    rating model, the star model behind a ranking model).
+    """
     candidates = movies[~movies["movieId"].isin(train.loc[train["userId"] == user_id, "movieId"])]
     scores = model.score(np.array([user_id]), candidates["movieId"].to_numpy())[0]
     order = np.argsort(-scores, kind="stable")[:k]
     table = candidates.iloc[order][["movieId", "title", "genres"]].reset_index(drop=True)
     table.insert(0, "rank", np.arange(1, len(table) + 1))
-    return table.assign(predicted_stars=np.round(np.clip(scores[order], 0.5, 5.0), 2))
+    stars = model.predict(np.full(len(table), user_id), table["movieId"].to_numpy())
+    return table.assign(predicted_stars=np.round(np.clip(stars, 0.5, 5.0), 2))

@@ -13,6 +13,7 @@ Three pieces, each usable alone:
 
 from __future__ import annotations
 
+import os
 import resource
 import time
 from dataclasses import dataclass
@@ -26,6 +27,24 @@ from torch_geometric.nn import SAGEConv
 from helpers.graph import to_sparse_adjacency
 
 GIB = 1024**3
+EPOCHS_ENV = "MOVIELENS_MAX_EPOCHS"
+LARGE = 2_000_000  # supervision ratings from which one full-graph epoch costs tens of seconds
+LARGE_EPOCHS = 10  # on a CPU: about 6 minutes per model at 25M ratings (benchmarks/README.md)
+
+
+def max_epochs(n_ratings: int, epochs: int) -> int:
+    """The number of epochs to train on ``n_ratings`` supervision ratings.
+
+    ``MOVIELENS_MAX_EPOCHS`` caps ``epochs`` when set (raise it on a GPU); otherwise millions of
+    ratings get :data:`LARGE_EPOCHS`, so each notebook still finishes in minutes on a laptop.
+    The notebooks print where the budget stopped training.
+    """
+    value = os.environ.get(EPOCHS_ENV, "").strip()
+    if value:
+        if not value.isdigit():
+            raise ValueError(f"{EPOCHS_ENV}={value!r} must be a whole number of epochs.")
+        return min(epochs, int(value))
+    return min(epochs, LARGE_EPOCHS) if n_ratings >= LARGE else epochs
 
 
 class _SparseMean(torch.autograd.Function):
@@ -45,6 +64,11 @@ def sparse_mean(adj_t: Tensor, x: Tensor) -> Tensor:
     """Mean over each destination's neighbours of the rows of ``x`` (``adj_t`` from the graph)."""
     mean, mean_t = adj_t.mean_pair
     return _SparseMean.apply(x, mean, mean_t)
+
+
+def in_degree(adj_t: Tensor) -> Tensor:
+    """Number of neighbours of each destination node of a CSR ``adj_t``."""
+    return adj_t.crow_indices().diff()
 
 
 class SparseSAGEConv(SAGEConv):

@@ -2,7 +2,9 @@
 
 The graph is embedded once per epoch; the supervised edges are then decoded in chunks whose
 gradients are summed on a detached copy of the embeddings, so peak memory stays bounded by the
-chunk size however many ratings there are, and the encoder runs backward only once.
+chunk size however many ratings there are, and the encoder runs backward only once. Message
+passing runs as sparse matrix products (:func:`helpers.scale.use_sparse_adjacency`), and
+millions of ratings get an epoch budget (:func:`helpers.scale.max_epochs`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from torch import Tensor, nn
 from torch_geometric.data import HeteroData
 from tqdm.auto import tqdm
 
+from helpers import scale
 from helpers.graph import IdMaps
 
 
@@ -112,6 +115,8 @@ def fit(
     progress: bool = True,
 ) -> History:
     """Train with Adam on full-graph MSE, keep the weights of the best validation RMSE."""
+    scale.use_sparse_adjacency(model, data)
+    epochs = scale.max_epochs(len(train_labels), epochs)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
     history = History()
     best_state, best_rmse = None, float("inf")

@@ -56,3 +56,28 @@ def test_stale_checkpoint_is_retrained(small_dataset, tmp_path, monkeypatch):
 def test_missing_checkpoint_says_what_to_do(tmp_path):
     with pytest.raises(FileNotFoundError, match="notebook 05"):
         checkpoint.load_final(tmp_path / "nothing.pt")
+
+
+def test_best_gnn_round_trip_and_reuse(small_dataset, tmp_path, monkeypatch):
+    from helpers import pipeline, scale
+
+    monkeypatch.setenv("MOVIELENS_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv(checkpoint.ARTIFACTS_ENV, str(tmp_path / "artifacts"))
+    monkeypatch.setenv(scale.EPOCHS_ENV, "5")
+    first = checkpoint.load_or_train_best(small_dataset, seed=42)
+    path = checkpoint.default_path("best")
+    assert path.exists() and path.with_suffix(".json").exists()
+    assert first.stars is not None  # the ranking model carries the rating model
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("a saved, up-to-date model must be loaded, not retrained")
+
+    monkeypatch.setattr(pipeline, "build", no_training)
+    second = checkpoint.load_or_train_best(small_dataset, seed=42)
+    users, movies = first.maps.users.ids, first.maps.movies.ids
+    assert np.array_equal(first.score(users, movies), second.score(users, movies))
+    assert np.array_equal(
+        first.predict(users, movies[: len(users)]), second.predict(users, movies[: len(users)])
+    )
+    with pytest.raises(AssertionError, match="retrained"):
+        checkpoint.load_or_train_best(small_dataset, seed=43)  # another split is stale

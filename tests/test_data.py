@@ -157,3 +157,56 @@ def test_genome_in_both_published_formats(shared, cache, monkeypatch):
             assert set(genome["movieId"]) == movies
     monkeypatch.setenv(data.GENOME_ENV, "none")
     assert data.load_genome().empty
+
+
+def test_user_sample_keeps_whole_histories_in_file_order(shared, cache, monkeypatch):
+    monkeypatch.setenv("MOVIELENS_MIRROR", str(shared))
+    full = data.load_ratings("ml-latest-small")
+    monkeypatch.setenv(data.USER_SAMPLE_ENV, "50")
+    sample = data.load_ratings("ml-latest-small")
+    assert sample["userId"].nunique() == 50
+    assert data.run_label() == "ml-latest-small-50users"
+    chosen = full[full["userId"].isin(sample["userId"].unique())].reset_index(drop=True)
+    pd.testing.assert_frame_equal(sample, chosen)  # every rating of those users, same order
+    pd.testing.assert_frame_equal(sample, data.load_ratings("ml-latest-small"))  # seeded
+
+
+@pytest.mark.parametrize("value", ["0", "ten", "-5", "10.5"])
+def test_bad_user_sample_says_what_to_set(value, monkeypatch):
+    monkeypatch.setenv(data.USER_SAMPLE_ENV, value)
+    with pytest.raises(data.DataError, match="positive whole number"):
+        data.user_sample()
+
+
+def test_user_sample_larger_than_the_data_set():
+    ratings = pd.DataFrame({"userId": [1, 1, 2], "movieId": [1, 2, 1], "rating": [4.0] * 3})
+    with pytest.raises(data.DataError, match="only 2"):
+        data.sample_users(ratings, 3)
+
+
+def test_other_data_sets_write_their_own_results(monkeypatch, tmp_path):
+    from helpers import checkpoint, leaderboard
+
+    monkeypatch.delenv(data.USER_SAMPLE_ENV, raising=False)
+    monkeypatch.delenv(data.DATASET_ENV, raising=False)
+    assert leaderboard.path().name == "leaderboard.csv"
+    assert checkpoint.default_path().name == "final.pt"
+    monkeypatch.setenv(data.DATASET_ENV, str(tmp_path / "ratings-25M"))
+    assert leaderboard.path().name == "leaderboard-ratings-25M.csv"
+    assert checkpoint.default_path().name == "final-ratings-25M.pt"
+
+
+def test_failed_write_keeps_the_previous_file(tmp_path):
+    target = tmp_path / "table.csv"
+    target.write_text("old")
+
+    def crash(scratch: Path) -> None:
+        scratch.write_text("half")
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        data.write_atomically(target, crash)
+    assert target.read_text() == "old"
+    assert list(tmp_path.iterdir()) == [target]
+    data.write_atomically(target, lambda scratch: scratch.write_text("new"))
+    assert target.read_text() == "new"

@@ -128,3 +128,17 @@ def test_explanation_picture_draws(app):
     ax = draw_explanation(graph)
     assert len(ax.texts) >= graph.number_of_nodes()  # a label per node, plus column titles
     assert np.isfinite(ax.figure.get_size_inches()).all()
+
+
+def test_ranking_model_orders_the_list_and_its_star_model_fills_the_stars(tables):
+    movies, train = tables
+    ranker, star_model = RandomModel(train, movies, seed=1), RandomModel(train, movies, seed=2)
+    ranker.stars = star_model
+    app = Explorer.from_model(ranker, train, movies)
+    result = app.results(1, app.filters())
+    scores = app.scores(1)
+    assert (np.diff(scores[result.positions]) <= 0).all()  # ranked by the ranking model
+    expected = np.clip(star_model.score(np.array([1]), app.catalogue.movie_ids)[0], 0.5, 5.0)
+    shown = result.table["predicted stars"].to_numpy()
+    assert np.allclose(shown, np.round(expected[result.positions], 2))
+    assert not np.allclose(shown, np.round(np.clip(scores[result.positions], 0.5, 5.0), 2))

@@ -162,3 +162,13 @@ def test_scaling_uses_table_statistics_and_names_columns(tables, maps):
     assert x_user.shape == (len(maps.users), 3) and x_movie.shape[0] == len(maps.movies)
     with pytest.raises(ValueError, match="Unknown feature block"):
         features.FeatureRecipe("bad", ("stats", "moon-phase"))
+
+
+def test_top_terms_of_a_two_word_vocabulary():
+    tags = pd.DataFrame(
+        {"userId": [1, 2, 3, 4], "movieId": [1, 1, 2, 2], "tag": ["synthetic tag 1"] * 4}
+    ).assign(tag=["synthetic tag 1", "synthetic tag 2", "tag 3", "synthetic 4"])
+    reduction = features.tag_reduction(tags, n_components=2, seed=0)
+    top = reduction.top_terms(5)
+    assert list(top.columns[:-1]) == list(range(1, reduction.loadings.shape[1] + 1))
+    assert set(top.iloc[0, :-1]) <= {"synthetic", "tag"}

@@ -40,7 +40,11 @@ def test_loss_decreases(loss, encoder):
     assert np.mean(history.train_loss[-5:]) < 0.9 * np.mean(history.train_loss[:5])
 
 
-def test_beats_most_popular_on_held_out_movies():
+@pytest.mark.parametrize("scale_path", [False, True], ids=["full-softmax", "sampled+batches"])
+def test_beats_most_popular_on_held_out_movies(scale_path, monkeypatch):
+    if scale_path:  # what MovieLens 25M runs: sampled softmax on random batches of pairs
+        monkeypatch.setattr(ranking, "FULL_SOFTMAX_LIMIT", 0)
+        monkeypatch.setattr(ranking, "PAIRS_PER_STEP", 128)
     ratings = two_taste_ratings()
     held_out = ratings.groupby("userId").tail(3)
     train_part = ratings.drop(held_out.index)
@@ -74,3 +78,29 @@ def test_bad_arguments_are_reported():
     model = ranking.RankingGNN(data, channels=4)
     with pytest.raises(ValueError, match="loss"):
         ranking.fit_ranking(model, data, pairs, lambda m: 0.0, loss="hinge", progress=False)
+
+
+def test_sampled_softmax_estimates_the_full_softmax():
+    torch.manual_seed(0)
+    ratings = two_taste_ratings(n_users=30, n_movies=600, per_user=20)
+    model, data, _, pairs = setup(ratings)
+    with torch.no_grad():
+        z = model.embed(data)
+        full = ranking.softmax_loss(model, z, pairs, temperature=0.5)
+        sampled = ranking.sampled_softmax_loss(model, z, pairs, 0.5, negatives=60_000)
+    assert abs(float(sampled) - float(full)) < 0.02 * float(full)
+
+
+def test_normalized_adjacency_matches_lgconv_on_edge_index():
+    from torch_geometric.nn import LGConv
+
+    model, data, maps, _ = setup(two_taste_ratings())
+    n_users = len(maps.users)
+    users, movies = data["user", "rates", "movie"].edge_index
+    edge_index = torch.stack(
+        [torch.cat([users, movies + n_users]), torch.cat([movies + n_users, users])]
+    )
+    x = torch.randn(n_users + len(maps.movies), 8)
+    expected = LGConv()(x, edge_index)
+    got = LGConv(normalize=False)(x, graph.normalized_adjacency(data))
+    assert torch.allclose(expected, got, atol=1e-6)

@@ -137,3 +137,45 @@ def test_scale_path_trains_on_synthetic_data(tmp_path, monkeypatch):
     assert history.train_loss[-1] < history.train_loss[0]
     scores = model.score_all(model.embed(data), torch.arange(5), torch.arange(len(maps.movies)))
     assert scores.shape == (5, len(maps.movies)) and torch.isfinite(scores).all()
+
+
+def test_neighbourhood_model_sparse_path_matches_edge_index(tiny):
+    maps, ratings = tiny
+    dense_graph = graph.build_graph(ratings, maps)
+    torch.manual_seed(0)
+    model = models.NeighbourhoodRatingGNN(dense_graph, channels=8)
+    sparse_graph = graph.build_graph(ratings, maps)
+    scale.use_sparse_adjacency(model, sparse_graph)
+    outputs, gradients = [], []
+    for data in (dense_graph, sparse_graph):
+        model.zero_grad()
+        z = model.embed(data)
+        sum((value**2).sum() for value in z.values()).backward()
+        outputs.append(z)
+        gradients.append([table.weight.grad.clone() for table in model.message.values()])
+    for kind in ("user", "movie"):
+        assert torch.allclose(outputs[0][kind], outputs[1][kind], atol=1e-6)
+    for dense, sparse in zip(*gradients, strict=True):
+        assert torch.allclose(dense, sparse, atol=1e-5)
+
+
+def test_epoch_budget(monkeypatch):
+    monkeypatch.delenv(scale.EPOCHS_ENV, raising=False)
+    assert scale.max_epochs(100_000, 300) == 300
+    assert scale.max_epochs(20_000_000, 300) == scale.LARGE_EPOCHS
+    assert scale.max_epochs(20_000_000, 5) == 5
+    monkeypatch.setenv(scale.EPOCHS_ENV, "40")
+    assert scale.max_epochs(20_000_000, 300) == 40
+    assert scale.max_epochs(100_000, 300) == 40
+    monkeypatch.setenv(scale.EPOCHS_ENV, "many")
+    with pytest.raises(ValueError, match="whole number"):
+        scale.max_epochs(100, 300)
+
+
+def test_fit_respects_the_epoch_budget(tiny, monkeypatch):
+    maps, ratings = tiny
+    data = graph.build_graph(ratings, maps)
+    labels = train.Labels.from_ratings(ratings, maps)
+    monkeypatch.setenv(scale.EPOCHS_ENV, "2")
+    history = train.fit(_model(data), data, labels, labels, epochs=50, progress=False)
+    assert len(history.train_loss) == 2

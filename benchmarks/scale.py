@@ -145,8 +145,8 @@ def stage_pipeline(folder: str, variants: list[str], chunk_size: int) -> dict:
             model.embed(fit_graph)
         gc.collect()
         with MemoryProbe("epoch") as epoch:
-            train.fit(model, fit_graph, fit_labels, valid_labels, epochs=1,
-                      chunk_size=chunk_size, progress=False)  # fmt: skip
+            train.fit(model, fit_graph, fit_labels, valid_labels, epochs=1, chunk_size=chunk_size,
+                      progress=False, sparse=variant.startswith("sparse"))  # fmt: skip
         results["epoch" if variant == variants[0] else f"epoch ({variant})"] = vars(epoch)
 
     use_sparse_adjacency(model, fit_graph)  # the edge_index variant may have removed it

@@ -87,6 +87,10 @@ class BiasBaseline(Baseline):
         u, m = self._indices(users, movies)
         return self.mean + _known(u, self.user_bias) + _known(m, self.movie_bias)
 
+    def score(self, users: np.ndarray, movies: np.ndarray) -> np.ndarray:
+        u, m = self._indices(users, movies)  # broadcast: no users x movies id grid
+        return self.mean + _known(u, self.user_bias)[:, None] + _known(m, self.movie_bias)[None, :]
+
 
 def _shrunk_mean(values: np.ndarray, groups: np.ndarray, n: int, reg: float) -> np.ndarray:
     return np.bincount(groups, values, minlength=n) / (reg + np.bincount(groups, minlength=n))
@@ -152,22 +156,28 @@ class EASE(Baseline):
 
 @numba.njit(cache=True)
 def _svd_epochs(users, movies, ratings, mean, bu, bi, p, q, epochs, lr, reg, seed):
+    # Explicit loops over the factors: no temporary arrays per rating (~10x faster at 25M).
     np.random.seed(seed)
     for _ in range(epochs):
         for j in np.random.permutation(len(ratings)):
             u, i = users[j], movies[j]
-            error = ratings[j] - (mean + bu[u] + bi[i] + np.dot(p[u], q[i]))
+            dot = 0.0
+            for f in range(p.shape[1]):
+                dot += p[u, f] * q[i, f]
+            error = ratings[j] - (mean + bu[u] + bi[i] + dot)
             bu[u] += lr * (error - reg * bu[u])
             bi[i] += lr * (error - reg * bi[i])
-            pu = p[u].copy()
-            p[u] += lr * (error * q[i] - reg * p[u])
-            q[i] += lr * (error * pu - reg * q[i])
+            for f in range(p.shape[1]):
+                puf, qif = p[u, f], q[i, f]
+                p[u, f] += lr * (error * qif - reg * puf)
+                q[i, f] += lr * (error * puf - reg * qif)
 
 
 @numba.njit(cache=True)
 def _svdpp_epochs(indptr, movies, ratings, mean, bu, bi, p, q, y, epochs, lr, reg, seed):
     np.random.seed(seed)
     n_users = len(indptr) - 1
+    k = p.shape[1]
     for _ in range(epochs):
         for u in np.random.permutation(n_users):
             start, stop = indptr[u], indptr[u + 1]
@@ -175,20 +185,24 @@ def _svdpp_epochs(indptr, movies, ratings, mean, bu, bi, p, q, y, epochs, lr, re
                 continue
             norm = 1.0 / np.sqrt(stop - start)
             implicit = norm * y[movies[start:stop]].sum(axis=0)
-            y_step = np.zeros_like(p[u])
+            y_step = np.zeros(k)
             for j in np.random.permutation(np.arange(start, stop)):
                 i = movies[j]
-                user_vector = p[u] + implicit
-                error = ratings[j] - (mean + bu[u] + bi[i] + np.dot(q[i], user_vector))
+                dot = 0.0
+                for f in range(k):
+                    dot += q[i, f] * (p[u, f] + implicit[f])
+                error = ratings[j] - (mean + bu[u] + bi[i] + dot)
                 bu[u] += lr * (error - reg * bu[u])
                 bi[i] += lr * (error - reg * bi[i])
-                qi = q[i].copy()
-                p[u] += lr * (error * qi - reg * p[u])
-                q[i] += lr * (error * user_vector - reg * q[i])
-                y_step += error * norm * qi
+                for f in range(k):
+                    user_f, qif = p[u, f] + implicit[f], q[i, f]
+                    p[u, f] += lr * (error * qif - reg * p[u, f])
+                    q[i, f] += lr * (error * user_f - reg * qif)
+                    y_step[f] += error * norm * qif
             for j in range(start, stop):  # implicit factors move once per user visit
                 i = movies[j]
-                y[i] += lr * (y_step / (stop - start) - reg * y[i])
+                for f in range(k):
+                    y[i, f] += lr * (y_step[f] / (stop - start) - reg * y[i, f])
 
 
 class SVD(Baseline):

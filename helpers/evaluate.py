@@ -37,11 +37,11 @@ def topk_table(
     """The ``n`` best-scored movies of every test user among the movies it did not rate in train."""
     movies = metrics.catalogue(train)
     users = np.sort(test["userId"].unique())
-    parts = []
+    parts, seen = [], metrics.SeenIndex(train, movies)
     for start in tqdm(range(0, len(users), 512), desc="top-k", leave=False):
         chunk = users[start : start + 512]
         scores = np.asarray(model.score(chunk, movies), dtype=np.float64)
-        scores[metrics.seen_mask(train, chunk, movies)] = -np.inf
+        scores[seen.mask(chunk)] = -np.inf
         best = metrics.top_k(scores, n)
         parts.append(
             pd.DataFrame(

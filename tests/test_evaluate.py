@@ -56,13 +56,3 @@ def test_cli_on_the_real_folder(shared, tmp_path):
 def test_missing_folder_is_a_clear_error(tmp_path, capsys):
     assert evaluate.main(["--data-dir", str(tmp_path / "nope"), "--out", str(tmp_path)]) == 2
     assert "is not a folder" in capsys.readouterr().err
-
-
-def test_run_notebooks_never_writes_other_data_into_the_committed_notebooks(
-    monkeypatch, tmp_path, capsys
-):
-    from helpers import run_notebooks
-
-    monkeypatch.setenv("MOVIELENS_DATASET", str(tmp_path / "ratings-25M"))
-    assert run_notebooks.main(["--inplace"]) == 2
-    assert "ratings-25M" in capsys.readouterr().err

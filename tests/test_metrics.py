@@ -79,3 +79,35 @@ def test_whole_list_ndcg_cannot_tell_random_from_perfect():
     actual = rng.choice([1.0, 2.0, 3.0, 4.0, 5.0], size=2000)
     assert metrics.whole_list_ndcg(rng.random(2000), actual) > 0.9
     assert metrics.whole_list_ndcg(actual, actual) == pytest.approx(1.0)
+
+
+def test_seen_index_matches_a_brute_force_scan():
+    rng = np.random.default_rng(0)
+    train = pd.DataFrame({"userId": rng.integers(1, 50, 400), "movieId": rng.integers(1, 80, 400)})
+    train = train.drop_duplicates()
+    movies = np.sort(rng.choice(np.arange(1, 90), 60, replace=False))  # some train movies absent
+    users = np.array([7, 3, 99, 3, 12])  # unsorted, a repeat, an unknown user
+    expected = np.array(
+        [[((train["userId"] == u) & (train["movieId"] == m)).any() for m in movies] for u in users]
+    )
+    assert np.array_equal(metrics.seen_mask(train, users, movies), expected)
+
+
+def test_ranking_metrics_average_over_a_seeded_user_sample_when_there_are_many():
+    rng = np.random.default_rng(1)
+    train = pd.DataFrame({"userId": np.arange(1, 201), "movieId": 1, "rating": 4.0})
+    others = pd.DataFrame({"userId": 999, "movieId": np.arange(2, 6), "rating": 4.0})
+    train = pd.concat([train, others], ignore_index=True)  # movies 2-5 join the catalogue
+    test = pd.DataFrame(
+        {"userId": np.arange(1, 201), "movieId": rng.integers(2, 6, 200), "rating": 5.0}
+    )
+
+    def by_movie_id(users, movies):
+        return np.broadcast_to(-movies.astype(float), (len(users), len(movies))).copy()
+
+    everyone = metrics.ranking_metrics(by_movie_id, train, test, k=1, max_users=None)
+    sample = metrics.ranking_metrics(by_movie_id, train, test, k=1, max_users=50)
+    again = metrics.ranking_metrics(by_movie_id, train, test, k=1, max_users=50)
+    assert sample == again  # seeded
+    assert sample["NDCG@1"] != everyone["NDCG@1"]  # a different (sampled) set of users
+    assert abs(sample["NDCG@1"] - everyone["NDCG@1"]) < 0.2

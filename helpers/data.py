@@ -1,10 +1,10 @@
 """Find, download, verify, cache and load MovieLens tables.
 
-Where the files come from, in order:
-
 The one switch: ``MOVIELENS_DATASET`` selects the data set every notebook uses (a release such as
 ``ml-25m``, or a folder); ``MOVIELENS_USER_SAMPLE=N`` keeps the ratings of N users drawn at
 random (seeded), for the student notebook's sub-graph experiments.
+
+Where the files come from, in order:
 
 1. ``MOVIELENS_DATASET`` may name a folder in MovieLens CSV layout (your own data, or the
    synthetic generator's output): it is read as it is.

@@ -4,6 +4,8 @@ raw CSV -> ``data`` -> ``split`` -> ``features`` -> ``graph`` -> ``models`` / ``
 -> ``metrics`` / ``baselines`` -> ``recommend`` -> ``viz`` / ``explorer``.
 """
 
-from helpers.reproducibility import device, seed_everything
+from helpers.reproducibility import device, pin_cpu_numerics, seed_everything
 
-__all__ = ["device", "seed_everything"]
+pin_cpu_numerics()
+
+__all__ = ["device", "pin_cpu_numerics", "seed_everything"]

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from helpers.graph import IdMap
+from helpers.graph import IdMap, interaction_matrix
 
 
 class Baseline:
@@ -123,18 +123,8 @@ class EASE(Baseline):
         self.reg, self.max_items = reg, max_items
 
     def _fit(self, users: np.ndarray, movies: np.ndarray, ratings: np.ndarray) -> None:
-        from scipy.sparse import csr_matrix
-
-        counts = np.bincount(movies, minlength=len(self.movies))
-        kept = np.sort(np.argsort(-counts, kind="stable")[: self.max_items])
-        self.column = np.full(len(self.movies), -1)
-        self.column[kept] = np.arange(len(kept))
-        columns = self.column[movies]
-        rows = columns >= 0
-        self.interactions = csr_matrix(
-            (np.ones(int(rows.sum()), np.float32), (users[rows], columns[rows])),
-            shape=(len(self.users), len(kept)),
-        )
+        shape = (len(self.users), len(self.movies))
+        self.interactions, self.column = interaction_matrix(users, movies, shape, self.max_items)
         gram = torch.from_numpy((self.interactions.T @ self.interactions).toarray())
         gram.diagonal().add_(self.reg)
         inverse = torch.cholesky_inverse(torch.linalg.cholesky(gram))  # 5x faster than inv()

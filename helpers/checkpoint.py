@@ -35,7 +35,7 @@ ARTIFACTS_ENV = "MOVIELENS_ARTIFACTS"
 # The code whose change makes a saved model stale.
 _CODE = (
     "features.py", "graph.py", "models.py", "pipeline.py", "train.py", "recommend.py",
-    "ranking.py", "scale.py",
+    "ranking.py", "graph_filter.py", "scale.py", "reproducibility.py",
 )  # fmt: skip
 
 

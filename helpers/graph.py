@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import torch
 import torch_geometric.transforms as T
+from scipy import sparse
 from torch_geometric.data import HeteroData
 
 RATES = ("user", "rates", "movie")
@@ -145,3 +146,23 @@ def normalized_adjacency(data: HeteroData) -> torch.Tensor:
     scale = torch.bincount(rows, minlength=size).clamp(min=1).float().rsqrt()
     (adjacency,) = _csr(rows, cols, (size, size), scale[rows] * scale[cols])
     return adjacency
+
+
+def interaction_matrix(
+    users: np.ndarray, movies: np.ndarray, shape: tuple[int, int], max_movies: int | None = None
+) -> tuple[sparse.csr_matrix, np.ndarray]:
+    """Binary users x movies matrix over the ``max_movies`` most-rated movies (all by default).
+
+    Also returns each movie's column (-1 for a movie left out): item-item models such as EASE
+    need a dense movies x movies matrix, which the rarest movies of a large release cannot afford.
+    """
+    counts = np.bincount(movies, minlength=shape[1])
+    kept = np.sort(np.argsort(-counts, kind="stable")[:max_movies])
+    column = np.full(shape[1], -1)
+    column[kept] = np.arange(len(kept))
+    rows = column[movies] >= 0
+    matrix = sparse.csr_matrix(
+        (np.ones(int(rows.sum()), np.float32), (users[rows], column[movies][rows])),
+        shape=(shape[0], len(kept)),
+    )
+    return matrix, column

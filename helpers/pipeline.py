@@ -107,6 +107,10 @@ MODELS: dict[str, Factory] = {
         patience=30,
     ),
     "gnn-ranking": partial(ranking.train_ranking_gnn, **ranking.BEST),
+    "lightgcn": partial(  # gnn-ranking without its graph filter: what the filter adds
+        ranking.train_ranking_gnn,
+        **ranking.BEST | {"graph_filter": False, "name": "LightGCN alone"},
+    ),
     "gnn": train_gnn,
     "sage-ranking": partial(
         ranking.train_ranking_gnn,

@@ -25,6 +25,7 @@ from tqdm.auto import tqdm
 from helpers import baselines, metrics, scale
 from helpers.data import load_movies
 from helpers.graph import IdMaps, build_graph, normalized_adjacency
+from helpers.graph_filter import GraphFilter
 from helpers.models import GraphSAGE
 from helpers.reproducibility import device as compute_device
 from helpers.reproducibility import seed_everything
@@ -35,9 +36,12 @@ LOSSES = ("softmax", "bpr")
 FULL_SOFTMAX_LIMIT = 50_000_000  # users x movies logits per step (200 MB of float32)
 SAMPLED_NEGATIVES = 512  # catalogue sample of the sampled softmax beyond that
 PAIRS_PER_STEP = 262_144  # interactions per optimizer step beyond that many (25M: ~16M)
+SPREAD_USERS = 256  # users whose scores set the scale of the GNN and graph-filter blend
+BLENDS = (0.0, 0.1, 0.25, 0.5)  # graph-filter shares tried on the validation part
 # Chosen on the validation part of seed 42 (NDCG@10): liked = rated >= 3.5 in the loss, every
 # rating in the graph, a sharp softmax, strong L2 on the 256-d id embeddings, and 4 LightGCN
-# layers (validation NDCG@10 0.147 / 0.150 / 0.156 / 0.147 with 2 / 3 / 4 / 6 layers).
+# layers (validation NDCG@10 0.147 / 0.150 / 0.156 / 0.147 with 2 / 3 / 4 / 6 layers), blended
+# with a graph filter at the share of BLENDS that each run finds best on its validation part.
 BEST = {
     "channels": 256,
     "layers": 4,
@@ -45,6 +49,7 @@ BEST = {
     "lr": 0.02,
     "l2": 1e-2,
     "temperature": 0.25,
+    "graph_filter": True,
 }
 
 
@@ -204,37 +209,61 @@ def bpr_loss(
 class RankingRecommender:
     """A trained ranking model behind the raw-id interface of :mod:`helpers.metrics`.
 
-    ``score`` ranks with the GNN; ``predict`` (stars) falls back to a user + movie bias model,
-    because ranking scores are not on the star scale.
+    ``score`` ranks with the GNN, plus ``blend`` times a :class:`GraphFilter`'s scores when it
+    has one (both divided by their spread, so ``blend`` is a share); ``predict`` (stars) falls
+    back to ``stars``, because ranking scores are not on the star scale.
     """
 
-    def __init__(self, model: RankingGNN, data: HeteroData, maps: IdMaps, stars, name: str):
+    def __init__(
+        self,
+        model: RankingGNN,
+        data: HeteroData,
+        maps: IdMaps,
+        stars,
+        name: str,
+        graph_filter: GraphFilter | None = None,
+        blend: float = 0.0,
+    ):
         self.model, self.maps, self.stars, self.name = model.eval(), maps, stars, name
+        self.graph_filter, self.blend = graph_filter, blend
         with torch.no_grad():  # computed where the model lives, served from the CPU
             self.z = {kind: value.cpu() for kind, value in model.embed(data).items()}
             self.movie_bias = model.movie_bias.detach().cpu()
+        sample = np.arange(min(SPREAD_USERS, len(maps.users)))
+        every_movie = np.arange(len(maps.movies))
+        self.spread = float(self._gnn_scores(sample, every_movie).std())
+        if graph_filter is not None:
+            self.filter_spread = float(graph_filter.score(sample, every_movie).std()) or 1.0
 
     def predict(self, users: np.ndarray, movies: np.ndarray) -> np.ndarray:
         return self.stars.predict(users, movies)
 
     @torch.no_grad()
-    def score(self, users: np.ndarray, movies: np.ndarray) -> np.ndarray:
-        u = torch.from_numpy(self.maps.users.index(users, strict=False))
-        m = torch.from_numpy(self.maps.movies.index(movies, strict=False))
-        bias = self.movie_bias[m.clamp(min=0)]
-        scores = self.z["user"][u.clamp(min=0)] @ self.z["movie"][m.clamp(min=0)].T + bias
-        scores[u < 0] = bias  # unknown user: popularity
-        scores[:, m < 0] = -torch.inf
+    def _gnn_scores(self, users: np.ndarray, movies: np.ndarray) -> np.ndarray:
+        scores = self.z["user"][users] @ self.z["movie"][movies].T + self.movie_bias[movies]
         return scores.numpy().astype(np.float64)
+
+    def score(self, users: np.ndarray, movies: np.ndarray) -> np.ndarray:
+        u = self.maps.users.index(users, strict=False)
+        m = self.maps.movies.index(movies, strict=False)
+        known_u, known_m = np.maximum(u, 0), np.maximum(m, 0)
+        scores = self._gnn_scores(known_u, known_m)
+        if self.blend:
+            filtered = self.graph_filter.score(known_u, known_m) / self.filter_spread
+            scores = scores / self.spread + self.blend * filtered
+        scores[u < 0] = self.movie_bias[known_m].numpy()  # unknown user: popularity
+        scores[:, m < 0] = -np.inf
+        return scores
 
 
 @dataclass
 class RankingHistory:
-    """Train loss per epoch, validation NDCG@10 at each check, and the epoch that was kept."""
+    """Train loss per epoch, validation NDCG@10 at each check and per graph-filter blend."""
 
     train_loss: list[float] = field(default_factory=list)
     valid_ndcg: dict[int, float] = field(default_factory=dict)
     best_epoch: int = 0
+    blend_ndcg: dict[float, float] = field(default_factory=dict)
 
 
 def fit_ranking(
@@ -300,13 +329,16 @@ def train_ranking_gnn(
     name: str = "LightGCN (ranking)",
     refit: bool = True,
     stars: metrics.Recommender | None = None,
+    graph_filter: bool = False,
     **fit_kwargs,
 ) -> RankingRecommender:
     """Train a ranking GNN on the train part, early-stopped on a validation part carved from it.
 
     With ``refit`` the model is then trained again on the whole train part for the number of
     epochs that was best on validation (as EASE and SVD also learn from every train rating).
-    ``stars`` answers ``predict`` (default: a user + movie bias model fitted here).
+    ``stars`` answers ``predict`` (default: a user + movie bias model fitted here). With
+    ``graph_filter`` the scores are blended with a :class:`GraphFilter` over the liked ratings,
+    at the share of ``BLENDS`` that is best on validation (0 included: it can only help there).
     """
     seed_everything(seed)
     device = compute_device()  # a GPU when there is one; the recommender serves from the CPU
@@ -318,14 +350,24 @@ def train_ranking_gnn(
     model = RankingGNN(fit_graph, channels, layers, encoder).to(device)
     stars = stars or baselines.BiasBaseline().fit(train_part)
 
-    def valid_ndcg(current: RankingGNN) -> float:
+    def valid_ndcg(ranker: RankingRecommender) -> float:
         if not (valid_part["rating"] >= metrics.RELEVANT).any():
             return 0.0  # nothing liked to find: keep the first check (tiny data sets)
-        ranker = RankingRecommender(current, fit_graph, maps, stars, name)
         return metrics.ranking_metrics(ranker.score, fit_part, valid_part)["NDCG@10"]
 
+    def check(current: RankingGNN) -> float:
+        return valid_ndcg(RankingRecommender(current, fit_graph, maps, stars, name))
+
     pairs = Interactions.from_ratings(fit_part, maps, min_rating).to(device)
-    history = fit_ranking(model, fit_graph, pairs, valid_ndcg, progress=progress, **fit_kwargs)
+    history = fit_ranking(model, fit_graph, pairs, check, progress=progress, **fit_kwargs)
+    positives = lambda part: part[part["rating"] >= min_rating]  # noqa: E731  (as in the loss)
+    if graph_filter:
+        ranker = RankingRecommender(
+            model, fit_graph, maps, stars, name, GraphFilter(positives(fit_part), maps)
+        )
+        for share in BLENDS:
+            ranker.blend = share
+            history.blend_ndcg[share] = valid_ndcg(ranker)
     train_graph = build_graph(liked(train_part), maps).to(device)
     if refit:  # the validation ratings are 10 % of what we know: learn them too, same epochs
         seed_everything(seed)
@@ -339,7 +381,9 @@ def train_ranking_gnn(
             progress=progress,
             **settings,
         )
-    recommender = RankingRecommender(model, train_graph, maps, stars, name)
+    blend = max(history.blend_ndcg, key=history.blend_ndcg.get, default=0.0)
+    final_filter = GraphFilter(positives(train_part), maps) if graph_filter else None
+    recommender = RankingRecommender(model, train_graph, maps, stars, name, final_filter, blend)
     recommender.model = model.cpu()  # picklable and servable without the GPU
     recommender.history = history
     return recommender

@@ -11,7 +11,7 @@ import torch
 
 # Each library below picks its fastest code path for the CPU it runs on, and different paths add
 # floats in a different order: a notebook executed on one server then differed from CI on another
-# (UMAP's map, through numba, in the third decimal). Pinning the path costs ~10 % of CPU speed.
+# (UMAP's map, through numba, in the third decimal). Pinning costs ~5 % (cpu_numerics.py).
 PORTABLE_CPU_NUMERICS = {
     "NUMBA_CPU_NAME": "generic",  # numba (UMAP, the SVD kernels) compiles for any x86-64
     "MKL_CBWR": "AVX2",  # MKL's matrix products take the AVX2 path on every CPU that has it

@@ -229,10 +229,10 @@ class RankingRecommender:
         with torch.no_grad():  # computed where the model lives, served from the CPU
             self.z = {kind: value.cpu() for kind, value in model.embed(data).items()}
             self.movie_bias = model.movie_bias.detach().cpu()
-        sample = np.arange(min(SPREAD_USERS, len(maps.users)))
-        every_movie = np.arange(len(maps.movies))
-        self.spread = float(self._gnn_scores(sample, every_movie).std())
-        if graph_filter is not None:
+        if graph_filter is not None:  # the blend's scales; the checks while training need none
+            sample = np.arange(min(SPREAD_USERS, len(maps.users)))
+            every_movie = np.arange(len(maps.movies))
+            self.spread = float(self._gnn_scores(sample, every_movie).std())
             self.filter_spread = float(graph_filter.score(sample, every_movie).std()) or 1.0
 
     def predict(self, users: np.ndarray, movies: np.ndarray) -> np.ndarray:

@@ -2,20 +2,26 @@
 
 For each size: wall time and peak resident memory (RSS) of
 
-* ``load CSV``: ratings, movies, tags and genome scores from CSV (fresh parquet cache);
-* ``load parquet``: the same tables again, from the parquet cache;
-* ``features``: protocol + validation split, id maps, labels, every feature block of
-  ``helpers.features`` (user stats and temporal; movie stats, year, genres, genome, tags),
-  the graph and its sparse adjacency;
-* ``epoch``: one ``helpers.train.fit`` epoch of RatingGNN (hidden 64, both edge directions,
-  chunked supervision) including the validation pass;
-* ``score``: embeddings, then every movie scored for 1,000 users, seen movies removed, top 10.
+* ``load CSV``: ratings, movies (year parsed), tags and genome scores read from CSV by
+  ``helpers.data`` into an empty parquet cache;
+* ``load parquet``: the same tables again, from that parquet cache;
+* ``features``: protocol + validation split, id maps, every feature block of
+  ``helpers.features.temporal_features`` on the train part (user stats and temporal; movie
+  stats, year, genres, genome, tags), then ``helpers.sage_training.Graph`` of the fit part (rating
+  tensors, time order, the sparse mean adjacency both ways);
+* ``epoch``: one ``helpers.train.fit`` epoch of the GraphSAGE star model (64 channels, 2 layers,
+  ids only, residual on ``BiasBaseline``) with ``helpers.sage_training``'s step (messages both
+  ways as sparse products, the residual MSE decoded a million ratings at a time), including the
+  validation RMSE pass (on the GPU when there is one);
+* ``score``: the served embeddings, then every movie scored for 1,000 users (all of them below
+  1,000), the movies they rated in the fit part removed, top 10.
 
 Every stage runs in a fresh process (so the parquet stage really reads parquet and a peak is
 the stage's own); the peak includes what the stage holds when it starts. The data is synthetic
-(``helpers.synthetic``): the numbers are about speed and memory, never recommendation quality.
+(``tools.synthetic``, generated under ``--data`` once and reused): the numbers are about speed
+and memory, never recommendation quality.
 
-    python benchmarks/scale.py --sizes 100k 1M 5M --repeats 3
+    python benchmarks/scale.py --sizes 100k 1M 5M --repeats 3 --json /tmp/scale.json
     python benchmarks/scale.py --sizes 25M --repeats 1
 """
 
@@ -30,15 +36,15 @@ import subprocess
 import sys
 import tempfile
 import time
-import types
 from pathlib import Path
 
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:  # ``tools`` (the data generator) is not installed: read from REPO
+    sys.path.insert(0, str(REPO))
 SIZES = {"100k": 100_000, "1M": 1_000_000, "5M": 5_000_000, "25M": 25_000_000}
-STAGES = ("load CSV", "load parquet", "features", "epoch", "score")
-TABLES = ("ratings", "movies", "tags", "genome-scores")
+TABLES = ("ratings", "tags", "genome-scores")  # and movies, through data.load_movies
 
 
 def parse_size(text: str) -> int:
@@ -56,113 +62,120 @@ def label(n: int) -> str:
 # --------------------------------------------------------------------------- child stages
 
 
-def _load(folder: str) -> dict:
+def peak_rss() -> int:
+    """Peak resident memory of this process since start or the last reset (Linux), in bytes."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+class MemoryProbe:
+    """``with MemoryProbe("stage") as m:`` records wall time and the stage's peak RSS (Linux).
+
+    The peak includes what is resident when the stage starts (data, graph, model): what a
+    machine must hold to run it. On a GPU the CUDA peak is recorded too.
+    """
+
+    def __init__(self, stage: str):
+        self.result = {"stage": stage, "seconds": 0.0, "peak_bytes": 0, "cuda_peak_bytes": 0}
+
+    def __enter__(self) -> dict:
+        import torch
+
+        Path("/proc/self/clear_refs").write_text("5")  # restart the peak at the current size
+        if torch.cuda.is_available():
+            torch.cuda.reset_peak_memory_stats()
+        self._start = time.perf_counter()
+        return self.result
+
+    def __exit__(self, *exc) -> None:
+        import torch
+
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+            self.result["cuda_peak_bytes"] = torch.cuda.max_memory_allocated()
+        self.result["seconds"] = time.perf_counter() - self._start
+        self.result["peak_bytes"] = peak_rss()
+
+
+def _load(settings) -> dict:
+    """The tables of the synthetic folder, movies with their year (as the notebooks load them)."""
     from helpers import data
 
-    return {table: data.load_table(table, folder) for table in TABLES}
+    tables = {table: data.load_table(table, settings) for table in TABLES}
+    return tables | {"movies": data.load_movies(settings)}
 
 
-def stage_csv(folder: str) -> dict:
-    """Load every table from CSV (the parent gave this process an empty parquet cache)."""
-    from helpers.scale import MemoryProbe
-
+def stage_csv(settings) -> dict:
+    """Every table from CSV (the parent gave this process an empty parquet cache)."""
     with MemoryProbe("load CSV") as load:
-        _load(folder)
-    return {"load CSV": vars(load)}
+        _load(settings)
+    return {"load CSV": load}
 
 
-def _index_select_decode(model, z, users, movies):
-    """RatingGNN.decode with ``index_select`` gathers: same values, a ~3x cheaper backward on
-    CPU than ``tensor[index]`` (whose backward is a serial ``index_put_`` with accumulate)."""
-    fit = (z["user"].index_select(0, users) * z["movie"].index_select(0, movies)).sum(-1)
-    biases = model.user_bias(users).squeeze(-1) + model.movie_bias(movies).squeeze(-1)
-    return model.mean_rating + biases + fit
-
-
-def stage_pipeline(folder: str, variants: list[str], chunk_size: int) -> dict:
-    """Parquet load, features, one epoch per variant and scoring, each measured on its own."""
+def stage_pipeline(settings) -> dict:
+    """Parquet load, features, one training epoch and scoring, each measured on its own."""
     import torch
 
-    from helpers import data, features, graph, models, split, train
-    from helpers.scale import MemoryProbe, use_sparse_adjacency
+    from helpers import baselines, features, metrics, split
+    from helpers.graph import IdMaps
+    from helpers.models.sage import GraphSAGE
+    from helpers.recommender import Rated, top_k
+    from helpers.reproducibility import device
+    from helpers.sage_training import Graph, SageRecommender, Tables, _star_step
+    from helpers.train import Practice, fit
 
-    results = {}
+    results, parts = {}, {}
     with MemoryProbe("load parquet") as load:
-        tables = _load(folder)
-        movies = data.load_movies(folder)
-    results["load parquet"] = vars(load)
-    ratings = tables.pop("ratings")
-    del tables
-    parts = {}
+        tables = _load(settings)
+    results["load parquet"] = load
+    ratings, movies = tables.pop("ratings"), tables.pop("movies")
     with MemoryProbe("features") as feats:
         started = time.perf_counter()
         train_part = split.protocol_split(ratings).train
         del ratings
         fit_part, valid_part = split.validation_split(train_part)
-        maps = graph.IdMaps.from_tables(train_part, movies)
-        fit_labels = train.Labels.from_ratings(fit_part, maps)
-        valid_labels = train.Labels.from_ratings(valid_part, maps)
-        mean_rating = float(fit_part["rating"].mean())
+        maps = IdMaps.from_tables(train_part, movies)
         parts["split + ids s"], started = time.perf_counter() - started, time.perf_counter()
-        user_x, movie_x = features.temporal_features(train_part, maps, folder)
+        source = features.MovieData(movies, tables["genome-scores"], None, tables["tags"])
+        recipe = features.temporal_features
+        user_table, movie_table = (
+            recipe.users(train_part, maps),
+            recipe.movies(train_part, maps, source),
+        )
         parts["feature blocks s"], started = time.perf_counter() - started, time.perf_counter()
-        fit_graph = graph.build_graph(fit_part, maps)  # ids only: the epoch is about the graph
-        fit_graph.adj_t_dict = graph.to_sparse_adjacency(fit_graph)
+        graph = Graph.of(fit_part, maps, (None, None))  # ids only: the epoch is about the graph
         parts["graph + adjacency s"] = time.perf_counter() - started
-    results["features"] = (
-        vars(feats)
-        | parts
-        | {
-            "users": len(maps.users),
-            "movies": len(maps.movies),
-            "train edges": int(fit_labels.ratings.numel()),
-            "user features": int(user_x.shape[1]) if user_x is not None else 0,
-            "movie features": int(movie_x.shape[1]) if movie_x is not None else 0,
-        }
-    )
-    del train_part, fit_part, valid_part, user_x, movie_x
+    results["features"] = feats | parts | {
+        "users": len(maps.users), "movies": len(maps.movies), "train edges": len(fit_part),
+        "user features": user_table.shape[1], "movie features": movie_table.shape[1],
+    }  # fmt: skip
+    del tables, train_part, user_table, movie_table, source
     gc.collect()
 
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    fit_graph = fit_graph.to(device)
-    fit_labels, valid_labels = fit_labels.to(device), valid_labels.to(device)
-    model = None
-    for variant in variants:
-        if variant == "edge_index" and fit_labels.ratings.numel() > 5_000_000:
-            continue  # gather/scatter messages: minutes and >10 GiB at 25M (environment-notes)
-        torch.manual_seed(0)
-        model = models.RatingGNN(fit_graph, hidden=64, out=32, mean_rating=mean_rating).to(device)
-        if variant.startswith("sparse"):
-            use_sparse_adjacency(model, fit_graph)  # reuses the features stage's adjacency
-        if variant == "sparse+index_select":  # what a decode with index_select would cost
-            model.decode = types.MethodType(_index_select_decode, model)
-        elif variant == "csr":  # plain SAGEConv on the same CSR matrices
-            if not fit_graph.get("adj_t_dict"):
-                fit_graph.adj_t_dict = graph.to_sparse_adjacency(fit_graph)
-        elif variant == "edge_index":
-            fit_graph.adj_t_dict = None
-        with torch.no_grad():  # SAGEConv((-1, -1)) sizes its weights on the first call
-            model.embed(fit_graph)
-        gc.collect()
-        with MemoryProbe("epoch") as epoch:
-            train.fit(model, fit_graph, fit_labels, valid_labels, epochs=1, chunk_size=chunk_size,
-                      progress=False, sparse=variant.startswith("sparse"))  # fmt: skip
-        results["epoch" if variant == variants[0] else f"epoch ({variant})"] = vars(epoch)
+    torch.manual_seed(0)
+    model = GraphSAGE(len(maps.movies), channels=64)  # the star model, as notebook 02's
+    graph, model = graph.to(device()), model.to(device())  # as train_sage: a GPU if there is one
+    base = baselines.BiasBaseline().fit(fit_part)
+    step = _star_step(model, graph, Practice(), {}, base, fit_part)
 
-    use_sparse_adjacency(model, fit_graph)  # the edge_index variant may have removed it
+    def served() -> SageRecommender:
+        return SageRecommender(model, graph, maps, Tables(None, None, None), base, "stars", "")
+
+    gc.collect()
+    with MemoryProbe("epoch") as epoch:
+        fit(model, step, lambda: -metrics.rating_metrics(served(), valid_part)["RMSE"], epochs=1)
+    results["epoch"] = epoch
+    users = np.random.default_rng(0).choice(maps.users.ids, min(1000, len(maps.users)), False)
+    users = np.sort(users)
     with MemoryProbe("score") as score:
-        users = torch.from_numpy(np.random.default_rng(0).permutation(len(maps.users))[:1000])
-        users = users.to(device)
-        with torch.no_grad():
-            model.eval()
-            z = model.embed(fit_graph)
-            scores = model.score_all(z, users, torch.arange(len(maps.movies), device=device))
-            row = torch.full((len(maps.users),), -1, dtype=torch.long, device=device)
-            row[users] = torch.arange(len(users), device=device)
-            seen = row[fit_labels.users] >= 0
-            scores[row[fit_labels.users[seen]], fit_labels.movies[seen]] = -torch.inf
-            top = scores.topk(10, dim=1).indices
-    results["score"] = vars(score) | {"top": int(top.shape[0])}
+        recommender = served()
+        scores = recommender.score(users, maps.movies.ids)
+        seen = Rated.of(fit_part[fit_part["userId"].isin(users)], maps.movies.ids)
+        scores[seen.mask(users)] = -np.inf
+        top = top_k(scores, 10)
+    results["score"] = score | {"scored users": len(top)}
     return results
 
 
@@ -171,7 +184,7 @@ def stage_pipeline(folder: str, variants: list[str], chunk_size: int) -> dict:
 
 def dataset_folder(n: int, root: Path, seed: int) -> Path:
     """The synthetic data set of ``n`` ratings, generated once and reused."""
-    from helpers import synthetic
+    from tools import synthetic
 
     folder = root / f"ratings-{label(n)}"
     if not (folder / "README.txt").exists():
@@ -181,29 +194,24 @@ def dataset_folder(n: int, root: Path, seed: int) -> Path:
     return folder
 
 
-def run_child(args: list[str], folder: Path, cache: Path) -> dict:
+def run_child(stage: str, folder: Path, cache: Path) -> dict:
     """Run one stage in a fresh interpreter; its last stdout line is the JSON result."""
-    env = os.environ | {"MOVIELENS_CACHE": str(cache), "MOVIELENS_DATASET": str(folder)}
-    env.pop("MOVIELENS_GENOME", None)  # the synthetic folder's own genome-scores.csv
-    command = [sys.executable, str(Path(__file__).resolve()), *args, "--folder", str(folder)]
-    done = subprocess.run(command, env=env, cwd=REPO, capture_output=True, text=True)
+    command = [sys.executable, str(Path(__file__).resolve()), "--stage", stage]
+    command += ["--folder", str(folder), "--cache", str(cache)]
+    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True)
     if done.returncode:
-        raise RuntimeError(f"{' '.join(args)} failed:\n{done.stderr[-3000:]}")
+        raise RuntimeError(f"stage {stage} failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def measure(n: int, folder: Path, repeats: int, variants: list[str], chunk_size: int) -> dict:
+def measure(n: int, folder: Path, repeats: int) -> dict:
     """Median seconds and peak GiB of every stage over ``repeats`` fresh runs."""
     runs, load = [], os.getloadavg()[0]
     for _ in range(repeats):
         cache = Path(tempfile.mkdtemp(prefix="scale-cache-"))
         try:
-            result = run_child(["--stage", "csv"], folder, cache)
-            result |= run_child(
-                ["--stage", "pipeline", "--chunk-size", str(chunk_size), "--variants", *variants],
-                folder,
-                cache,
-            )  # fmt: skip
+            result = run_child("csv", folder, cache)
+            result |= run_child("pipeline", folder, cache)
         finally:
             shutil.rmtree(cache, ignore_errors=True)
         runs.append(result)
@@ -273,27 +281,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--data", default=str(REPO / "data" / "synthetic"), help="synthetic data root"
     )
-    parser.add_argument(
-        "--variants",
-        nargs="+",
-        default=["sparse"],
-        help="epoch variants: sparse (default), sparse+index_select, csr (plain SAGEConv "
-        "spmm), edge_index (gather/scatter messages)",
-    )
-    parser.add_argument(
-        "--chunk-size", type=int, default=1 << 20, help="supervised edges per chunk"
-    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", default=None, help="also write the summaries here")
     parser.add_argument("--stage", choices=["csv", "pipeline"], help=argparse.SUPPRESS)
     parser.add_argument("--folder", help=argparse.SUPPRESS)
+    parser.add_argument("--cache", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
-    if args.stage == "csv":
-        print(json.dumps(stage_csv(args.folder)))
-        return
-    if args.stage == "pipeline":
-        print(json.dumps(stage_pipeline(args.folder, args.variants, args.chunk_size)))
+    if args.stage:  # a child: one stage on the folder, its own parquet cache, no MOVIELENS_*
+        from helpers import Settings
+
+        settings = Settings(dataset=args.folder, cache=Path(args.cache))
+        stage = stage_csv if args.stage == "csv" else stage_pipeline
+        print(json.dumps(stage(settings)))
         return
 
     import torch
@@ -308,8 +308,8 @@ def main(argv: list[str] | None = None) -> None:
         n = parse_size(size)
         folder = dataset_folder(n, Path(args.data), args.seed)
         repeats = args.repeats if n < 25_000_000 else 1
-        summaries.append(measure(n, folder, repeats, args.variants, args.chunk_size))
-    print(f"Synthetic MovieLens-shaped data (helpers.synthetic), device: {device}, "
+        summaries.append(measure(n, folder, repeats))
+    print(f"Synthetic MovieLens-shaped data (tools.synthetic), device: {device}, "
           f"seconds (peak RSS), median of {args.repeats} runs below 25M\n")  # fmt: skip
     print(table(summaries))
     if args.json:

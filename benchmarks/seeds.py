@@ -1,11 +1,13 @@
-"""Run the protocol for every model over several split seeds; print mean +- std per metric.
+"""Run a protocol for many models over several split seeds; print means and paired differences.
 
-    python benchmarks/seeds.py [--models ease svd++ gnn-rating gnn-ranking] [--seeds 42 43 44]
-                               [--dataset ml-latest-small] [--csv results/seeds.csv]
-    python benchmarks/seeds.py --summarise results/a.csv results/b.csv   # runs merged, no training
+    python benchmarks/seeds.py [--models ease gnn-ranking ...] [--seeds 42 43 44]
+        [--protocol warm|new-users|new-movies] [--onboarding 1 5 20] [--csv results/seeds.csv]
+    python benchmarks/seeds.py --summarise results/seeds.csv          # no training
 
-One model trained on one seed's train part, scored once on that seed's test part, per row; the
-table is what tells a real gain from split-to-split noise (~0.002 RMSE, ~0.01 NDCG@10).
+One model trained on one seed's train part and scored once on that seed's test part, per row.
+Claims compare models by their **paired** per-seed differences (mean and standard deviation over
+seeds), not by a fixed noise rule: two models share each seed's split, so most split-to-split
+noise cancels in their difference. Notebooks 05 and 06 read ``results/seeds.csv``.
 """
 
 from __future__ import annotations
@@ -17,80 +19,176 @@ from pathlib import Path
 import pandas as pd
 from tqdm.auto import tqdm
 
-from helpers import data, metrics, pipeline
-from helpers.split import protocol_split
+from helpers import coldstart, data, metrics, pipeline, split
+from helpers.models.lightgcn import GraphFilter
+from helpers.settings import Settings
 
 SEEDS = (42, 43, 44)
 METRICS = ("RMSE", "MAE", "NDCG@10", "Recall@10", "coverage")
+# (challenger, champion, metric): the comparisons the README and notebooks quote
+CLAIMS = {
+    "warm": [
+        ("graphsage", "most-popular", "NDCG@10"), ("graphsage", "ease", "NDCG@10"),
+        ("graphsage-content", "graphsage", "NDCG@10"), ("graphsage-content", "graphsage", "RMSE"),
+        ("graphsage-final", "graphsage", "NDCG@10"), ("graphsage-final", "graphsage", "RMSE"),
+        ("gnn-ranking", "ease", "NDCG@10"), ("lightgcn", "ease", "NDCG@10"),
+        ("gnn-rating", "svd++", "RMSE"), ("graphsage", "bias", "RMSE"),
+    ],
+    "new-users": [
+        ("graphsage-cold-users", m, "NDCG@10") for m in ("most-popular", "ease", "graph-filter")
+    ]
+    + [("graphsage-cold-users", "bias", "RMSE")],
+    "new-movies": [("graphsage-cold-movies", "genre-profile-year", "NDCG@10"),
+                   ("graphsage-cold-movies", "genre-profile", "RMSE")],
+}  # fmt: skip
+DEFAULTS = {
+    protocol: sorted({m for claim in claims for m in claim[:2]})
+    for protocol, claims in CLAIMS.items()
+}
 
 
-def run(models: list[str], seeds: list[int], dataset: str | None = None) -> pd.DataFrame:
-    """One row per (model, seed): the protocol's metrics and the training time in seconds."""
-    ratings = data.load_ratings(dataset)
-    rows = []
+def build(name: str, train: pd.DataFrame, source, settings, seed: int):
+    """A model of ``pipeline.MODELS``, or the graph filter anchor (no training)."""
+    if name == "graph-filter":
+        return GraphFilter().fit(train)
+    return pipeline.build(name, train, source, settings, seed)
+
+
+def score(
+    name: str, protocol: str, ratings: pd.DataFrame, source, settings, seed: int, ks=(5,)
+) -> dict[str, dict]:
+    """The protocol's metrics of one model on one seed, by protocol label.
+
+    New users: one model per seed, folded in with each K of ``ks`` onboarding ratings (the new
+    users and the train part do not depend on K), labelled ``new-users`` for K = 5 and
+    ``new-users-k<K>`` otherwise.
+    """
+    if protocol == "warm":
+        train, test = split.protocol_split(ratings, seed)
+        model = build(name, train, source, settings, seed)
+        return {"warm": metrics.evaluate(model, train, test)}
+    if protocol == "new-users":
+        model = build(name, split.new_users_split(ratings, seed).train, source, settings, seed)
+        return {
+            "new-users" if k == split.ONBOARDING else f"new-users-k{k}": coldstart.new_users(
+                model, split.new_users_split(ratings, seed, k=k), ratings
+            )
+            for k in ks
+        }
+    parts = split.new_movies_split(ratings, seed)
+    if name.startswith("genre-profile"):
+        model = coldstart.GenreProfile(source.movies, 0.01 if name.endswith("year") else 0.0)
+        return {"new-movies": coldstart.new_movies(model.fit(parts.train), parts)}
+    model = build(name, parts.train, source, settings, seed)
+    return {"new-movies": coldstart.new_movies(model, parts)}
+
+
+def run(
+    models: list[str], seeds: list[int], protocol: str, settings: Settings, ks=(5,)
+) -> pd.DataFrame:
+    """One row per (protocol, model, seed): the metrics and the seconds to train and score."""
+    ratings, source, rows = data.load_ratings(settings), pipeline.movie_data(settings), []
     for seed in seeds:
-        train, test = protocol_split(ratings, seed)
         for name in tqdm(models, desc=f"seed {seed}"):
             start = time.perf_counter()
-            model = pipeline.build(name, train, dataset, seed)
+            results = score(name, protocol, ratings, source, settings, seed, ks)
             seconds = time.perf_counter() - start
-            scores = metrics.evaluate(model, train, test)
-            rows.append({"model": name, "seed": seed, **scores, "train s": seconds})
+            for label, result in results.items():
+                rows.append(
+                    {"protocol": label, "model": name, "seed": seed, **result, "seconds": seconds}
+                )
     return pd.DataFrame(rows)
 
 
 def summary(results: pd.DataFrame) -> pd.DataFrame:
-    """``mean +- std`` over seeds of every metric, one row per model, in the order they ran."""
-    columns = [c for c in (*METRICS, "train s") if c in results]
+    """``mean ± std`` over seeds of every metric, one row per model."""
+    columns = [c for c in METRICS if c in results and results[c].notna().any()]
     grouped = results.groupby("model", sort=False)[columns]
     mean, std = grouped.mean(), grouped.std(ddof=1).fillna(0.0)
-    digits = {c: 1 if c == "train s" else 3 for c in columns}
-    return pd.DataFrame(
-        {
-            c: [
-                f"{m:.{digits[c]}f} ± {s:.{digits[c]}f}"
-                for m, s in zip(mean[c], std[c], strict=True)
-            ]
-            for c in columns
-        },
-        index=mean.index,
-    )
+    text = {
+        c: [
+            f"{m:.3f} ± {s:.3f}" if pd.notna(m) else ""
+            for m, s in zip(mean[c], std[c], strict=True)
+        ]
+        for c in columns
+    }
+    return pd.DataFrame(text, index=mean.index)
+
+
+def paired(results: pd.DataFrame, claims: list[tuple[str, str, str]]) -> pd.DataFrame:
+    """Per claim: each seed's difference (challenger - champion), their mean and std."""
+    rows = []
+    for challenger, champion, metric in claims:
+        table = results.pivot(index="seed", columns="model", values=metric)
+        if challenger not in table or champion not in table:
+            continue
+        difference = table[challenger] - table[champion]
+        gain = -difference if metric in ("RMSE", "MAE") else difference  # > 0: challenger better
+        rows.append(
+            {
+                "claim": f"{challenger} vs {champion} ({metric})",
+                **{f"seed {s}": f"{d:+.4f}" for s, d in difference.items()},
+                "mean ± std": f"{difference.mean():+.4f} ± {difference.std(ddof=1):.4f}",
+                "challenger better on average": bool(gain.mean() > 0),
+                "on every seed": bool((gain > 0).all()),
+            }
+        )
+    return pd.DataFrame(rows).set_index("claim") if rows else pd.DataFrame()
 
 
 def markdown(table: pd.DataFrame) -> str:
     """A markdown table (pandas' ``to_markdown`` needs the optional ``tabulate`` package)."""
     header = [table.index.name or "", *table.columns]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join([str(i), *map(str, row)]) + " |" for i, row in table.iterrows()]
-    return "\n".join(lines)
+    lines = ["| " + " | ".join(map(str, header)) + " |", "|" + "---|" * len(header)]
+    return "\n".join(
+        lines + ["| " + " | ".join(map(str, [i, *row])) + " |" for i, row in table.iterrows()]
+    )
+
+
+def report(results: pd.DataFrame) -> None:
+    for protocol, part in results.groupby("protocol", sort=False):
+        seeds = ", ".join(map(str, sorted(part["seed"].unique())))
+        print(f"\n## {protocol} protocol, seeds {seeds} (mean ± std)\n")
+        print(markdown(summary(part)))
+        claims = paired(part, CLAIMS.get(protocol.split("-k")[0], []))
+        if len(claims):
+            print("\nPaired differences (challenger - champion):\n")
+            print(markdown(claims))
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", nargs="+", default=list(pipeline.MODELS), metavar="NAME")
+    parser.add_argument("--models", nargs="+", metavar="NAME")
     parser.add_argument("--seeds", nargs="+", type=int, default=list(SEEDS))
-    parser.add_argument("--dataset", default=None, help="release name or folder (default: env)")
-    parser.add_argument("--csv", type=Path, help="also write the per-seed rows here")
+    parser.add_argument("--protocol", default="warm", choices=list(CLAIMS))
     parser.add_argument(
-        "--summarise", nargs="+", type=Path, metavar="CSV",
-        help="train nothing: print the table of per-seed rows saved earlier with --csv",
+        "--onboarding", nargs="+", type=int, default=[split.ONBOARDING], metavar="K",
+        help="new users: K onboarding ratings, one or more (e.g. 1 5 20)",
     )  # fmt: skip
+    parser.add_argument(
+        "--csv", type=Path, help="also write the per-seed rows here (appended by protocol)"
+    )
+    parser.add_argument(
+        "--summarise", nargs="+", type=Path, metavar="CSV", help="train nothing: report saved rows"
+    )
     args = parser.parse_args(argv)
     if args.summarise:
-        results = pd.concat([pd.read_csv(path) for path in args.summarise], ignore_index=True)
-        seeds = sorted(results["seed"].unique())
-        print(f"Seeds {', '.join(map(str, seeds))} (mean ± std over seeds)\n")
-        print(markdown(summary(results)))
+        report(pd.concat([pd.read_csv(path) for path in args.summarise], ignore_index=True))
         return 0
-    unknown = [name for name in args.models if name not in pipeline.MODELS]
+    models = args.models or DEFAULTS[args.protocol]
+    extra = ("graph-filter", "genre-profile", "genre-profile-year")
+    unknown = [m for m in models if m not in pipeline.MODELS and m not in extra]
     if unknown:
         parser.error(f"unknown model(s) {unknown}; choose from: {', '.join(pipeline.MODELS)}")
-    results = run(args.models, args.seeds, args.dataset)
+    results = run(models, args.seeds, args.protocol, Settings.from_env(), args.onboarding)
     if args.csv:
-        args.csv.parent.mkdir(parents=True, exist_ok=True)
-        results.to_csv(args.csv, index=False)
-    print(f"Seeds {', '.join(map(str, args.seeds))} (mean ± std over seeds)\n")
-    print(markdown(summary(results)))
+        kept = pd.read_csv(args.csv) if args.csv.exists() else pd.DataFrame(columns=results.columns)
+        replaced = kept.set_index(["protocol", "model", "seed"]).index.isin(
+            results.set_index(["protocol", "model", "seed"]).index
+        )
+        kept = kept[~replaced]
+        data.write_atomically(args.csv, lambda p: pd.concat([kept, results]).to_csv(p, index=False))
+    report(results)
     return 0
 
 

@@ -1,11 +1,11 @@
-"""The course kit's helpers: one module per step of the pipeline.
+"""The course kit's helpers, one module per step of the pipeline (the notebook that teaches each
+is named in its docstring):
 
-raw CSV -> ``data`` -> ``split`` -> ``features`` -> ``graph`` -> ``models`` / ``train``
--> ``metrics`` / ``baselines`` -> ``recommend`` -> ``viz`` / ``explorer``.
+``settings`` -> ``data`` -> ``split`` -> ``features`` -> ``graph`` -> ``models`` / ``losses`` /
+``train`` -> ``recommender`` / ``metrics`` / ``baselines`` -> ``viz`` / ``explorer``.
 """
 
-from helpers.reproducibility import device, pin_cpu_numerics, seed_everything
+from helpers.reproducibility import seed_everything
+from helpers.settings import Settings
 
-pin_cpu_numerics()
-
-__all__ = ["device", "pin_cpu_numerics", "seed_everything"]
+__all__ = ["Settings", "seed_everything"]

@@ -1,22 +1,10 @@
-"""Find, download, verify, cache and load MovieLens tables.
+"""Download, verify, cache and load the MovieLens tables (taught in notebook 01).
 
-The one switch: ``MOVIELENS_DATASET`` selects the data set every notebook uses (a release such as
-``ml-25m``, or a folder); ``MOVIELENS_USER_SAMPLE=N`` keeps the ratings of N users drawn at
-random (seeded), for the student notebook's sub-graph experiments.
-
-Where the files come from, in order:
-
-1. ``MOVIELENS_DATASET`` may name a folder in MovieLens CSV layout (your own data, or the
-   synthetic generator's output): it is read as it is.
-2. The cache (``MOVIELENS_CACHE``, default ``<repo>/data``, git-ignored) holds archives that were
-   fetched and verified before.
-3. A local mirror (``MOVIELENS_MIRROR``): a folder, ``file://`` or ``http(s)://`` base laid out
-   like GroupLens' ``datasets/movielens/`` folder (``ml-latest-small.zip`` ...). A folder may
-   also hold the extracted CSVs in ``<name>/``.
-4. GroupLens itself.
-
-Every archive is checked against its published checksum before it is used; a partial or corrupt
-download is removed and reported. Loaded tables are typed, validated and cached as parquet.
+``pooch`` fetches a release's zip from GroupLens or a local mirror, checks it against the
+published SHA-256 and keeps it in the cache; tables are read straight from the verified zip
+(nothing is extracted, so nothing can be half-extracted), typed, validated and kept as parquet
+copies named by the hash of their content. A folder of CSVs (``MOVIELENS_DATASET=/path``) is
+read as it is. Every problem raises :class:`DataError` with a sentence saying what to do.
 """
 
 from __future__ import annotations
@@ -25,57 +13,51 @@ import hashlib
 import os
 import shutil
 import tempfile
-import urllib.error
-import urllib.request
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
+from urllib.parse import unquote, urlparse
 
 import numpy as np
 import pandas as pd
+import pooch
+import requests
 from tqdm.auto import tqdm
 
-GROUPLENS_URL = "https://files.grouplens.org/datasets/movielens"
-MIRROR_ENV = "MOVIELENS_MIRROR"
-CACHE_ENV = "MOVIELENS_CACHE"
-DATASET_ENV = "MOVIELENS_DATASET"
-GENOME_ENV = "MOVIELENS_GENOME"
-USER_SAMPLE_ENV = "MOVIELENS_USER_SAMPLE"
-DEFAULT_DATASET = "ml-latest-small"
+from helpers.settings import Settings
+
+GROUPLENS = "https://files.grouplens.org/datasets/movielens"
+pooch.get_logger().setLevel("WARNING")  # pooch announces every fetch on stderr otherwise
 
 
 class DataError(RuntimeError):
-    """A MovieLens file is missing, corrupt or unexpected; the message says what to do."""
+    """A MovieLens file is missing, damaged or unexpected; the message says what to do."""
 
 
 @dataclass(frozen=True)
 class Release:
-    """One GroupLens release: its archive name, published checksums and the tables it holds."""
+    """A GroupLens archive: its published SHA-256 and size, and the SHA-256 of files in it."""
 
-    name: str
-    sha256: str | None
-    md5: str | None
-    size: int | None
-    tables: tuple[str, ...]
-    file_sha256: dict[str, str] = field(default_factory=dict)
+    sha256: str
+    size: int
+    files: dict[str, str] = field(default_factory=dict)
 
 
-RELEASES: dict[str, Release] = {
+RELEASES = {
     "ml-latest-small": Release(
-        "ml-latest-small",
-        sha256="696d65a3dfceac7c45750ad32df2c259311949efec81f0f144fdfb91ebc9e436",
-        md5="31a303aabbc519bd33d025e44d6c2570",
-        size=978_202,
-        tables=("ratings", "movies", "tags", "links"),
+        "696d65a3dfceac7c45750ad32df2c259311949efec81f0f144fdfb91ebc9e436", 978_202,
+        {
+            "ratings.csv": "aa289ca83157595d0df6aea1be6a4ded676ddc4385472e8313a8ed9805352646",
+            "movies.csv": "5a5f32dd9bb3797b8e728a1b98958789d2b13f294a69fdfbc5727f8a9611aa07",
+            "tags.csv": "92a9f8bb7916dceef6151209845788c3643f794dfa79d1feaec7121b5960399d",
+            "links.csv": "97ad18e4e56a09363c65676b6cb3482ce3e2cea2372a24620c1599c843325f31",
+        },
     ),
     "ml-25m": Release(
-        "ml-25m",
-        sha256="8b21cfb7eb1706b4ec0aac894368d90acf26ebdfb6aced3ebd4ad5bd1eb9c6aa",
-        md5="6b51fb2759a8657d3bfcbfc42b592ada",
-        size=261_978_986,
-        tables=("ratings", "movies", "tags", "links", "genome-scores", "genome-tags"),
-        file_sha256={
+        "8b21cfb7eb1706b4ec0aac894368d90acf26ebdfb6aced3ebd4ad5bd1eb9c6aa", 261_978_986,
+        {
             "ratings.csv": "9c85525758597dca76e8d98cebb9c13e018c2317b09a0878b6d383179526e385",
             "genome-scores.csv": "dcee649a8ba5c02b14b5ac5ff34dd27edcf58beff1d902cdf9c114927d1f8f70",
             "tags.csv": "84793c391a8e2a8b93190b5e780f781563a184c413d02ff2104cc2f442e2830a",
@@ -85,16 +67,16 @@ RELEASES: dict[str, Release] = {
         },
     ),
     "ml-20m": Release(
-        "ml-20m",
-        sha256="96f243c338a8665f6bcc89c53edf6ee39162a846940de6b7c8c48aeada765ff3",
-        md5="cd245b17a1ae2cc31bb14903e1204af3",
-        size=198_702_078,
-        tables=("ratings", "movies", "tags", "links", "genome-scores", "genome-tags"),
+        "96f243c338a8665f6bcc89c53edf6ee39162a846940de6b7c8c48aeada765ff3", 198_702_078,
+        {
+            "movies.csv": "eed80dd12706c10362fea572a248f625cee3cfd3dba05086158314ac69d78fac",
+            "links.csv": "5c8826f9523d6d004046ef579d42b655c58f7c5d55a868913180cf11e3e31c93",
+            "genome-tags.csv": "c84bf1e2addbf38432426a2bb2a117a59d76c0873fc875fe8764e92842fd3bfb",
+        },
     ),
-}
-
-# Column name -> dtype of every table, as the kit uses them (int32/float32 keep 25M in memory).
-SCHEMAS: dict[str, dict[str, str]] = {
+}  # fmt: skip
+# Column -> dtype of every table as the kit uses them (int32/float32 keep 25M in memory).
+SCHEMAS = {
     "ratings": {"userId": "int32", "movieId": "int32", "rating": "float32", "timestamp": "int64"},
     "movies": {"movieId": "int32", "title": "string", "genres": "string"},
     "tags": {"userId": "int32", "movieId": "int32", "tag": "string", "timestamp": "int64"},
@@ -102,275 +84,219 @@ SCHEMAS: dict[str, dict[str, str]] = {
     "genome-scores": {"movieId": "int32", "tagId": "int32", "relevance": "float32"},
     "genome-tags": {"tagId": "int32", "tag": "string"},
 }
-
-
-# --------------------------------------------------------------------------- locations
-
-
-def repo_root() -> Path:
-    """The kit's checkout (the folder above ``helpers``)."""
-    return Path(__file__).resolve().parents[1]
-
-
-def cache_dir() -> Path:
-    """Where downloads, extracted archives and parquet copies live (git-ignored)."""
-    return Path(os.environ.get(CACHE_ENV) or repo_root() / "data").expanduser()
-
-
-def dataset_name() -> str:
-    """The data set the notebooks use: ``MOVIELENS_DATASET`` or ml-latest-small."""
-    return os.environ.get(DATASET_ENV) or DEFAULT_DATASET
-
-
-def user_sample() -> int | None:
-    """``MOVIELENS_USER_SAMPLE`` as a number of users, or None when every user is kept."""
-    value = os.environ.get(USER_SAMPLE_ENV, "").strip()
-    if not value:
-        return None
-    if not value.isdigit() or int(value) == 0:
-        raise DataError(
-            f"{USER_SAMPLE_ENV}={value!r} is not a positive whole number of users; "
-            f"set e.g. {USER_SAMPLE_ENV}=10000, or unset it to keep every user."
-        )
-    return int(value)
-
-
-def run_label() -> str:
-    """A short name for the configured data (set + sample): ``ml-25m-10000users``.
-
-    Results and saved models of anything but the default data set carry it in their file
-    names, so a 25M run never overwrites the committed ml-latest-small outputs.
-    """
-    label = Path(dataset_name()).name
-    sample = user_sample()
-    return f"{label}-{sample}users" if sample else label
-
-
-def _mirror_base() -> str | None:
-    mirror = os.environ.get(MIRROR_ENV)
-    if not mirror:
-        return None
-    if "://" in mirror:
-        return mirror.rstrip("/")
-    path = Path(mirror).expanduser()
-    if not path.is_dir():
-        raise DataError(
-            f"{MIRROR_ENV}={mirror!r} is not a folder. Point it at a folder laid out like "
-            "GroupLens' datasets/movielens/ (holding ml-latest-small.zip ...), or at a file:// "
-            "or http:// URL."
-        )
-    return path.resolve().as_uri()
+GENOME_HELP = (
+    "set MOVIELENS_GENOME to a genome-scores.csv, or MOVIELENS_GENOME=ml-25m to download "
+    "ml-25m.zip (262 MB) once"
+)
 
 
 def write_atomically(path: Path, write: Callable[[Path], object]) -> Path:
-    """Call ``write(scratch)`` on a scratch file beside ``path``, then rename it to ``path``.
+    """``write`` a scratch file of a unique name beside ``path``, then rename it to ``path``.
 
-    A crash or a full disk leaves the previous file (or none), never a half-written one.
+    An interrupted run leaves the previous file (or none), and two processes writing the same
+    file never share a scratch name.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    scratch = path.with_name(path.name + ".part")
+    handle, scratch = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    os.close(handle)
     try:
-        write(scratch)
-        scratch.replace(path)
+        write(Path(scratch))
+        os.replace(scratch, path)
     finally:
-        scratch.unlink(missing_ok=True)
+        Path(scratch).unlink(missing_ok=True)
     return path
 
 
-# --------------------------------------------------------------------------- checksums
-
-
-def file_digest(path: Path, algorithm: str = "sha256") -> str:
-    """Hex digest of a file, read in 1 MiB blocks so 25M-sized files need no memory."""
-    digest = hashlib.new(algorithm)
+def file_digest(path: Path) -> str:
+    """SHA-256 of a file, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
 
 
-def verify_archive(path: Path, release: Release) -> None:
-    """Raise :class:`DataError` (and delete the file) unless ``path`` matches the release."""
-    problem = None
-    if release.size is not None and path.stat().st_size != release.size:
-        problem = f"it has {path.stat().st_size:,} bytes, the official archive {release.size:,}"
-    elif release.sha256 and file_digest(path, "sha256") != release.sha256:
-        problem = "its sha256 differs from the published one"
-    elif release.md5 and not release.sha256 and file_digest(path, "md5") != release.md5:
-        problem = "its md5 differs from the published one"
-    if problem:
-        path.unlink(missing_ok=True)
-        raise DataError(
-            f"{path.name} is corrupt or incomplete ({problem}), so it was deleted. "
-            "Run the step again to download a fresh copy; if it keeps failing, check your mirror "
-            f"({MIRROR_ENV}) holds the official GroupLens file."
-        )
+@dataclass(frozen=True)
+class Source:
+    """One table's CSV: a name for messages, a key naming its exact content, how to open it."""
+
+    name: str
+    key: str
+    open: Callable[[], BinaryIO]
 
 
-# --------------------------------------------------------------------------- fetching
+def _local(mirror: str) -> Path | None:
+    """The folder behind a mirror given as a path or a ``file://`` URL (None for http)."""
+    if "://" not in mirror:
+        return Path(mirror).expanduser()
+    parsed = urlparse(mirror)
+    return Path(unquote(parsed.path)) if parsed.scheme == "file" else None
 
 
-def _download(url: str, target: Path, expected_size: int | None) -> None:
-    """Copy ``url`` to ``target`` with a progress bar; only a complete file ever gets the name."""
+def _copy_from(folder: Path) -> Callable:
+    """A pooch downloader that copies from a local mirror folder, with a progress bar."""
 
-    def fetch(scratch: Path) -> None:
-        with urllib.request.urlopen(url, timeout=60) as response, open(scratch, "wb") as out:
-            total = int(response.headers.get("Content-Length") or 0) or expected_size
-            with tqdm(
-                total=total, unit="B", unit_scale=True, desc=f"download {target.name}"
-            ) as bar:
-                for block in iter(lambda: response.read(1 << 20), b""):
-                    out.write(block)
-                    bar.update(len(block))
+    def download(url: str, output_file: str, _pooch, check_only: bool = False) -> None:
+        source = folder / Path(urlparse(url).path).name
+        with open(source, "rb") as src, open(output_file, "wb") as out, tqdm(
+            total=source.stat().st_size, unit="B", unit_scale=True, desc=f"copy {source.name}"
+        ) as bar:  # fmt: skip
+            for block in iter(lambda: src.read(1 << 20), b""):
+                bar.update(out.write(block))
 
-    write_atomically(target, fetch)
+    return download
 
 
-def _fetch_archive(release: Release) -> Path:
-    """Return a verified copy of the release's zip in the cache, fetching it if needed."""
-    archive = cache_dir() / f"{release.name}.zip"
-    if archive.exists():
-        verify_archive(archive, release)
-        return archive
-    base = _mirror_base()
-    url = f"{base or GROUPLENS_URL}/{release.name}.zip"
+def fetch_archive(release: str, settings: Settings) -> Path:
+    """The release's zip in the cache, verified; fetched from the mirror or GroupLens if needed."""
+    published, base = RELEASES[release], (settings.mirror or GROUPLENS).rstrip("/")
+    folder = _local(base)
+    downloader = _copy_from(folder) if folder else pooch.HTTPDownloader(progressbar=True)
     try:
-        _download(url, archive, release.size)
-    except (urllib.error.URLError, OSError) as error:
-        where = f"the mirror {base}" if base else "GroupLens"
+        return Path(
+            pooch.retrieve(
+                f"{base}/{release}.zip",
+                f"sha256:{published.sha256}",
+                f"{release}.zip",
+                settings.cache,
+                downloader=downloader,
+            )  # fmt: skip
+        )
+    except ValueError as error:  # pooch deletes a download whose hash differs
         raise DataError(
-            f"Could not fetch {release.name}.zip from {where} ({error}). If this machine is "
-            f"offline, set {MIRROR_ENV} to a folder holding {release.name}.zip (for example "
-            f"`export {MIRROR_ENV}=../shared/data/movielens`), or put the zip in {cache_dir()}."
+            f"{release}.zip from {base} is damaged or incomplete (its SHA-256 differs from "
+            "GroupLens' published one), so it was not kept. Run again; if it keeps failing, "
+            f"replace the mirror's copy with the official file ({published.size:,} bytes)."
         ) from error
-    verify_archive(archive, release)
-    return archive
-
-
-def _extract(archive: Path, destination: Path) -> None:
-    """Unzip into a temporary folder first so an interrupted run leaves nothing half-written."""
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=destination.parent) as scratch:
-        try:
-            with zipfile.ZipFile(archive) as bundle:
-                bundle.extractall(scratch)
-        except zipfile.BadZipFile as error:
-            archive.unlink(missing_ok=True)
-            raise DataError(f"{archive} is not a valid zip; it was deleted, run again.") from error
-        shutil.rmtree(destination, ignore_errors=True)
-        Path(scratch, destination.name).replace(destination)
-
-
-def dataset_dir(name: str | None = None) -> Path:
-    """A folder holding the CSVs of ``name`` (a GroupLens release or a folder path)."""
-    name = name or dataset_name()
-    if name not in RELEASES:
-        folder = Path(name).expanduser()
-        if folder.is_dir():
-            return folder
-        known = ", ".join(RELEASES)
-        raise DataError(f"Unknown data set {name!r}: use one of {known}, or a folder of CSVs.")
-    extracted = cache_dir() / name
-    if (extracted / "ratings.csv").exists():
-        return extracted
-    mirror = os.environ.get(MIRROR_ENV)
-    if mirror and "://" not in mirror and (Path(mirror) / name / "ratings.csv").exists():
-        if not (Path(mirror) / f"{name}.zip").exists():
-            return Path(mirror).expanduser() / name
-    _extract(_fetch_archive(RELEASES[name]), extracted)
-    return extracted
-
-
-def _csv_for(table: str, name: str | None) -> Path:
-    """The CSV of ``table`` for data set ``name``, looking beside the ratings and in the mirror."""
-    name = name or dataset_name()
-    filename = f"{table}.csv"
-    mirror = os.environ.get(MIRROR_ENV)
-    if table != "ratings" and mirror and "://" not in mirror and name in RELEASES:
-        mirrored = Path(mirror).expanduser() / name / filename
-        if mirrored.exists() and not (cache_dir() / name / filename).exists():
-            return mirrored  # e.g. ml-25m movies.csv without its (absent) ratings
-    path = dataset_dir(name) / filename
-    if not path.exists():
-        raise DataError(f"{path} does not exist: the data set {name!r} has no {table} table.")
-    return path
-
-
-# --------------------------------------------------------------------------- loading
-
-
-def _parquet_copy(csv: Path) -> Path:
-    stat = csv.stat()
-    key = hashlib.sha1(f"{csv.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()
-    return cache_dir() / "parquet" / f"{csv.stem}-{key[:12]}.parquet"
-
-
-def read_table(csv: Path | str, table: str) -> pd.DataFrame:
-    """Read one MovieLens CSV with typed columns, validated, through a parquet cache."""
-    csv = Path(csv)
-    if not csv.exists():
-        raise DataError(f"{csv} does not exist. Check the path or run the download step again.")
-    cached = _parquet_copy(csv)
-    if cached.exists():
-        return pd.read_parquet(cached)
-    schema = SCHEMAS[table]
-    try:
-        frame = pd.read_csv(csv, engine="pyarrow", encoding="utf-8-sig", dtype="string")
-    except Exception as error:  # pyarrow raises several types for malformed CSVs
-        raise DataError(f"{csv} is not a readable CSV ({error}).") from error
-    frame.columns = [column.strip().strip('"') for column in frame.columns]
-    missing = [column for column in schema if column not in frame.columns]
-    if missing:
+    except (requests.RequestException, OSError) as error:
         raise DataError(
-            f"{csv} lacks the column(s) {missing} of a MovieLens {table} table "
-            f"(it has {list(frame.columns)}). Is it the right file?"
+            f"Could not fetch {release}.zip from {base} ({error}). If this machine is offline, "
+            f"set MOVIELENS_MIRROR to a folder holding {release}.zip (for example "
+            f"`export MOVIELENS_MIRROR=../shared/data/movielens`), or put the zip in "
+            f"{settings.cache}."
+        ) from error
+
+
+def _checked_file(path: Path, published: str | None) -> Source:
+    """An extracted CSV of a release, accepted only if it is byte for byte GroupLens' file."""
+    if published is None:
+        raise DataError(
+            f"{path} has no published checksum to verify it against; put the release's zip "
+            "in the mirror folder instead."
         )
-    frame = frame[list(schema)]
-    try:
-        frame = frame.astype(schema)
-    except (ValueError, TypeError) as error:
-        raise DataError(f"{csv}: a column has values of the wrong type ({error}).") from error
-    validate(frame, table, source=str(csv))
+    if file_digest(path) != published:
+        raise DataError(
+            f"{path} is not GroupLens' file (its SHA-256 differs from the published one: "
+            "edited or damaged). Replace it with the original, or put the release's zip beside."
+        )
+    return Source(str(path), published, lambda: open(path, "rb"))
+
+
+def table_source(table: str, settings: Settings, dataset: str | None = None) -> Source:
+    """Where ``table`` of ``dataset`` (default: the configured one) is read from."""
+    dataset, filename = dataset or settings.dataset, f"{table}.csv"
+    if dataset not in RELEASES:
+        folder = Path(dataset).expanduser()
+        if not folder.is_dir():
+            raise DataError(
+                f"Unknown data set {dataset!r}: use one of {', '.join(RELEASES)}, "
+                "or a folder of MovieLens CSVs."
+            )
+        path = folder / filename
+        if not path.exists():
+            raise DataError(f"{path} does not exist: the data set has no {table} table.")
+        return Source(str(path), file_digest(path), lambda: open(path, "rb"))
+    mirror = _local(settings.mirror) if settings.mirror else None
+    if (
+        mirror
+        and not (mirror / f"{dataset}.zip").exists()
+        and (mirror / dataset / filename).exists()
+    ):
+        return _checked_file(mirror / dataset / filename, RELEASES[dataset].files.get(filename))
+    member = f"{dataset}/{filename}"
+
+    def open_member() -> BinaryIO:
+        bundle = zipfile.ZipFile(fetch_archive(dataset, settings))
+        if member not in bundle.namelist():
+            raise DataError(f"{dataset} has no {table} table ({member} is not in its archive).")
+        return bundle.open(member)
+
+    return Source(f"{dataset}.zip:{member}", f"{RELEASES[dataset].sha256}:{member}", open_member)
+
+
+def read_table(source: Source, table: str, settings: Settings) -> pd.DataFrame:
+    """The table typed and validated, through a parquet copy keyed on the CSV's content."""
+    key = hashlib.sha256(f"{table}|{source.key}".encode()).hexdigest()[:20]
+    cached = settings.cache / "parquet" / f"{table}-{key}.parquet"
+    if cached.exists():
+        try:
+            return pd.read_parquet(cached)
+        except Exception:  # an unreadable copy (cut short, say) is rebuilt from the CSV
+            cached.unlink(missing_ok=True)
+    with source.open() as handle:
+        try:
+            frame = pd.read_csv(handle, engine="pyarrow", dtype="string", encoding="utf-8-sig")
+        except Exception as error:  # pyarrow raises several types for malformed CSVs
+            raise DataError(f"{source.name} is not a readable CSV ({error}).") from error
+    frame = typed(frame, table, source.name)
     write_atomically(cached, lambda scratch: frame.to_parquet(scratch, index=False))
     return frame
 
 
-def validate(frame: pd.DataFrame, table: str, source: str = "table") -> None:
-    """Check the invariants the kit relies on; raise :class:`DataError` naming the problem."""
+def typed(frame: pd.DataFrame, table: str, source: str = "table") -> pd.DataFrame:
+    """The schema's columns with their dtypes; raise :class:`DataError` naming any problem."""
+    schema = SCHEMAS[table]
+    frame.columns = [column.strip().strip('"') for column in frame.columns]
+    missing = [column for column in schema if column not in frame.columns]
+    if missing:
+        raise DataError(
+            f"{source} lacks the column(s) {missing} of a MovieLens {table} table (it has "
+            f"{list(frame.columns)}). Is it the right file?"
+        )
+    frame = frame[list(schema)]
+    empty = [c for c in frame.columns if c != "tmdbId" and frame[c].isna().any()]
+    if empty:
+        raise DataError(f"{source}: empty values in {empty}.")
+    try:
+        frame = frame.astype(schema)
+    except (ValueError, TypeError, OverflowError) as error:  # OverflowError: beyond int32
+        raise DataError(
+            f"{source}: a column has values of the wrong type or out of range ({error})."
+        ) from error
     keys = {"ratings": ["userId", "movieId"], "movies": ["movieId"], "links": ["movieId"]}
     if table in keys and frame.duplicated(keys[table]).any():
         count = int(frame.duplicated(keys[table]).sum())
         raise DataError(f"{source}: {count:,} duplicate {tuple(keys[table])} rows.")
-    if table == "ratings":
-        bad = ~frame["rating"].between(0.5, 5.0)
-        if bad.any():
-            raise DataError(
-                f"{source}: {int(bad.sum()):,} ratings outside 0.5..5 "
-                f"(e.g. {frame.loc[bad, 'rating'].iloc[0]}). MovieLens ratings are 0.5-5 stars."
-            )
+    if table == "ratings" and not frame["rating"].between(0.5, 5.0).all():
+        bad = frame.loc[~frame["rating"].between(0.5, 5.0), "rating"]
+        raise DataError(f"{source}: {len(bad):,} ratings outside 0.5..5 (e.g. {bad.iloc[0]}).")
     if table == "genome-scores" and not frame["relevance"].between(0.0, 1.0).all():
         raise DataError(f"{source}: genome relevance values outside 0..1.")
-    required = [column for column in frame.columns if column != "tmdbId"]
-    if frame[required].isna().any().any():
-        raise DataError(f"{source}: empty values in {frame.columns[frame.isna().any()].tolist()}.")
+    return frame
 
 
-def load_table(table: str, name: str | None = None) -> pd.DataFrame:
-    """Load one table (``ratings``, ``movies``, ``tags``, ``links``, ``genome-*``) of a data set."""
+def load_table(table: str, settings: Settings, dataset: str | None = None) -> pd.DataFrame:
+    """One table (``ratings``, ``movies``, ``tags``, ``links``, ``genome-*``) of a data set."""
     if table not in SCHEMAS:
         raise DataError(f"Unknown table {table!r}; choose one of {list(SCHEMAS)}.")
-    return read_table(_csv_for(table, name), table)
+    return read_table(table_source(table, settings, dataset), table, settings)
 
 
-def load_ratings(name: str | None = None, users: int | None = None) -> pd.DataFrame:
-    """Ratings in file order (the protocol split depends on it).
+def has_table(table: str, settings: Settings) -> bool:
+    """Whether the data set has ``table`` (a folder may lack tags.csv; releases have it)."""
+    if settings.dataset in RELEASES:
+        return True
+    return (Path(settings.dataset).expanduser() / f"{table}.csv").exists()
 
-    ``users`` (default: ``MOVIELENS_USER_SAMPLE``) keeps only the ratings of that many users,
-    drawn with a fixed seed, still in file order: a sub-graph with each user's full history.
-    """
-    ratings = load_table("ratings", name)
-    users = users or user_sample()
-    return sample_users(ratings, users) if users else ratings
+
+def load_ratings(settings: Settings) -> pd.DataFrame:
+    """Ratings in file order (the protocol split depends on it), of a user sample if asked."""
+    ratings = load_table("ratings", settings)
+    if settings.user_sample:
+        ratings = sample_users(ratings, settings.user_sample)
+    if ratings.empty:
+        raise DataError("The ratings table has no rows: there is nothing to learn from.")
+    return ratings
 
 
 def sample_users(ratings: pd.DataFrame, users: int, seed: int = 0) -> pd.DataFrame:
@@ -379,49 +305,64 @@ def sample_users(ratings: pd.DataFrame, users: int, seed: int = 0) -> pd.DataFra
     if users > len(ids):
         raise DataError(
             f"Cannot sample {users:,} users: the data set has only {len(ids):,}. "
-            f"Lower {USER_SAMPLE_ENV} or unset it."
+            "Lower MOVIELENS_USER_SAMPLE or unset it."
         )
     chosen = np.random.default_rng(seed).choice(ids, size=users, replace=False)
     return ratings[ratings["userId"].isin(chosen)].reset_index(drop=True)
 
 
-def load_movies(name: str | None = None) -> pd.DataFrame:
+def load_movies(settings: Settings) -> pd.DataFrame:
     """Movies with ``title``, ``genres`` (``|``-separated) and ``year`` parsed from the title."""
-    movies = load_table("movies", name)
+    movies = load_table("movies", settings)
     year = movies["title"].str.extract(r"\((\d{4})\)\s*$", expand=False)
     return movies.assign(year=pd.to_numeric(year).astype("Int16"))
 
 
-def load_tags(name: str | None = None) -> pd.DataFrame:
+def load_tags(settings: Settings) -> pd.DataFrame:
     """User-applied free-text tags."""
-    return load_table("tags", name)
+    return load_table("tags", settings)
 
 
-def load_genome(movie_ids: pd.Series | None = None) -> pd.DataFrame:
-    """Tag Genome relevance as a long table (movieId, tagId, relevance), possibly empty.
+def _genome_source(settings: Settings, table: str) -> Source | None:
+    choice = settings.genome
+    if choice and choice.lower() == "none":
+        return None
+    if choice in RELEASES or (choice is None and settings.dataset in ("ml-25m", "ml-20m")):
+        return table_source(table, settings, choice or settings.dataset)
+    if choice is None:  # a folder's own genome; the other releases (ml-latest-small) have none
+        own = Path(settings.dataset).expanduser() / f"{table}.csv"
+        is_folder = settings.dataset not in RELEASES  # not a folder of that name in the cwd
+        return table_source(table, settings) if is_folder and own.exists() else None
+    path = Path(choice).expanduser()
+    if table == "genome-tags":  # the tag names beside the scores (GroupLens or Kaggle name)
+        path = next(iter(sorted(path.parent.glob("genome[-_]tags*.csv"))), None)
+        return Source(str(path), file_digest(path), lambda: open(path, "rb")) if path else None
+    if not path.exists():
+        raise DataError(f"MOVIELENS_GENOME={choice!r} does not exist; {GENOME_HELP}.")
+    return Source(str(path), file_digest(path), lambda: open(path, "rb"))
 
-    Source: ``MOVIELENS_GENOME`` (a genome-scores CSV, in GroupLens or Kaggle format, or
-    ``none``), else the configured data set's own ``genome-scores.csv`` if it has one, else
-    ml-25m's (downloaded on first use). Only ``movie_ids`` are kept when given.
+
+def load_genome(settings: Settings, movie_ids: np.ndarray | None = None) -> pd.DataFrame | None:
+    """Tag Genome relevance (movieId, tagId, relevance), or None where none is configured.
+
+    ml-25m and ml-20m bring their own genome; for other data ``MOVIELENS_GENOME`` names a
+    ``genome-scores.csv`` (GroupLens or Kaggle format) or a release to download it from.
     """
-    source = os.environ.get(GENOME_ENV)
-    if source and source.lower() == "none":
-        scores = pd.DataFrame({c: pd.Series(dtype=t) for c, t in SCHEMAS["genome-scores"].items()})
-    elif source:
-        scores = read_table(Path(source).expanduser(), "genome-scores")
-    else:
-        try:
-            scores = load_table("genome-scores")
-        except DataError:
-            scores = load_table("genome-scores", "ml-25m")
+    source = _genome_source(settings, "genome-scores")
+    if source is None:
+        return None
+    scores = read_table(source, "genome-scores", settings)
     if movie_ids is not None:
         scores = scores[scores["movieId"].isin(movie_ids)]
     return scores.reset_index(drop=True)
 
 
-def load_genome_tags() -> pd.DataFrame:
-    """The 1,128 genome tag names (shared by ml-20m and ml-25m)."""
-    try:
-        return load_table("genome-tags")
-    except DataError:
-        return load_table("genome-tags", "ml-25m")
+def load_genome_tags(settings: Settings) -> pd.DataFrame | None:
+    """The genome's tag names (tagId, tag), or None where they are not at hand."""
+    source = _genome_source(settings, "genome-tags")
+    return read_table(source, "genome-tags", settings) if source else None
+
+
+def clear_cache(settings: Settings) -> None:
+    """Delete every download and parquet copy (the next load fetches again)."""
+    shutil.rmtree(settings.cache, ignore_errors=True)

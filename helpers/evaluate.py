@@ -1,10 +1,12 @@
-"""Apply the kit's protocol to any folder in ml-latest-small layout.
+"""Apply the kit's protocols to any folder in ml-latest-small layout (README, notebook 02):
 
     python -m helpers.evaluate --data-dir DIR --seed 42 --out OUTDIR [--model NAME]
+        [--protocol warm|new-users|new-movies] [--onboarding K]
 
-Splits ``DIR/ratings.csv`` with ``random_state=SEED``, trains the model on the train part,
-prints RMSE, MAE, NDCG@10, Recall@10 and coverage, and writes ``OUTDIR/predictions.csv`` (every
-test rating) and ``OUTDIR/topk.csv`` (the 20 best unseen movies of every test user).
+Prints RMSE, MAE, NDCG@10, Recall@10 and coverage and writes ``OUTDIR/predictions.csv`` (every
+test rating with its prediction) and ``OUTDIR/topk.csv`` (the 20 best movies of every test
+user: unseen ones; for new users those outside their onboarding; for new movies new ones).
+Every argument is checked before anything is trained; a problem ends in one ``error:`` line.
 """
 
 from __future__ import annotations
@@ -15,78 +17,111 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
-from helpers import metrics, pipeline
-from helpers.data import DataError, load_ratings, write_atomically
-from helpers.split import protocol_split
+from helpers import coldstart, data, metrics, pipeline, split
+from helpers.recommender import Rated, clip, top_k
+from helpers.settings import Settings, SettingsError
 
 TOP_N = 20
+PROTOCOLS = {
+    "warm": pipeline.DEFAULT_MODEL,
+    "new-users": "graphsage-cold-users",
+    "new-movies": "graphsage-cold-movies",
+}
 
 
-def predictions_table(model: metrics.Recommender, test: pd.DataFrame) -> pd.DataFrame:
+def predictions_table(model, test: pd.DataFrame) -> pd.DataFrame:
     """Every test rating with the model's prediction (clipped to the star scale)."""
     predicted = model.predict(test["userId"].to_numpy(), test["movieId"].to_numpy())
     table = test[["userId", "movieId", "rating"]].reset_index(drop=True)
-    return table.assign(prediction=np.clip(predicted, 0.5, 5.0).round(4))
+    return table.assign(prediction=clip(predicted).round(4))
 
 
-def topk_table(
-    model: metrics.Recommender, train: pd.DataFrame, test: pd.DataFrame, n: int = TOP_N
-) -> pd.DataFrame:
-    """The ``n`` best-scored movies of every test user among the movies it did not rate in train."""
-    movies = metrics.catalogue(train)
-    users = np.sort(test["userId"].unique())
-    parts, seen = [], metrics.SeenIndex(train, movies)
-    for start in tqdm(range(0, len(users), 512), desc="top-k", leave=False):
+def topk_table(model, rated: Rated, users: np.ndarray, n: int = TOP_N) -> pd.DataFrame:
+    """The ``n`` best-scored catalogue movies of every user that it has not rated."""
+    parts = []
+    for start in range(0, len(users), 512):
         chunk = users[start : start + 512]
-        scores = np.asarray(model.score(chunk, movies), dtype=np.float64)
-        scores[seen.mask(chunk)] = -np.inf
-        best = metrics.top_k(scores, n)
-        parts.append(
-            pd.DataFrame(
-                {
-                    "userId": np.repeat(chunk, best.shape[1]),
-                    "rank": np.tile(np.arange(1, best.shape[1] + 1), len(chunk)),
-                    "movieId": movies[best].ravel(),
-                }
-            )
-        )
+        scores = np.asarray(model.score(chunk, rated.catalogue), dtype=np.float64)
+        scores[rated.mask(chunk)] = -np.inf
+        best = top_k(scores, n)
+        parts.append(pd.DataFrame({
+            "userId": np.repeat(chunk, best.shape[1]),
+            "rank": np.tile(np.arange(1, best.shape[1] + 1), len(chunk)),
+            "movieId": rated.catalogue[best].ravel(),
+        }))  # fmt: skip
     return pd.concat(parts, ignore_index=True)
 
 
-def write_csv(frame: pd.DataFrame, path: Path) -> None:
-    """Write through a temporary name so an interrupted run leaves no half-written file."""
-    write_atomically(path, lambda scratch: frame.to_csv(scratch, index=False))
+def run(model_name: str, protocol: str, ratings, source, settings, seed: int, k: int):
+    """Train on the protocol's train part; return the metrics and the two output tables."""
+    everyone = np.sort(ratings["movieId"].unique())
+    if protocol == "warm":
+        train, test = split.protocol_split(ratings, seed)
+        model = pipeline.build(model_name, train, source, settings, seed, progress=True)
+        result = metrics.evaluate(model, train, test)
+        rated = Rated.of(train)
+    elif protocol == "new-users":
+        parts = split.new_users_split(ratings, seed, k)
+        trained = pipeline.build(model_name, parts.train, source, settings, seed, progress=True)
+        if not hasattr(trained, "fold_in"):
+            raise ValueError(f"{model_name} cannot take users who join after training.")
+        result, test = coldstart.new_users(trained, parts, ratings), parts.test
+        model, rated = trained.fold_in(parts.onboarding), Rated.of(parts.onboarding, everyone)
+    else:
+        train, test = split.new_movies_split(ratings, seed)
+        model = pipeline.build(model_name, train, source, settings, seed, progress=True)
+        result = coldstart.new_movies(model, split.Split(train, test))
+        rated = Rated.of(test.iloc[:0], np.sort(test["movieId"].unique()))
+    users = np.sort(test["userId"].unique())
+    return result, predictions_table(model, test), topk_table(model, rated, users)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Apply the kit's evaluation protocol.")
+    parser = argparse.ArgumentParser(description="Apply the kit's evaluation protocols.")
     parser.add_argument("--data-dir", required=True, help="folder with ratings.csv, movies.csv ...")
-    parser.add_argument("--seed", type=int, default=42, help="random_state of the 80/20 split")
+    parser.add_argument("--seed", type=int, default=42, help="random_state of the split")
     parser.add_argument("--out", required=True, type=Path, help="folder for the CSV outputs")
+    parser.add_argument("--protocol", default="warm", choices=list(PROTOCOLS))
+    parser.add_argument("--onboarding", type=int, default=split.ONBOARDING, help="K of new users")
+    names = ", ".join(pipeline.MODELS)
     parser.add_argument(
-        "--model", default=pipeline.DEFAULT_MODEL, choices=sorted(pipeline.MODELS), metavar="NAME",
-        help=f"one of: {', '.join(pipeline.MODELS)} (default: {pipeline.DEFAULT_MODEL})",
-    )  # fmt: skip
+        "--model",
+        choices=sorted(pipeline.MODELS),
+        metavar="NAME",
+        help=f"one of: {names} (default: per protocol, {PROTOCOLS})",
+    )
     args = parser.parse_args(argv)
-    data_dir = str(Path(args.data_dir).expanduser().resolve())
+    name = args.model or PROTOCOLS[args.protocol]
     try:
-        if not Path(data_dir).is_dir():
-            raise DataError(f"--data-dir {args.data_dir} is not a folder.")
-        ratings = load_ratings(data_dir)
-        train, test = protocol_split(ratings, args.seed)
-        model = pipeline.build(args.model, train, data_dir, args.seed, progress=True)
-    except DataError as error:
+        if args.out.exists() and not args.out.is_dir():
+            raise ValueError(
+                f"--out {args.out} is a file; name a folder (it is created if missing)."
+            )
+        if args.onboarding < 1:
+            raise ValueError(f"--onboarding must be at least 1, not {args.onboarding}.")
+        folder = Path(args.data_dir).expanduser().resolve()
+        if not folder.is_dir():
+            raise ValueError(f"--data-dir {args.data_dir} is not a folder.")
+        settings = Settings.from_env().replace(dataset=str(folder))
+        ratings = data.load_ratings(settings)
+        if ratings["userId"].nunique() < 5:
+            raise ValueError(f"{folder}/ratings.csv has fewer than 5 users: too few to split.")
+        source = pipeline.movie_data(settings)
+        result, predictions, topk = run(
+            name, args.protocol, ratings, source, settings, args.seed, args.onboarding
+        )
+    except (data.DataError, SettingsError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    result = metrics.evaluate(model, train, test)
-    print(f"{args.model} on {data_dir}, seed {args.seed}:")
-    for name, value in result.items():
-        print(f"  {name:<10} {value:.4f}")
+    print(f"{name} on {folder}, {args.protocol} protocol, seed {args.seed}:")
+    for metric, value in result.items():
+        print(f"  {metric:<10} {value:.4f}")
     args.out.mkdir(parents=True, exist_ok=True)
-    write_csv(predictions_table(model, test), args.out / "predictions.csv")
-    write_csv(topk_table(model, train, test), args.out / "topk.csv")
+    for table, file in ((predictions, "predictions.csv"), (topk, "topk.csv")):
+        data.write_atomically(
+            args.out / file, lambda scratch, t=table: t.to_csv(scratch, index=False)
+        )
     print(f"wrote {args.out / 'predictions.csv'} and {args.out / 'topk.csv'}")
     return 0
 

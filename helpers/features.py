@@ -1,12 +1,9 @@
-"""Named, typed, train-only node features: one table for users, one for movies.
+"""Named, typed, train-only node features (notebooks 03-05): one table per node type.
 
-Every building block returns a ``DataFrame`` with named columns whose row ``i`` belongs to node
-``i`` of the :class:`~helpers.graph.IdMaps` (never to row ``i`` of ``movies.csv``). Statistics
-of ratings come from the train ratings passed in, nothing else, so no test rating can leak in.
-Everything is vectorised pandas/numpy, so the same code runs on 25M ratings.
-
-A :class:`FeatureRecipe` picks blocks per node type, standardises each column with statistics
-of the train-derived table, and is itself a pipeline ``featurize`` function.
+Every block returns a ``DataFrame`` with named columns whose row ``i`` belongs to node ``i`` of
+the :class:`~helpers.graph.IdMaps` (never to row ``i`` of ``movies.csv``). Statistics come from
+the ratings passed in and nothing else, so no test rating can leak in; everything is
+vectorised, so the same code runs on 25M ratings.
 """
 
 from __future__ import annotations
@@ -18,35 +15,33 @@ import pandas as pd
 import torch
 from scipy import sparse
 from sklearn.decomposition import TruncatedSVD
-from sklearn.feature_extraction.text import CountVectorizer, TfidfTransformer
+from sklearn.feature_extraction.text import TfidfVectorizer
 from torch import Tensor
 
-from helpers import data
 from helpers.graph import IdMaps
 
 SECONDS_PER_DAY = 86_400
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 SHRINKAGE = 10.0  # a movie's mean rating counts as much as this many ratings at the global mean
+WORDS = r"(?u)\b[a-zA-Z]\w+\b"
+CLIP = 3.0  # standardised features are clipped to this many standard deviations
 
 
-# --------------------------------------------------------------------------- users
+def _counts(index: np.ndarray, n: int, weights: np.ndarray | None = None) -> np.ndarray:
+    return np.bincount(index, weights=weights, minlength=n).astype(np.float64)
 
 
-def _user_index(train: pd.DataFrame, maps: IdMaps) -> np.ndarray:
-    return maps.users.index(train["userId"])
-
-
-def user_stats(train: pd.DataFrame, maps: IdMaps) -> pd.DataFrame:
-    """Mean, log count and variance of each user's train ratings (row i = user node i)."""
-    user = _user_index(train, maps)
-    stars = train["rating"].to_numpy(np.float64)
-    n = len(maps.users)
-    count = np.bincount(user, minlength=n).astype(np.float64)
-    total = np.bincount(user, weights=stars, minlength=n)
-    squares = np.bincount(user, weights=stars**2, minlength=n)
-    safe = np.maximum(count, 1.0)
-    mean = np.where(count > 0, total / safe, stars.mean())
-    variance = np.where(count > 0, np.maximum(squares / safe - mean**2, 0.0), 0.0)
+def user_stats(ratings: pd.DataFrame, maps: IdMaps) -> pd.DataFrame:
+    """Mean, log count and variance of each user's ratings (row i = user node i)."""
+    user, stars, n = (
+        maps.users.index(ratings["userId"]),
+        ratings["rating"].to_numpy(np.float64),
+        len(maps.users),
+    )
+    count = _counts(user, n)
+    mean = np.where(count > 0, _counts(user, n, stars) / np.maximum(count, 1), stars.mean())
+    squares = _counts(user, n, stars**2) / np.maximum(count, 1)
+    variance = np.where(count > 0, np.maximum(squares - mean**2, 0.0), 0.0)
     return pd.DataFrame(
         {"rating_mean": mean, "rating_log_count": np.log1p(count), "rating_var": variance},
         index=pd.Index(maps.users.ids, name="userId"),
@@ -55,45 +50,40 @@ def user_stats(train: pd.DataFrame, maps: IdMaps) -> pd.DataFrame:
 
 def _shares(index: np.ndarray, bucket: np.ndarray, n_nodes: int, n_buckets: int) -> np.ndarray:
     """Share of each node's ratings in each bucket: [n_nodes, n_buckets], rows sum to 1."""
-    counts = np.bincount(index * n_buckets + bucket, minlength=n_nodes * n_buckets)
-    counts = counts.reshape(n_nodes, n_buckets).astype(np.float64)
+    counts = _counts(index * n_buckets + bucket, n_nodes * n_buckets).reshape(n_nodes, n_buckets)
     return counts / np.maximum(counts.sum(axis=1, keepdims=True), 1.0)
 
 
-def user_temporal(train: pd.DataFrame, maps: IdMaps) -> pd.DataFrame:
+def user_temporal(ratings: pd.DataFrame, maps: IdMaps) -> pd.DataFrame:
     """Share of ratings per hour of day and day of week (UTC), recency and activity span.
 
     MovieLens timestamps are seconds since 1970-01-01 UTC: "hour 20" is 20:00 UTC, which is the
-    afternoon in California. Recency is measured to the last train rating of anyone.
+    afternoon in California. Recency is measured to the last rating of anyone.
     """
-    user = _user_index(train, maps)
-    seconds = train["timestamp"].to_numpy(np.int64)
-    n = len(maps.users)
+    user, seconds, n = (
+        maps.users.index(ratings["userId"]),
+        ratings["timestamp"].to_numpy(np.int64),
+        len(maps.users),
+    )
     hours = _shares(user, (seconds // 3600) % 24, n, 24)
-    days = _shares(user, (seconds // SECONDS_PER_DAY + 3) % 7, n, 7)  # 1970-01-01 was a Thursday
-    first = np.full(n, np.iinfo(np.int64).max)
-    last = np.full(n, np.iinfo(np.int64).min)
+    days = _shares(user, (seconds // SECONDS_PER_DAY + 3) % 7, n, 7)  # 1970-01-01: a Thursday
+    first, last = np.full(n, np.iinfo(np.int64).max), np.full(n, np.iinfo(np.int64).min)
     np.minimum.at(first, user, seconds)
     np.maximum.at(last, user, seconds)
-    rated = last >= first
-    now = seconds.max() if len(seconds) else 0
-    recency = np.where(rated, (now - last) / SECONDS_PER_DAY, 0.0)
-    span = np.where(rated, (last - first) / SECONDS_PER_DAY, 0.0)
+    rated, now = last >= first, seconds.max() if len(seconds) else 0
     columns = {f"hour_{h:02d}": hours[:, h] for h in range(24)}
     columns |= {f"day_{name}": days[:, d] for d, name in enumerate(WEEKDAYS)}
-    columns |= {"recency_log_days": np.log1p(recency), "span_log_days": np.log1p(span)}
+    columns["recency_log_days"] = np.log1p(np.where(rated, (now - last) / SECONDS_PER_DAY, 0.0))
+    columns["span_log_days"] = np.log1p(np.where(rated, (last - first) / SECONDS_PER_DAY, 0.0))
     return pd.DataFrame(columns, index=pd.Index(maps.users.ids, name="userId"))
 
 
-# --------------------------------------------------------------------------- movies
-
-
-def _movie_frame(maps: IdMaps, columns: dict[str, np.ndarray]) -> pd.DataFrame:
+def _on_movies(maps: IdMaps, columns: dict[str, np.ndarray]) -> pd.DataFrame:
     return pd.DataFrame(columns, index=pd.Index(maps.movies.ids, name="movieId"))
 
 
 def _aligned(movies: pd.DataFrame, maps: IdMaps) -> pd.DataFrame:
-    """``movies`` reindexed to node order (row i = movie node i; unknown movies are empty rows)."""
+    """``movies`` reindexed to node order (row i = movie node i; unknown movies: empty rows)."""
     return movies.set_index("movieId").reindex(maps.movies.ids)
 
 
@@ -101,34 +91,25 @@ def movie_stats(train: pd.DataFrame, maps: IdMaps, shrinkage: float = SHRINKAGE)
     """Log popularity and mean rating shrunk toward the global mean, from train ratings only.
 
     Shrinking keeps a movie with one 5-star rating from looking better than a classic with
-    thousands; a movie without train ratings gets the global mean.
+    hundreds; a movie without train ratings gets the global mean.
     """
-    movie = maps.movies.index(train["movieId"])
-    stars = train["rating"].to_numpy(np.float64)
-    n = len(maps.movies)
-    count = np.bincount(movie, minlength=n).astype(np.float64)
-    total = np.bincount(movie, weights=stars, minlength=n)
-    global_mean = stars.mean() if len(stars) else 0.0
-    shrunk = (total + shrinkage * global_mean) / (count + shrinkage)
-    return _movie_frame(maps, {"rating_log_count": np.log1p(count), "rating_mean_shrunk": shrunk})
+    movie, stars, n = (
+        maps.movies.index(train["movieId"]),
+        train["rating"].to_numpy(np.float64),
+        len(maps.movies),
+    )
+    count, total = _counts(movie, n), _counts(movie, n, stars)
+    shrunk = (total + shrinkage * (stars.mean() if len(stars) else 0.0)) / (count + shrinkage)
+    return _on_movies(maps, {"rating_log_count": np.log1p(count), "rating_mean_shrunk": shrunk})
 
 
 def movie_year(movies: pd.DataFrame, maps: IdMaps) -> pd.DataFrame:
-    """Release year from the title; a missing year gets the median year and ``year_missing`` = 1."""
-    if "year" in movies:
-        year = movies["year"]
-    else:
-        year = pd.to_numeric(movies["title"].str.extract(r"\((\d{4})\)\s*$", expand=False))
-    year = _aligned(movies.assign(year=year.astype("Float64")), maps)["year"]
+    """Release year from the title; a missing year gets the median and ``year_missing`` = 1."""
+    year = _aligned(movies, maps)["year"].astype("Float64")
     missing = year.isna().to_numpy()
     median = float(year.median()) if (~missing).any() else 0.0
-    return _movie_frame(
-        maps,
-        {
-            "year": year.fillna(median).to_numpy(np.float64),
-            "year_missing": missing.astype(np.float64),
-        },
-    )
+    filled = year.fillna(median).to_numpy(np.float64)
+    return _on_movies(maps, {"year": filled, "year_missing": missing.astype(np.float64)})
 
 
 def movie_genres(movies: pd.DataFrame, maps: IdMaps) -> pd.DataFrame:
@@ -150,32 +131,26 @@ class Reduction:
     def top_terms(self, n: int = 6) -> pd.DataFrame:
         """The ``n`` terms with the largest loadings on each component, one row per component."""
         best = np.argsort(-self.loadings.to_numpy(), axis=1, kind="stable")[:, :n]
-        terms = self.loadings.columns.to_numpy()[best]  # fewer than n in a tiny vocabulary
-        columns = range(1, terms.shape[1] + 1)
-        return pd.DataFrame(terms, index=self.loadings.index, columns=columns).assign(
-            explained=self.explained.round(3)
-        )
+        terms = self.loadings.columns.to_numpy()[best]
+        table = pd.DataFrame(terms, index=self.loadings.index, columns=range(1, terms.shape[1] + 1))
+        return table.assign(explained=self.explained.round(3))
 
 
 def svd_reduce(
-    matrix: np.ndarray | sparse.spmatrix,
-    movie_ids: np.ndarray,
-    terms: np.ndarray,
-    prefix: str,
-    n_components: int,
-    seed: int,
+    matrix, movie_ids: np.ndarray, terms: np.ndarray, prefix: str, n: int, seed: int
 ) -> Reduction:
-    """TruncatedSVD (seeded) to ``n_components`` columns; missing components are zero columns."""
-    names = [f"{prefix}_{c:02d}" for c in range(n_components)]
-    fitted = min(n_components, min(matrix.shape) - 1)
-    scores = np.zeros((matrix.shape[0], n_components))
-    loadings = np.zeros((n_components, matrix.shape[1]))
-    explained = np.zeros(n_components)
+    """TruncatedSVD (seeded) to ``n`` columns; components a small matrix lacks are zeros."""
+    fitted = min(n, min(matrix.shape) - 1)
+    scores, loadings, explained = (
+        np.zeros((matrix.shape[0], n)),
+        np.zeros((n, matrix.shape[1])),
+        np.zeros(n),
+    )
     if fitted >= 1:
         svd = TruncatedSVD(n_components=fitted, random_state=seed)
         scores[:, :fitted] = svd.fit_transform(matrix)
-        loadings[:fitted] = svd.components_
-        explained[:fitted] = svd.explained_variance_ratio_
+        loadings[:fitted], explained[:fitted] = svd.components_, svd.explained_variance_ratio_
+    names = [f"{prefix}_{c:02d}" for c in range(n)]
     return Reduction(
         pd.DataFrame(scores, index=pd.Index(movie_ids, name="movieId"), columns=names),
         pd.DataFrame(loadings, index=names, columns=terms),
@@ -184,55 +159,52 @@ def svd_reduce(
 
 
 def genome_reduction(
-    genome: pd.DataFrame,
-    tag_names: pd.DataFrame | None = None,
-    n_components: int = 16,
-    seed: int = 42,
+    genome: pd.DataFrame, tag_names: pd.DataFrame | None = None, n: int = 16, seed: int = 42
 ) -> Reduction:
     """Genome relevance (long table movieId, tagId, relevance) as a movie x tag matrix, reduced."""
     movie_ids, rows = np.unique(genome["movieId"].to_numpy(), return_inverse=True)
     tag_ids, cols = np.unique(genome["tagId"].to_numpy(), return_inverse=True)
     matrix = np.zeros((len(movie_ids), len(tag_ids)), dtype=np.float32)
     matrix[rows, cols] = genome["relevance"].to_numpy(np.float32)
-    terms = tag_ids
+    terms = tag_ids.astype(str)
     if tag_names is not None:
         names = tag_names.set_index("tagId")["tag"].reindex(tag_ids)
-        terms = names.fillna(pd.Series(tag_ids.astype(str), index=tag_ids)).to_numpy()
-    return svd_reduce(matrix, movie_ids, terms, "genome", n_components, seed)
+        terms = names.fillna(pd.Series(terms, index=tag_ids)).to_numpy()
+    return svd_reduce(matrix, movie_ids, terms, "genome", n, seed)
 
 
 def train_tags(tags: pd.DataFrame, train: pd.DataFrame) -> pd.DataFrame:
     """Tags whose (user, movie) pair is a train rating: a tag can reveal a held-out rating."""
 
-    def pair_keys(table: pd.DataFrame) -> np.ndarray:
+    def keys(table: pd.DataFrame) -> np.ndarray:
         return table["userId"].to_numpy(np.int64) << 32 | table["movieId"].to_numpy(np.int64)
 
-    return tags[np.isin(pair_keys(tags), pair_keys(train))]
+    return tags[np.isin(keys(tags), keys(train))]
 
 
-def tag_reduction(tags: pd.DataFrame, n_components: int = 16, seed: int = 42) -> Reduction:
-    """User tags as TF-IDF of words per movie (each movie one document), reduced."""
-    if tags.empty:
-        return svd_reduce(
-            np.zeros((0, 1)),
-            np.array([], dtype=np.int64),
-            np.array(["-"]),
-            "tags",
-            n_components,
-            seed,
-        )
-    vectorizer = CountVectorizer(lowercase=True, min_df=2, token_pattern=r"(?u)\b[a-zA-Z]\w+\b")
+def _text_reduction(
+    texts: pd.Series, movie_ids: np.ndarray, prefix: str, n: int, seed: int
+) -> Reduction:
+    """TF-IDF of the words of each movie's text (words used at least twice), reduced."""
     try:
-        counts = vectorizer.fit_transform(tags["tag"].astype(str))  # one row per applied tag
+        tfidf = TfidfVectorizer(token_pattern=WORDS, min_df=2, sublinear_tf=True)
+        matrix = tfidf.fit_transform(texts.astype(str))
+        terms = tfidf.get_feature_names_out()
     except ValueError:  # no word appears twice
-        return tag_reduction(tags.iloc[:0], n_components, seed)
-    movie_ids, rows = np.unique(tags["movieId"].to_numpy(), return_inverse=True)
-    per_movie = sparse.csr_matrix(
-        (np.ones(len(rows)), (rows, np.arange(len(rows)))), shape=(len(movie_ids), len(rows))
-    )
-    tfidf = TfidfTransformer(sublinear_tf=True).fit_transform(per_movie @ counts)
-    terms = vectorizer.get_feature_names_out()
-    return svd_reduce(tfidf, movie_ids, terms, "tags", n_components, seed)
+        matrix, terms = sparse.csr_matrix((len(movie_ids), 1)), np.array(["-"])
+    return svd_reduce(matrix, movie_ids, terms, prefix, n, seed)
+
+
+def tag_reduction(tags: pd.DataFrame, n: int = 16, seed: int = 42) -> Reduction:
+    """User tags as one document per movie (TF-IDF of its tags' words), reduced."""
+    documents = tags.groupby("movieId")["tag"].agg(lambda t: " ".join(t.astype(str)))
+    return _text_reduction(documents, documents.index.to_numpy(), "tags", n, seed)
+
+
+def title_reduction(movies: pd.DataFrame, n: int = 16, seed: int = 42) -> Reduction:
+    """The words of each title (year removed): sequels, series and languages share words."""
+    titles = movies["title"].str.replace(r"\s*\(\d{4}\)\s*$", "", regex=True)
+    return _text_reduction(titles, movies["movieId"].to_numpy(), "title", n, seed)
 
 
 def on_movie_nodes(reduction: Reduction, maps: IdMaps, indicator: str) -> pd.DataFrame:
@@ -240,9 +212,6 @@ def on_movie_nodes(reduction: Reduction, maps: IdMaps, indicator: str) -> pd.Dat
     scores = reduction.scores.reindex(maps.movies.ids)
     present = scores.notna().all(axis=1).to_numpy()
     return scores.fillna(0.0).assign(**{indicator: present.astype(np.float64)})
-
-
-# --------------------------------------------------------------------------- recipes
 
 
 @dataclass(frozen=True)
@@ -259,26 +228,41 @@ class NodeFeatures:
         std = raw.std(ddof=0)
         return cls(raw, raw.mean(), std.where(std > 1e-12, 1.0))
 
+    def apply(self, raw: pd.DataFrame) -> NodeFeatures:
+        """Other rows (more ratings, new users) scaled as these were."""
+        return NodeFeatures(raw[self.raw.columns], self.mean, self.std)
+
     @property
     def columns(self) -> list[str]:
         return list(self.raw.columns)
 
-    @property
-    def scaled(self) -> pd.DataFrame:
-        return (self.raw - self.mean) / self.std
-
     def tensor(self) -> Tensor:
-        """The scaled table as a float32 [num_nodes, num_features] tensor, in node order."""
-        return torch.from_numpy(np.array(self.scaled, dtype=np.float32))  # a writable copy
+        """The scaled table as a float32 [num_nodes, num_features] tensor, in node order.
+
+        Clipped to 3 standard deviations: a rare flag (``has_genome`` on 1 % of the movies)
+        would otherwise scale to 10 and swamp every other input of its movies.
+        """
+        scaled = ((self.raw - self.mean) / self.std).clip(-CLIP, CLIP)
+        return torch.tensor(scaled.to_numpy(np.float32))
 
 
-USER_BLOCKS = ("stats", "temporal")
-MOVIE_BLOCKS = ("stats", "year", "genres", "genome", "tags")
+USER_BLOCKS = {"stats": user_stats, "temporal": user_temporal}
+MOVIE_BLOCKS = ("stats", "year", "genres", "title", "genome", "tags")
+
+
+@dataclass(frozen=True)
+class MovieData:
+    """What movie blocks read besides ratings: the catalogue, and genome and tags if any."""
+
+    movies: pd.DataFrame
+    genome: pd.DataFrame | None = None
+    genome_tags: pd.DataFrame | None = None
+    tags: pd.DataFrame | None = None
 
 
 @dataclass(frozen=True)
 class FeatureRecipe:
-    """Which feature blocks each node type gets; calling it is a pipeline ``featurize``."""
+    """Which feature blocks each node type gets (notebooks 03-05, 07)."""
 
     name: str
     user_blocks: tuple[str, ...] = ()
@@ -287,59 +271,46 @@ class FeatureRecipe:
     seed: int = 42
 
     def __post_init__(self):
-        for blocks, known in ((self.user_blocks, USER_BLOCKS), (self.movie_blocks, MOVIE_BLOCKS)):
-            unknown = set(blocks) - set(known)
-            if unknown:
-                raise ValueError(f"Unknown feature block(s) {sorted(unknown)}; use {known}.")
+        for blocks, known in (
+            (self.user_blocks, tuple(USER_BLOCKS)),
+            (self.movie_blocks, MOVIE_BLOCKS),
+        ):
+            if set(blocks) - set(known):
+                raise ValueError(
+                    f"Unknown feature block(s) {sorted(set(blocks) - set(known))}; use {known}."
+                )
 
-    def users(self, train: pd.DataFrame, maps: IdMaps) -> NodeFeatures | None:
-        """The user table of this recipe (None when it has no user blocks)."""
-        blocks = {"stats": user_stats, "temporal": user_temporal}
-        parts = [blocks[name](train, maps) for name in self.user_blocks]
-        return NodeFeatures.standardise(pd.concat(parts, axis=1)) if parts else None
+    def users(self, ratings: pd.DataFrame, maps: IdMaps) -> pd.DataFrame | None:
+        """The raw user table of this recipe (None without user blocks)."""
+        parts = [USER_BLOCKS[name](ratings, maps) for name in self.user_blocks]
+        return pd.concat(parts, axis=1) if parts else None
 
-    def movies(
-        self, train: pd.DataFrame, maps: IdMaps, dataset: str | None = None
-    ) -> NodeFeatures | None:
-        """The movie table of this recipe; loads movies/genome/tags of ``dataset`` as needed."""
-        if not self.movie_blocks:
-            return None
-        parts = []
-        movies = data.load_movies(dataset) if {"year", "genres"} & set(self.movie_blocks) else None
+    def movies(self, train: pd.DataFrame, maps: IdMaps, source: MovieData) -> pd.DataFrame | None:
+        """The raw movie table of this recipe (None without movie blocks)."""
+        n, seed, parts = self.n_components, self.seed, []
         for name in self.movie_blocks:
             if name == "stats":
                 parts.append(movie_stats(train, maps))
             elif name == "year":
-                parts.append(movie_year(movies, maps))
+                parts.append(movie_year(source.movies, maps))
             elif name == "genres":
-                parts.append(movie_genres(movies, maps))
-            elif name == "genome":
-                genome = data.load_genome(pd.Series(maps.movies.ids))
-                reduction = genome_reduction(genome, None, self.n_components, self.seed)
+                parts.append(movie_genres(source.movies, maps))
+            elif name == "title":
+                parts.append(
+                    on_movie_nodes(title_reduction(source.movies, n, seed), maps, "has_title")
+                )
+            elif name == "genome" and source.genome is not None and len(source.genome):
+                reduction = genome_reduction(source.genome, None, n, seed)
                 parts.append(on_movie_nodes(reduction, maps, "has_genome"))
-            elif name == "tags":
-                tags = train_tags(data.load_tags(dataset), train)
-                reduction = tag_reduction(tags, self.n_components, self.seed)
+            elif name == "tags" and source.tags is not None:
+                reduction = tag_reduction(train_tags(source.tags, train), n, seed)
                 parts.append(on_movie_nodes(reduction, maps, "has_tags"))
-        return NodeFeatures.standardise(pd.concat(parts, axis=1))
-
-    def tables(
-        self, train: pd.DataFrame, maps: IdMaps, dataset: str | None = None
-    ) -> tuple[NodeFeatures | None, NodeFeatures | None]:
-        """(user features, movie features), each with names, raw values and scaling."""
-        return self.users(train, maps), self.movies(train, maps, dataset)
-
-    def __call__(
-        self, train: pd.DataFrame, maps: IdMaps, dataset: str | None = None
-    ) -> tuple[Tensor | None, Tensor | None]:
-        users, movies = self.tables(train, maps, dataset)
-        return (users.tensor() if users else None), (movies.tensor() if movies else None)
+        return pd.concat(parts, axis=1) if parts else None
 
 
 rich_features = FeatureRecipe("rich", ("stats",), ("stats", "year", "genres"))
-genome_features = FeatureRecipe("genome", ("stats",), ("stats", "year", "genres", "genome"))
-tag_features = FeatureRecipe("tags", ("stats",), ("stats", "year", "genres", "tags"))
+genome_features = FeatureRecipe("genome", ("stats",), ("stats", "year", "genres", "genome", "tags"))
 temporal_features = FeatureRecipe(
     "temporal", ("stats", "temporal"), ("stats", "year", "genres", "genome", "tags")
 )
-RECIPES = {r.name: r for r in (rich_features, genome_features, tag_features, temporal_features)}
+cold_features = FeatureRecipe("cold", ("stats",), ("year", "genres", "title", "genome"))

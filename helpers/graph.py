@@ -1,4 +1,5 @@
-"""The user-movie graph as a PyG ``HeteroData``, and the raw-id <-> node-index maps beside it."""
+"""The user-movie graph (notebook 02): raw-id <-> node-index maps, a ``HeteroData`` with edges
+both ways, and the sparse matrices message passing and item-item models run on."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pandas as pd
 import torch
 import torch_geometric.transforms as T
 from scipy import sparse
+from torch import Tensor
 from torch_geometric.data import HeteroData
 
 RATES = ("user", "rates", "movie")
@@ -37,7 +39,7 @@ class IdMap:
             raise KeyError(f"ids {unknown} are not in this graph (it has {len(self):,} nodes).")
         return found
 
-    def raw(self, index: np.ndarray | torch.Tensor) -> np.ndarray:
+    def raw(self, index: np.ndarray | Tensor) -> np.ndarray:
         """Raw ids of node indices."""
         return self.ids[np.asarray(index)]
 
@@ -55,114 +57,81 @@ class IdMaps:
         movie_ids = np.union1d(movies["movieId"].to_numpy(), ratings["movieId"].unique())
         return cls(IdMap.from_ids(ratings["userId"]), IdMap.from_ids(movie_ids))
 
-
-def rating_edges(ratings: pd.DataFrame, maps: IdMaps) -> torch.Tensor:
-    """``edge_index`` [2, n] of user -> movie for the given ratings, in node indices."""
-    users = maps.users.index(ratings["userId"])
-    movies = maps.movies.index(ratings["movieId"])
-    return torch.from_numpy(np.stack([users, movies])).long()
+    def pairs(self, ratings: pd.DataFrame) -> tuple[Tensor, Tensor]:
+        """(user, movie) node indices of the ratings; -1 for ids the maps do not know."""
+        users = self.users.index(ratings["userId"], strict=False)
+        movies = self.movies.index(ratings["movieId"], strict=False)
+        return torch.from_numpy(users).long(), torch.from_numpy(movies).long()
 
 
 def build_graph(
-    train: pd.DataFrame,
+    ratings: pd.DataFrame,
     maps: IdMaps,
-    user_features: torch.Tensor | None = None,
-    movie_features: torch.Tensor | None = None,
+    user_features: Tensor | None = None,
+    movie_features: Tensor | None = None,
     undirected: bool = True,
 ) -> HeteroData:
-    """A ``HeteroData`` from train ratings only: rating edges both ways, typed node features.
+    """A ``HeteroData`` of the given (train) ratings: typed node features, edges both ways.
 
-    ``undirected=False`` keeps only user -> movie edges: the student notebook's mistake, kept
-    so notebook 02 can show what it costs (users then never receive a message).
+    ``undirected=False`` keeps only user -> movie edges: the student notebook's mistake, kept so
+    notebook 02 can show what it costs (users then never receive a message).
     """
     data = HeteroData()
-    data["user"].num_nodes = len(maps.users)
-    data["movie"].num_nodes = len(maps.movies)
-    data["user"].node_id = torch.arange(len(maps.users))
-    data["movie"].node_id = torch.arange(len(maps.movies))
-    if user_features is not None:
-        data["user"].x = user_features
-    if movie_features is not None:
-        data["movie"].x = movie_features
-    data[RATES].edge_index = rating_edges(train, maps)
-    data[RATES].rating = torch.tensor(train["rating"].to_numpy(dtype=np.float32))
+    for kind, ids, x in (
+        ("user", maps.users, user_features),
+        ("movie", maps.movies, movie_features),
+    ):
+        data[kind].num_nodes = len(ids)
+        if x is not None:
+            data[kind].x = x
+    users, movies = maps.pairs(ratings)
+    data[RATES].edge_index = torch.stack([users, movies])
+    data[RATES].rating = torch.tensor(ratings["rating"].to_numpy(np.float32))
     if undirected:
         data = T.ToUndirected()(data)  # adds ("movie", "rev_rates", "user")
         del data[RATED_BY].rating  # ratings are labels on the forward edges only
     return data
 
 
-def _csr(
-    rows: torch.Tensor, cols: torch.Tensor, size: tuple[int, int], *values: torch.Tensor
-) -> list[torch.Tensor]:
-    """Torch sparse CSR matrices sharing one layout, one per ``values`` (sorted here, once)."""
+def csr(rows: Tensor, cols: Tensor, values: Tensor, size: tuple[int, int]) -> Tensor:
+    """A torch sparse CSR matrix (sorted here), without torch's "beta" warning."""
     order = torch.argsort(rows * size[1] + cols)
     crow = torch.zeros(size[0] + 1, dtype=torch.long, device=rows.device)
     crow[1:] = torch.bincount(rows, minlength=size[0]).cumsum(0)
-    col = cols[order]
-    with warnings.catch_warnings():  # torch flags sparse CSR as "beta" once per process
+    with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
-        return [
-            torch.sparse_csr_tensor(crow, col, value[order], size=size, check_invariants=False)
-            for value in values
-        ]
+        return torch.sparse_csr_tensor(
+            crow, cols[order], values[order], size=size, check_invariants=False
+        )
 
 
-def to_sparse_adjacency(data: HeteroData) -> dict[tuple[str, str, str], torch.Tensor]:
-    """Per edge type the transposed adjacency ``adj_t`` [dst, src] as a torch sparse CSR matrix.
+class LikedRows:
+    """Each user's liked movies as a sparse row over the ``max_movies`` most-liked movies.
 
-    SAGEConv turns a sparse ``adj_t`` into one sparse-dense product (``spmm``) instead of
-    materialising a [edges, channels] message tensor, so message passing costs O(edges) time and
-    no per-edge memory. Each matrix also carries ``.mean_pair``: the mean-normalised matrix and
-    its transpose, which :class:`helpers.scale.SparseSAGEConv` uses for a backward pass that
-    needs no re-sorting. Store the result as ``data.adj_t_dict``; ``RatingGNN.embed`` uses it.
+    Item-item models (EASE, the graph filter) need a dense movies x movies matrix, which 60,000
+    movies cannot afford; the columns are fixed when fitted, and :meth:`with_users` adds the
+    rows of users who joined later without changing them.
     """
-    adjacency = {}
-    for edge_type in data.edge_types:
-        src, _, dst = edge_type
-        size = (data[dst].num_nodes, data[src].num_nodes)
-        source, target = data[edge_type].edge_index.to(torch.long)
-        degree = torch.bincount(target, minlength=size[0]).clamp(min=1)
-        weights = 1.0 / degree[target].to(torch.float32)
-        ones = torch.ones_like(weights)
-        adj_t, mean = _csr(target, source, size, ones, weights)
-        (mean_t,) = _csr(source, target, size[::-1], weights)
-        adj_t.mean_pair = (mean, mean_t)
-        adjacency[edge_type] = adj_t
-    return adjacency
 
+    def __init__(self, liked: pd.DataFrame, max_movies: int | None = None, columns=None):
+        if columns is None:
+            ids, counts = np.unique(liked["movieId"].to_numpy(), return_counts=True)
+            columns = IdMap.from_ids(ids[np.argsort(-counts, kind="stable")[:max_movies]])
+        self.columns, self.liked = columns, liked[["userId", "movieId"]]
+        self.users = IdMap.from_ids(liked["userId"])
+        column = columns.index(liked["movieId"], strict=False)
+        rows = self.users.index(liked["userId"])[column >= 0]
+        self.matrix = sparse.csr_matrix(
+            (np.ones(len(rows), np.float32), (rows, column[column >= 0])),
+            shape=(len(self.users), len(columns)),
+        )
 
-def normalized_adjacency(data: HeteroData) -> torch.Tensor:
-    """LightGCN's D^-1/2 A D^-1/2 over users and movies as one graph (movies after users).
+    def with_users(self, liked: pd.DataFrame) -> LikedRows:
+        return LikedRows(
+            pd.concat([self.liked, liked[["userId", "movieId"]]]), columns=self.columns
+        )
 
-    A torch sparse CSR matrix, so ``LGConv(normalize=False)`` propagates with one sparse-dense
-    product per layer: ~13x faster than edge-index messages on ml-latest-small, and it never
-    holds an edges x channels tensor (which at 25M ratings and 256 channels would be 50 GB).
-    """
-    n_users = data["user"].num_nodes
-    users, movies = data[RATES].edge_index.to(torch.long)
-    rows, cols = torch.cat([users, movies + n_users]), torch.cat([movies + n_users, users])
-    size = n_users + data["movie"].num_nodes
-    scale = torch.bincount(rows, minlength=size).clamp(min=1).float().rsqrt()
-    (adjacency,) = _csr(rows, cols, (size, size), scale[rows] * scale[cols])
-    return adjacency
-
-
-def interaction_matrix(
-    users: np.ndarray, movies: np.ndarray, shape: tuple[int, int], max_movies: int | None = None
-) -> tuple[sparse.csr_matrix, np.ndarray]:
-    """Binary users x movies matrix over the ``max_movies`` most-rated movies (all by default).
-
-    Also returns each movie's column (-1 for a movie left out): item-item models such as EASE
-    need a dense movies x movies matrix, which the rarest movies of a large release cannot afford.
-    """
-    counts = np.bincount(movies, minlength=shape[1])
-    kept = np.sort(np.argsort(-counts, kind="stable")[:max_movies])
-    column = np.full(shape[1], -1)
-    column[kept] = np.arange(len(kept))
-    rows = column[movies] >= 0
-    matrix = sparse.csr_matrix(
-        (np.ones(int(rows.sum()), np.float32), (users[rows], column[movies][rows])),
-        shape=(shape[0], len(kept)),
-    )
-    return matrix, column
+    def of(self, users: np.ndarray) -> sparse.csr_matrix:
+        """The rows of ``users`` (raw ids; an unknown user gets an empty row)."""
+        u = self.users.index(users, strict=False)
+        return self.matrix[np.maximum(u, 0)].multiply((u >= 0)[:, None]).tocsr()

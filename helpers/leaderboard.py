@@ -1,4 +1,4 @@
-"""The kit's results table: every notebook adds its models' protocol numbers to one CSV."""
+"""The kit's results table (notebooks 02-07): every model's protocol numbers in one CSV."""
 
 from __future__ import annotations
 
@@ -6,43 +6,39 @@ from pathlib import Path
 
 import pandas as pd
 
-from helpers.data import DEFAULT_DATASET, repo_root, run_label, write_atomically
+from helpers.data import write_atomically
+from helpers.settings import Settings
 
 COLUMNS = ["notebook", "model", "RMSE", "MAE", "NDCG@10", "Recall@10", "coverage"]
 
 
-def path() -> Path:
-    """``results/leaderboard.csv`` (committed, ml-latest-small), else one file per data set.
-
-    Another data set or a user sample writes ``results/leaderboard-<run label>.csv``
-    (git-ignored), so it never mixes with, or overwrites, the committed table.
-    """
-    label = run_label()
-    name = "leaderboard.csv" if label == DEFAULT_DATASET else f"leaderboard-{label}.csv"
-    return repo_root() / "results" / name
+def path(settings: Settings) -> Path:
+    """``results/leaderboard.csv`` for the course data, else ``leaderboard-<label>.csv``."""
+    name = "leaderboard.csv" if settings.is_course_data else f"leaderboard-{settings.label}.csv"
+    return settings.results / name
 
 
-def load() -> pd.DataFrame:
+def load(settings: Settings) -> pd.DataFrame:
     """The table so far (empty when no notebook has run yet)."""
-    if not path().exists():
+    if not path(settings).exists():
         return pd.DataFrame(columns=COLUMNS)
-    return pd.read_csv(path(), dtype={"notebook": str})
+    return pd.read_csv(path(settings), dtype={"notebook": str})
 
 
-def record(notebook: str, model: str, metrics: dict[str, float]) -> pd.DataFrame:
-    """Add or replace the row of (notebook, model), write the table atomically, return it."""
-    table = load()
+def record(settings: Settings, notebook: str, model: str, metrics: dict[str, float]) -> None:
+    """Add or replace the row of (notebook, model) and write the table atomically."""
+    table = load(settings)
     table = table[~((table["notebook"] == notebook) & (table["model"] == model))]
     row = {"notebook": notebook, "model": model} | {k: round(v, 4) for k, v in metrics.items()}
     table = pd.concat([table, pd.DataFrame([row])], ignore_index=True)[COLUMNS]
     table = table.sort_values(["notebook", "model"], kind="stable").reset_index(drop=True)
-    write_atomically(path(), lambda scratch: table.to_csv(scratch, index=False))
-    return table
+    write_atomically(path(settings), lambda scratch: table.to_csv(scratch, index=False))
 
 
-def show(notebooks: list[str] | None = None) -> pd.DataFrame:
-    """The table for display: chosen notebooks, 3 decimals, best RMSE first."""
-    table = load()
+def show(settings: Settings, notebooks: list[str] | None = None) -> pd.DataFrame:
+    """The table for display: the chosen notebooks' rows, 3 decimals, best NDCG@10 first."""
+    table = load(settings)
     if notebooks is not None:
         table = table[table["notebook"].isin(notebooks)]
-    return table.sort_values("RMSE", na_position="last").round(3).reset_index(drop=True)
+    table = table.sort_values(["NDCG@10", "RMSE"], ascending=[False, True], na_position="last")
+    return table.round(3).reset_index(drop=True)

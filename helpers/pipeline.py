@@ -1,7 +1,7 @@
 """The kit's named models, end to end: train ratings in, a fitted recommender out.
 
-``python -m helpers.evaluate --model NAME`` and the notebooks' leaderboard rows use these, so a
-model is trained the same way wherever its numbers appear.
+``python -m helpers.evaluate --model NAME``, ``benchmarks/seeds.py`` and the notebooks train a
+model through :func:`build`, so its numbers are the same wherever they appear.
 """
 
 from __future__ import annotations
@@ -9,121 +9,261 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import partial
 
+import numpy as np
 import pandas as pd
-from torch import Tensor
+import torch
 
-from helpers import baselines, data, features, graph, models, ranking, train
-from helpers.metrics import Recommender
-from helpers.recommend import GNNRecommender
-from helpers.reproducibility import device as compute_device
-from helpers.reproducibility import seed_everything
+from helpers import baselines, data, features, losses, metrics
+from helpers.features import MovieData
+from helpers.graph import IdMaps
+from helpers.models.lightgcn import Blend, GraphFilter, RankingLightGCN, normalised_adjacency
+from helpers.models.neighbourhood import NeighbourhoodGNN, sqrt_adjacency
+from helpers.recommender import Embeddings, GNNRecommender
+from helpers.reproducibility import device, seed_everything
+from helpers.sage_training import LIKED, train_sage
+from helpers.settings import Settings
 from helpers.split import validation_split
+from helpers.train import Practice, fit
 
-# A factory gets the train part, the data set (a release name or a folder) and the seed.
-Factory = Callable[[pd.DataFrame, str | None, int, bool], Recommender]
-# A featurizer turns train ratings (and the data set's other tables) into node feature
-# matrices whose row i belongs to node i of the maps: (user features, movie features).
-Featurizer = Callable[[pd.DataFrame, graph.IdMaps, str | None], tuple[Tensor | None, Tensor | None]]
+BLENDS = (0.0, 0.1, 0.25, 0.5)  # graph-filter shares tried on the validation part
+# LightGCN as chosen on seed 42's validation part (4 layers: 0.147 / 0.150 / 0.156 / 0.147
+# validation NDCG@10 with 2 / 3 / 4 / 6).
+LIGHTGCN = {
+    "channels": 256,
+    "layers": 4,
+    "lr": 0.02,
+    "l2": 1e-2,
+    "temperature": 0.25,
+    "epochs": 300,
+}
+NEIGHBOURHOOD = {"channels": 64, "lr": 0.03, "weight_decay": 1e-3, "epochs": 600, "patience": 30}
 
 
-def _baseline(cls: type[baselines.Baseline]) -> Factory:
-    def factory(train_part, dataset, seed, progress):
-        return cls().fit(train_part)
+def movie_data(settings: Settings) -> MovieData:
+    """The movies, genome and user tags of the configured data set (what features read)."""
+    return MovieData(
+        data.load_movies(settings),
+        data.load_genome(settings),
+        data.load_genome_tags(settings),
+        data.load_tags(settings) if data.has_table("tags", settings) else None,
+    )
+
+
+class Both:
+    """One model's lists and another's stars (for instance the ranking and the rating GNN)."""
+
+    def __init__(self, lists, stars, name: str):
+        self.lists, self.stars, self.name = lists, stars, name
+
+    def score(self, users: np.ndarray, movies: np.ndarray) -> np.ndarray:
+        return self.lists.score(users, movies)
+
+    def predict(self, users: np.ndarray, movies: np.ndarray) -> np.ndarray:
+        return self.stars.predict(users, movies)
+
+    def fold_in(self, ratings: pd.DataFrame) -> Both:
+        return Both(self.lists.fold_in(ratings), self.stars.fold_in(ratings), self.name)
+
+    def movie_vectors(self, movies: np.ndarray) -> np.ndarray:
+        return self.lists.movie_vectors(movies)
+
+
+def _lightgcn_run(train, maps, settings, epochs, validate=None, progress=False):
+    """LightGCN trained on ``train`` for ``epochs`` (early-stopped by ``validate`` if given)."""
+    h, on = LIGHTGCN, device()
+    users, movies = (index.to(on) for index in maps.pairs(train))
+    model = RankingLightGCN(len(maps.users), len(maps.movies), h["channels"], h["layers"]).to(on)
+    adjacency = normalised_adjacency(users, movies, len(maps.users), len(maps.movies))
+    liked = torch.tensor(train["rating"].to_numpy() >= LIKED, device=on)
+    base = baselines.BiasBaseline().fit(train)
+
+    def step() -> float:
+        z_users, z_movies = model.embed(adjacency)
+        pairs = (users[liked], movies[liked])
+        loss = losses.softmax(z_users, z_movies, model.movie_bias, pairs, h["temperature"])
+        loss = loss + h["l2"] * model.embedding.weight.pow(2).sum() / len(maps.users)
+        loss.backward()
+        return loss.item()
+
+    def served() -> GNNRecommender:
+        with torch.no_grad():
+            vectors = [z.cpu().numpy() for z in (*model.embed(adjacency), model.movie_bias)]
+        return GNNRecommender("LightGCN", maps, base, Embeddings(*vectors))
+
+    check = (lambda: validate(served())) if validate else (lambda: 0.0)
+    every = 5 if validate else epochs
+    history = fit(
+        model, step, check, epochs, h["lr"], patience=30, check_every=every, progress=progress
+    )
+    return served(), history
+
+
+def train_lightgcn(
+    train: pd.DataFrame, source: MovieData, settings: Settings, seed: int = 42, progress=False,
+    graph_filter: bool = True,
+):  # fmt: skip
+    """LightGCN with a softmax loss, early-stopped on validation, then refitted on all train
+    ratings for the best number of epochs; blended with a graph filter at the share that is
+    best on validation (0 included, so the filter is kept only where it helps)."""
+    seed_everything(seed)
+    maps = IdMaps.from_tables(train, source.movies)
+    fit_part, valid_part = validation_split(train, seed)
+    ranking = metrics.Ranking(fit_part, valid_part)
+    epochs = settings.epochs(LIGHTGCN["epochs"], len(fit_part))
+    first, history = _lightgcn_run(
+        fit_part, maps, settings, epochs, lambda r: ranking(r.score)["NDCG@10"], progress
+    )
+    shares = {0.0: max(history.valid.values())}
+    if graph_filter:
+        candidates, ids = GraphFilter().fit(fit_part), ranking.rated.catalogue
+        for share in BLENDS[1:]:
+            shares[share] = ranking(Blend(first, candidates, share, ranking.users, ids).score)[
+                "NDCG@10"
+            ]
+    seed_everything(seed)
+    final, _ = _lightgcn_run(train, maps, settings, history.best_epoch, progress=progress)
+    share = max(shares, key=shares.get)
+    catalogue = np.sort(train["movieId"].unique())
+    model = Blend(
+        final, GraphFilter().fit(train), share, np.sort(train["userId"].unique()), catalogue
+    )
+    model.history, model.shares = history, shares
+    return model
+
+
+def train_neighbourhood(
+    train: pd.DataFrame, source: MovieData, settings: Settings, seed: int = 42, progress=False
+) -> GNNRecommender:
+    """The neighbourhood rating GNN on the residual of the bias model, early-stopped on RMSE."""
+    seed_everything(seed)
+    h = NEIGHBOURHOOD
+    maps = IdMaps.from_tables(train, source.movies)
+    fit_part, valid_part = validation_split(train, seed)
+    model = NeighbourhoodGNN(len(maps.users), len(maps.movies), h["channels"]).to(device())
+
+    def prepared(part: pd.DataFrame) -> dict:
+        """What training on (or serving from) ``part`` needs: its bias model, pairs, graph."""
+        users, movies = (index.to(device()) for index in maps.pairs(part))
+        base = baselines.BiasBaseline().fit(part)
+        expected = base.predict(part["userId"].to_numpy(), part["movieId"].to_numpy())
+        residual = torch.tensor(
+            part["rating"].to_numpy() - expected, dtype=torch.float32, device=device()
+        )
+        known = np.isin(maps.movies.ids, part["movieId"].unique())
+        adjacency = sqrt_adjacency(users, movies, len(maps.users), len(maps.movies))
+        return {
+            "base": base,
+            "pairs": (users, movies),
+            "residual": residual,
+            "adjacency": adjacency,
+            "known": known,
+        }
+
+    def served(part: dict) -> GNNRecommender:
+        with torch.no_grad():
+            z_users, z_movies = (z.cpu().numpy().copy() for z in model(*part["adjacency"]))
+        z_movies[~part["known"]] = 0.0  # a movie without ratings here: the bias model answers
+        stars = Embeddings(z_users, z_movies, np.zeros(len(maps.movies), np.float32))
+        return GNNRecommender("GNN (rating)", maps, part["base"], stars=stars)
+
+    fitting = prepared(fit_part)
+
+    def step() -> float:
+        return losses.pair_mse_backward(
+            *model(*fitting["adjacency"]), fitting["pairs"], fitting["residual"]
+        )
+
+    def validate() -> float:
+        return -metrics.rating_metrics(served(fitting), valid_part)["RMSE"]
+
+    epochs = settings.epochs(h["epochs"], len(fit_part))
+    history = fit(
+        model, step, validate, epochs, h["lr"], h["weight_decay"], h["patience"], 1, progress
+    )
+    recommender = served(prepared(train))
+    recommender.history = history
+    return recommender
+
+
+def _baseline(cls) -> Callable:
+    return lambda train, source, settings, seed, progress: cls().fit(train)
+
+
+def _sage(objective: str, recipe=None, practice=None, name="GraphSAGE", **hyper) -> Callable:
+    def factory(train, source, settings, seed, progress):
+        return train_sage(
+            train, source, settings, seed, objective, recipe, practice, name, progress, **hyper
+        )
 
     return factory
 
 
-def train_graphsage(
-    train_part: pd.DataFrame,
-    dataset: str | None = None,
-    seed: int = 42,
-    progress: bool = False,
-    featurize: Featurizer | None = None,
-    name: str = "GraphSAGE (ids)",
-    model_class: type = models.RatingGNN,
-    **hyper,
-) -> GNNRecommender:
-    """Notebook 02's model: GraphSAGE over id embeddings (plus node features from ``featurize``).
+def _both(lists: str, stars: str, name: str) -> Callable:
+    def factory(train, source, settings, seed, progress):
+        return Both(
+            *(MODELS[part](train, source, settings, seed, progress) for part in (lists, stars)),
+            name,
+        )
 
-    Early stopping watches a validation part carved from the train part; the final embeddings
-    are computed on the graph of all train ratings.
-    """
-    seed_everything(seed)
-    movies = data.load_movies(dataset)
-    maps = graph.IdMaps.from_tables(train_part, movies)
-    fit_part, valid_part = validation_split(train_part, seed)
-    user_x, movie_x = featurize(train_part, maps, dataset) if featurize else (None, None)
-    node_features = {"user_features": user_x, "movie_features": movie_x}
-    fit_graph = graph.build_graph(fit_part, maps, **node_features)
-    defaults = {"hidden": 64, "out": 32, "dropout": 0.2} if model_class is models.RatingGNN else {}
-    config = defaults | hyper.pop("model", {})
-    model = model_class(fit_graph, mean_rating=float(fit_part["rating"].mean()), **config)
-    device = compute_device()  # train on a GPU when there is one, serve from the CPU
-    history = train.fit(
-        model.to(device),
-        fit_graph.to(device),
-        train.Labels.from_ratings(fit_part, maps).to(device),
-        train.Labels.from_ratings(valid_part, maps).to(device),
-        progress=progress,
-        **({"epochs": 300, "lr": 0.01, "patience": 20} | hyper),
-    )
-    full_graph = graph.build_graph(train_part, maps, **node_features)
-    recommender = GNNRecommender(model.cpu(), full_graph, maps, name)
-    recommender.history = history  # the loss curve, for notebooks that plot it
-    return recommender
+    return factory
 
 
-def train_gnn(
-    train_part: pd.DataFrame, dataset: str | None = None, seed: int = 42, progress: bool = False
-) -> Recommender:
-    """The kit's best GNNs together: the ranking GNN's top-K lists, the rating GNN's stars."""
-    stars = MODELS["gnn-rating"](train_part, dataset, seed, progress)
-    return MODELS["gnn-ranking"](train_part, dataset, seed, progress, stars=stars, name="GNN")
-
-
-MODELS: dict[str, Factory] = {
+CONTENT = features.FeatureRecipe("year and genres", (), ("year", "genres"))  # notebook 03
+DESCRIBED = features.FeatureRecipe("described", (), ("year", "genres", "genome", "tags"))  # 04
+NEW_MOVIE = features.FeatureRecipe("new movie", (), ("year", "genres", "title", "genome"))  # 07
+# Cold-start practice, chosen on seed 42's held-out users and movies (notebook 07).
+COLD_LISTS = Practice(movies=0.2, users=1.0, onboarding=8)
+COLD_STARS = Practice(movies=0.5, users=0.5, onboarding=8)
+MODELS: dict[str, Callable] = {
     "global-mean": _baseline(baselines.GlobalMean),
     "bias": _baseline(baselines.BiasBaseline),
     "most-popular": _baseline(baselines.MostPopular),
     "ease": _baseline(baselines.EASE),
     "svd": _baseline(baselines.SVD),
     "svd++": _baseline(baselines.SVDpp),
-    "graphsage": train_graphsage,
-    "sage-features": partial(
-        train_graphsage, featurize=features.rich_features, name="sage-features"
+    "graphsage-stars": _sage("stars", name="GraphSAGE (stars)"),
+    "graphsage-lists": _sage("lists", name="GraphSAGE (lists)"),
+    "graphsage": _both("graphsage-lists", "graphsage-stars", "GraphSAGE"),
+    "graphsage-content-stars": _sage("stars", CONTENT, name="GraphSAGE + year, genres (stars)"),
+    "graphsage-content-lists": _sage("lists", CONTENT, name="GraphSAGE + year, genres (lists)"),
+    "graphsage-content": _both(
+        "graphsage-content-lists", "graphsage-content-stars", "GraphSAGE + year, genres"
     ),
-    "sage-genome": partial(train_graphsage, featurize=features.genome_features, name="sage-genome"),
-    "sage-tags": partial(train_graphsage, featurize=features.tag_features, name="sage-tags"),
-    "sage-temporal": partial(
-        train_graphsage, featurize=features.temporal_features, name="sage-temporal"
+    "graphsage-final-stars": _sage("stars", DESCRIBED, name="GraphSAGE + genome, tags (stars)"),
+    "graphsage-final-lists": _sage("lists", DESCRIBED, name="GraphSAGE + genome, tags (lists)"),
+    "graphsage-final": _both(
+        "graphsage-final-lists", "graphsage-final-stars", "GraphSAGE + genome, tags"
     ),
-    "gnn-rating": partial(
-        train_graphsage,
-        model_class=models.NeighbourhoodRatingGNN,
-        name="GNN (rating)",
-        epochs=600,
-        lr=0.03,
-        weight_decay=1e-3,
-        patience=30,
+    "graphsage-cold-users-lists": _sage(
+        "lists", NEW_MOVIE, COLD_LISTS, "GraphSAGE (new users)", cold="new-users", lr=0.005
     ),
-    "gnn-ranking": partial(ranking.train_ranking_gnn, **ranking.BEST),
-    "lightgcn": partial(  # gnn-ranking without its graph filter: what the filter adds
-        ranking.train_ranking_gnn,
-        **ranking.BEST | {"graph_filter": False, "name": "LightGCN alone"},
+    "graphsage-cold-users-stars": _sage(
+        "stars", NEW_MOVIE, COLD_STARS, "GraphSAGE (new users)", cold="new-users"
     ),
-    "gnn": train_gnn,
-    "sage-ranking": partial(
-        ranking.train_ranking_gnn,
-        **ranking.BEST | {"encoder": "graphsage", "name": "GraphSAGE (ranking)"},
+    "graphsage-cold-users": _both(
+        "graphsage-cold-users-lists", "graphsage-cold-users-stars", "GraphSAGE (new users)"
     ),
+    "graphsage-cold-movies-lists": _sage(
+        "lists", NEW_MOVIE, COLD_LISTS, "GraphSAGE (new movies)", cold="new-movies", lr=0.005
+    ),
+    "graphsage-cold-movies-stars": _sage(
+        "stars", NEW_MOVIE, COLD_STARS, "GraphSAGE (new movies)", cold="new-movies"
+    ),
+    "graphsage-cold-movies": _both(
+        "graphsage-cold-movies-lists", "graphsage-cold-movies-stars", "GraphSAGE (new movies)"
+    ),
+    "lightgcn": partial(train_lightgcn, graph_filter=False),
+    "gnn-ranking": train_lightgcn,
+    "gnn-rating": train_neighbourhood,
+    "gnn": _both("gnn-ranking", "gnn-rating", "GNN"),
 }
 DEFAULT_MODEL = "gnn"  # best on both metrics over seeds 42-44 (benchmarks/seeds.py)
 
 
 def build(
-    name: str, train_part: pd.DataFrame, dataset: str | None = None, seed: int = 42, progress=False
-) -> Recommender:
-    """Train the model called ``name`` on ``train_part``."""
+    name: str, train: pd.DataFrame, source: MovieData, settings: Settings, seed=42, progress=False
+):
+    """Train the model called ``name`` on ``train``."""
     if name not in MODELS:
         raise KeyError(f"Unknown model {name!r}; choose one of: {', '.join(MODELS)}.")
-    return MODELS[name](train_part, dataset, seed, progress)
+    return MODELS[name](train, source, settings, seed, progress)

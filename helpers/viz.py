@@ -1,4 +1,4 @@
-"""Pictures of the recommender (loss curves, graphs, embedding maps) and numbers that check them.
+"""Pictures of the data and the models (notebooks 01-08), and the numbers that check them.
 
 A picture alone proves nothing: :func:`neighbour_agreement` puts a number, with a shuffled
 baseline, next to every embedding map.
@@ -15,66 +15,80 @@ import pandas as pd
 from matplotlib.figure import Figure
 from sklearn.neighbors import NearestNeighbors
 
+MARKERS = "osD^v<>Ph"
 
-def _short(title: str, width: int = 28) -> str:
+
+def short(title: str, width: int = 28) -> str:
     return title if len(title) <= width else title[: width - 1] + "…"
 
 
-def loss_curve(history, title: str = "Training") -> Figure:
-    """Train MSE and validation RMSE per epoch, with the kept (best) epoch marked."""
+def training_curve(history, title: str, metric: str = "validation") -> Figure:
+    """Train loss (left) and the validation number (right) per epoch, the kept epoch marked.
+
+    The first epochs' loss is far above the rest; the loss axis starts after them so that
+    convergence stays visible.
+    """
     table = history.frame()
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.5))
-    left.plot(table.index, table["train MSE"], color="tab:blue")
-    left.set(xlabel="epoch", ylabel="train MSE (stars², log scale)", title=f"{title}: train loss")
-    left.set_yscale("log")
-    right.plot(table.index, table["validation RMSE"], color="tab:orange")
-    right.axvline(history.best_epoch, color="grey", linestyle="--", label="kept epoch")
-    right.set(xlabel="epoch", ylabel="validation RMSE (stars)", title="validation")
-    right.legend()
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.2))
+    skip = min(5, len(table) - 1)
+    left.plot(table.index[skip:], table["train loss"].iloc[skip:], color="tab:blue")
+    left.set(
+        xlabel="epoch", ylabel="train loss", title=f"{title}: train loss (from epoch {skip + 1})"
+    )
+    checks = table["validation"].dropna()
+    right.plot(checks.index, checks.to_numpy(), marker=".", color="tab:orange")
+    right.axvline(
+        history.best_epoch, color="grey", linestyle="--", label=f"kept: epoch {history.best_epoch}"
+    )
+    right.set(xlabel="epoch", ylabel=metric, title="validation")
+    right.legend(loc="best")
     fig.tight_layout()
     return fig
 
 
-def user_neighbourhood(
-    user_id: int, liked: pd.DataFrame, recommended: pd.DataFrame, width: int = 34
-) -> Figure:
-    """One user, the movies it rated highly (left) and its top recommendations (right).
+def bars(table: pd.DataFrame, column: str, title: str, better: str) -> Figure:
+    """One horizontal bar per row (its label the index), the value written at its end."""
+    values = table[column].dropna()
+    fig, ax = plt.subplots(figsize=(7, 0.4 * len(values) + 1))
+    ax.barh(range(len(values)), values.to_numpy(), color="tab:green")
+    ax.set_yticks(range(len(values)), [short(str(i), 40) for i in values.index])
+    ax.invert_yaxis()
+    for row, value in enumerate(values):
+        ax.text(value, row, f" {value:.3f}", va="center", fontsize=8)
+    ax.set(xlabel=f"{column} ({better} is better)", title=title, xlim=(0, values.max() * 1.18))
+    fig.tight_layout()
+    return fig
 
-    ``liked`` has ``title`` and ``rating``; ``recommended`` has ``title`` and
-    ``predicted_stars``. Edge width is the (predicted) number of stars.
-    """
-    user = f"user {user_id}"
-    graph = nx.Graph()
-    graph.add_node(user)
-    position = {user: (0.0, 0.0)}
-    for side, table, column, colour in (
-        (-1.0, liked, "rating", "tab:blue"),
-        (1.0, recommended, "predicted_stars", "tab:orange"),
-    ):
+
+def user_neighbourhood(user: int, liked: pd.DataFrame, listed: pd.DataFrame) -> Figure:
+    """One user (middle), movies it rated highly (left), its top recommendations (right)."""
+    graph, position = nx.Graph(), {"you": (0.0, 0.0)}
+    for side, table, colour in ((-1.0, liked, "tab:blue"), (1.0, listed, "tab:orange")):
         heights = np.linspace(1.0, -1.0, len(table)) if len(table) > 1 else [0.0]
-        for height, (_, row) in zip(heights, table.iterrows(), strict=True):
-            label = _short(str(row["title"]), width)
-            graph.add_node(label, colour=colour)
-            graph.add_edge(user, label, stars=float(row[column]), colour=colour)
-            position[label] = (side, float(height))
-    fig, ax = plt.subplots(figsize=(11, 5))
-    edges = list(graph.edges(data=True))
-    nx.draw_networkx_edges(
-        graph,
-        position,
-        ax=ax,
-        width=[1.2 * e["stars"] for _, _, e in edges],
-        edge_color=[e["colour"] for _, _, e in edges],
-        alpha=0.6,
-    )
-    colours = [graph.nodes[n].get("colour", "tab:grey") for n in graph.nodes]
-    nx.draw_networkx_nodes(graph, position, ax=ax, node_color=colours, node_size=350)
+        for height, title in zip(heights, table["title"], strict=True):
+            node = (side, short(str(title)))
+            graph.add_edge("you", node, colour=colour)
+            position[node] = (side, float(height))
+    fig, ax = plt.subplots(figsize=(10, 0.45 * max(len(liked), len(listed)) + 1.5))
+    colours = [graph.edges[e]["colour"] for e in graph.edges]
+    nx.draw_networkx_edges(graph, position, ax=ax, edge_color=colours, alpha=0.6, width=2)
+    nodes = [
+        "tab:grey" if n == "you" else ("tab:blue" if n[0] < 0 else "tab:orange") for n in graph
+    ]
+    nx.draw_networkx_nodes(graph, position, ax=ax, node_color=nodes, node_size=250)
     for node, (x, y) in position.items():
-        align = "center" if node == user else ("right" if x < 0 else "left")
-        offset = 0.0 if node == user else (-0.06 if x < 0 else 0.06)
-        ax.text(x + offset, y, node, ha=align, va="center", fontsize=9)
-    ax.set_title(f"{user}: rated highly (blue, left) and top recommendations (orange, right)")
-    ax.set_xlim(-2.2, 2.2)
+        label = f"user {user}" if node == "you" else node[1]
+        ha = "center" if node == "you" else ("right" if x < 0 else "left")
+        ax.text(
+            x + (0 if node == "you" else 0.07 * np.sign(x)),
+            y + (0.12 if node == "you" else 0),
+            label,
+            ha=ha,
+            va="center",
+            fontsize=9,
+        )
+    ax.set_title(f"user {user}: rated 5 stars (blue, left), recommended (orange, right)")
+    ax.set_xlim(-2.6, 2.6)
     ax.axis("off")
     fig.tight_layout()
     return fig
@@ -85,7 +99,6 @@ def project_2d(
 ) -> np.ndarray:
     """UMAP to two dimensions, seeded (single-threaded, so the same input gives the same map)."""
     with warnings.catch_warnings():
-        # umap announces that a seed forces one thread, and numba may note its cache on import.
         warnings.filterwarnings("ignore", message=".*n_jobs.*overridden", category=UserWarning)
         warnings.filterwarnings("ignore", category=FutureWarning)
         import umap
@@ -97,88 +110,95 @@ def project_2d(
 
 
 def neighbour_agreement(
-    vectors: np.ndarray, labels: np.ndarray, k: int = 10, shuffles: int = 5, seed: int = 42
+    vectors: np.ndarray,
+    labels: np.ndarray,
+    k: int = 10,
+    metric: str = "cosine",
+    shuffles: int = 5,
+    seed: int = 42,
 ) -> pd.Series:
-    """Share of each point's ``k`` nearest neighbours (cosine) with its label, vs shuffled labels.
+    """Share of each point's ``k`` nearest neighbours with its label, and with shuffled labels.
 
-    If the shuffled share is as high as the real one, the colours in the picture are noise.
+    Embeddings are compared by angle (``cosine``), a 2-D map by distance (``euclidean``). If
+    the shuffled share is as high as the real one, the colours in the picture are noise.
     """
     labels = np.asarray(labels)
-    neighbours = NearestNeighbors(n_neighbors=k + 1, metric="cosine").fit(vectors)
-    index = neighbours.kneighbors(vectors, return_distance=False)[:, 1:]
-
-    def agreement(names: np.ndarray) -> float:
-        return float((names[index] == names[:, None]).mean())
-
+    index = (
+        NearestNeighbors(n_neighbors=k + 1, metric=metric)
+        .fit(vectors)
+        .kneighbors(vectors, return_distance=False)[:, 1:]
+    )
     rng = np.random.default_rng(seed)
-    shuffled = [agreement(rng.permutation(labels)) for _ in range(shuffles)]
+    shuffled = np.mean(
+        [
+            (names[index] == names[:, None]).mean()
+            for names in (rng.permutation(labels) for _ in range(shuffles))
+        ]
+    )
     return pd.Series(
-        {"k-NN agreement": agreement(labels), "shuffled labels": float(np.mean(shuffled))}
+        {
+            "k-NN agreement": float((labels[index] == labels[:, None]).mean()),
+            "shuffled labels": float(shuffled),
+        }
     )
 
 
-def embedding_map(coordinates: np.ndarray, labels: np.ndarray, title: str, top: int = 8) -> Figure:
-    """A 2-D scatter coloured by label; labels beyond the ``top`` most common are grey."""
+def embedding_map(coordinates: np.ndarray, labels: np.ndarray, title: str, top: int = 6) -> Figure:
+    """A 2-D scatter: the ``top`` most common labels each in its own colour and marker."""
     labels = pd.Series(np.asarray(labels))
     common = labels.value_counts().index[:top]
     fig, ax = plt.subplots(figsize=(7, 6))
     other = ~labels.isin(common).to_numpy()
-    ax.scatter(*coordinates[other].T, s=3, color="lightgrey", label="other")
-    palette = plt.get_cmap("tab10")
+    ax.scatter(*coordinates[other].T, s=4, color="lightgrey", label="other genres")
     for number, name in enumerate(common):
         chosen = (labels == name).to_numpy()
-        ax.scatter(*coordinates[chosen].T, s=3, color=palette(number), label=name)
-    ax.legend(markerscale=4, fontsize=8, loc="best")
+        ax.scatter(
+            *coordinates[chosen].T,
+            s=12,
+            marker=MARKERS[number],
+            color=plt.get_cmap("tab10")(number),
+            label=name,
+            alpha=0.8,
+        )
+    ax.legend(markerscale=1.5, fontsize=8, loc="best")
     ax.set(title=title, xticks=[], yticks=[])
     fig.tight_layout()
     return fig
 
 
-def rating_subgraph(
-    edges: pd.DataFrame,
-    user_mean: pd.Series,
-    movie_mean: pd.Series,
-    movie_popularity: pd.Series,
-    titles: pd.Series,
-    seed: int = 42,
-) -> Figure:
-    """Sampled users and movies they rated: node size = mean rating, movie colour = popularity.
-
-    ``edges`` has ``userId`` and ``movieId``; the Series are indexed by raw id.
-    """
+def rating_subgraph(edges: pd.DataFrame, movie_popularity: pd.Series, titles: pd.Series) -> Figure:
+    """Sampled users (squares, left) and the movies they rated highest (circles, right, colour =
+    popularity), as the two sides of the bipartite graph; a movie sits level with its raters."""
     graph = nx.Graph()
-    users = [f"u{u}" for u in edges["userId"].unique()]
-    movie_ids = edges["movieId"].unique()
-    movies = [_short(str(titles[m]), 22) for m in movie_ids]
+    users = [f"user {u}" for u in sorted(edges["userId"].unique())]
     graph.add_nodes_from(users)
-    graph.add_nodes_from(movies)
-    name_of = dict(zip(movie_ids, movies, strict=True))
-    graph.add_edges_from((f"u{u}", name_of[m]) for u, m in edges[["userId", "movieId"]].to_numpy())
-    position = nx.spring_layout(graph, seed=seed, k=0.6)
-    fig, ax = plt.subplots(figsize=(11, 7))
-    nx.draw_networkx_edges(graph, position, ax=ax, alpha=0.3)
-    size = lambda stars: 60 * np.asarray(stars, dtype=float) ** 2  # noqa: E731
+    graph.add_edges_from((f"user {u}", m) for u, m in edges[["userId", "movieId"]].to_numpy())
+    movies = [n for n in graph if n not in users]
+    height = {u: -i for i, u in enumerate(users)}  # users top to bottom
+    level = {m: np.mean([height[u] for u in graph[m]]) for m in movies}  # beside its raters
+    ordered = sorted(movies, key=lambda m: (-level[m], m))
+    span = (len(users) - 1) / max(len(movies) - 1, 1)
+    position = {u: (0.0, y) for u, y in height.items()}
+    position |= {m: (1.0, -i * span) for i, m in enumerate(ordered)}
+    fig, ax = plt.subplots(figsize=(9, 0.3 * len(movies) + 1.5))
+    nx.draw_networkx_edges(graph, position, ax=ax, alpha=0.35)
     nx.draw_networkx_nodes(
-        graph,
-        position,
-        nodelist=users,
-        ax=ax,
-        node_shape="s",
-        node_color="lightgrey",
-        node_size=size(user_mean[edges["userId"].unique()]),
-    )
+        graph, position, nodelist=users, ax=ax, node_shape="s", node_color="lightgrey",
+        node_size=420, edgecolors="grey",
+    )  # fmt: skip
     drawn = nx.draw_networkx_nodes(
-        graph,
-        position,
-        nodelist=movies,
-        ax=ax,
-        node_color=np.asarray(movie_popularity[movie_ids], dtype=float),
-        cmap="viridis",
-        node_size=size(movie_mean[movie_ids]),
+        graph, position, nodelist=ordered, ax=ax, node_size=110, cmap="viridis",
+        node_color=np.log10(movie_popularity.reindex(ordered).fillna(1).to_numpy(float)),
+    )  # fmt: skip
+    nx.draw_networkx_labels(
+        graph, position, {u: u.removeprefix("user ") for u in users}, ax=ax, font_size=8
     )
-    nx.draw_networkx_labels(graph, position, ax=ax, font_size=7)
-    fig.colorbar(drawn, ax=ax, label="popularity (train ratings)")
-    ax.set_title("Sampled users (squares) and movies: size = mean rating, colour = popularity")
+    for movie in ordered:
+        x, y = position[movie]
+        ax.text(x + 0.04, y, short(str(titles[movie]), 40), ha="left", va="center", fontsize=8)
+    fig.colorbar(drawn, ax=ax, label="log10 of train ratings (popularity)", shrink=0.6)
+    ax.set_title("Sampled users (squares, numbered) and the three movies each rated highest")
+    ax.set_xlim(-0.15, 2.2)
     ax.axis("off")
     fig.tight_layout()
     return fig
@@ -186,8 +206,7 @@ def rating_subgraph(
 
 def rating_clock(temporal: pd.DataFrame) -> Figure:
     """Average share of a user's ratings per UTC hour and per weekday (from ``user_temporal``)."""
-    hours = temporal.filter(like="hour_").mean()
-    days = temporal.filter(like="day_").mean()
+    hours, days = temporal.filter(like="hour_").mean(), temporal.filter(like="day_").mean()
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.2), gridspec_kw={"width_ratios": [3, 1]})
     left.bar(range(24), hours.to_numpy(), color="tab:blue")
     left.set(

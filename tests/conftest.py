@@ -23,3 +23,36 @@ def pytest_report_header() -> str:
     flags = next((line for line in text.splitlines() if line.startswith("flags")), "")
     vector = "avx512f" if "avx512f" in flags else ("avx2" if "avx2" in flags else "no avx2")
     return f"cpu: {model} ({vector})"
+
+
+@pytest.fixture(scope="session")
+def course(shared, tmp_path_factory):
+    """ml-latest-small from the shared mirror: settings, ratings, movie data, protocol split."""
+    from helpers import Settings, data, pipeline, split
+
+    settings = Settings.from_env().replace(
+        mirror=str(shared), cache=tmp_path_factory.mktemp("cache")
+    )
+    settings = settings.replace(
+        genome=str(shared / "ml-20m/partial/genome_scores.kaggle-format.subset.csv")
+    )
+    ratings = data.load_ratings(settings)
+    train, test = split.protocol_split(ratings, 42)
+    return {
+        "settings": settings,
+        "ratings": ratings,
+        "source": pipeline.movie_data(settings),
+        "train": train,
+        "test": test,
+    }
+
+
+@pytest.fixture(scope="session")
+def small_folder(course, tmp_path_factory) -> Path:
+    """A folder in ml-latest-small layout with its first 60 users (models train in seconds)."""
+    folder = tmp_path_factory.mktemp("small")
+    ratings = course["ratings"]
+    ratings[ratings["userId"] <= 60].to_csv(folder / "ratings.csv", index=False)
+    course["source"].movies.drop(columns="year").to_csv(folder / "movies.csv", index=False)
+    course["source"].tags.to_csv(folder / "tags.csv", index=False)
+    return folder

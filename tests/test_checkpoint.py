@@ -1,83 +1,78 @@
-"""The saved final model gives exactly the scores of the model that was trained."""
+"""Saved models: reused when up to date, retrained (with one sentence) when damaged or stale."""
+
+import shutil
 
 import numpy as np
 import pytest
 
-from helpers import checkpoint, data
+from helpers import Settings, checkpoint, data, pipeline, split
 
 
-@pytest.fixture(scope="module")
-def small_dataset(shared, tmp_path_factory):
-    """ml-latest-small cut to 40 users, as a data-set folder (trains in seconds)."""
-    folder = tmp_path_factory.mktemp("small")
-    ratings = data.load_ratings("ml-latest-small")
-    ratings[ratings["userId"] <= 40].to_csv(folder / "ratings.csv", index=False)
-    data.load_movies("ml-latest-small").drop(columns="year").to_csv(
-        folder / "movies.csv", index=False
+@pytest.fixture
+def setup(course, small_folder, tmp_path):
+    settings = Settings.from_env().replace(
+        dataset=str(small_folder),
+        cache=course["settings"].cache,
+        artifacts=tmp_path / "artifacts",
+        max_epochs=2,
     )
-    data.load_tags("ml-latest-small").to_csv(folder / "tags.csv", index=False)
-    return str(folder)
+    train = split.protocol_split(data.load_ratings(settings), 42).train
+    return settings, train, pipeline.movie_data(settings)
 
 
-def test_round_trip_gives_identical_scores(small_dataset, tmp_path, monkeypatch):
-    monkeypatch.setenv("MOVIELENS_CACHE", str(tmp_path / "cache"))
-    path = tmp_path / "final.pt"
-    first = checkpoint.load_or_train_final(small_dataset, seed=42, path=path, epochs=3)
-    assert path.exists() and path.with_suffix(".json").exists()
-
-    def no_training(*args, **kwargs):
-        raise AssertionError("a saved, up-to-date model must be loaded, not retrained")
-
-    monkeypatch.setattr(checkpoint, "train_final", no_training)
-    second = checkpoint.load_or_train_final(small_dataset, seed=42, path=path, epochs=3)
-    users = first.recommender.maps.users.ids
-    movies = first.recommender.maps.movies.ids
-    assert np.array_equal(
-        first.recommender.score(users, movies), second.recommender.score(users, movies)
-    )
-    assert np.array_equal(
-        first.recommender.predict(users, movies[: len(users)]),
-        second.recommender.predict(users, movies[: len(users)]),
-    )
-    assert second.meta["movie_features"] == second.movie_features.columns
-    assert "has_genome" in second.movie_features.columns
-    assert "hour_20" in second.user_features.columns
+def _no_training(*args, **kwargs):
+    raise AssertionError("an up-to-date saved model must be loaded, not trained")
 
 
-def test_stale_checkpoint_is_retrained(small_dataset, tmp_path, monkeypatch):
-    monkeypatch.setenv("MOVIELENS_CACHE", str(tmp_path / "cache"))
-    path = tmp_path / "final.pt"
-    checkpoint.load_or_train_final(small_dataset, seed=42, path=path, epochs=2)
-    stamp = path.stat().st_mtime_ns
-    checkpoint.load_or_train_final(small_dataset, seed=43, path=path, epochs=2)  # other split
-    assert path.stat().st_mtime_ns != stamp
-
-
-def test_missing_checkpoint_says_what_to_do(tmp_path):
-    with pytest.raises(FileNotFoundError, match="notebook 05"):
-        checkpoint.load_final(tmp_path / "nothing.pt")
-
-
-def test_best_gnn_round_trip_and_reuse(small_dataset, tmp_path, monkeypatch):
-    from helpers import pipeline, scale
-
-    monkeypatch.setenv("MOVIELENS_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setenv(checkpoint.ARTIFACTS_ENV, str(tmp_path / "artifacts"))
-    monkeypatch.setenv(scale.EPOCHS_ENV, "5")
-    first = checkpoint.load_or_train_best(small_dataset, seed=42)
-    path = checkpoint.default_path("best")
-    assert path.exists() and path.with_suffix(".json").exists()
-    assert first.stars is not None  # the ranking model carries the rating model
-
-    def no_training(*args, **kwargs):
-        raise AssertionError("a saved, up-to-date model must be loaded, not retrained")
-
-    monkeypatch.setattr(pipeline, "build", no_training)
-    second = checkpoint.load_or_train_best(small_dataset, seed=42)
-    users, movies = first.maps.users.ids, first.maps.movies.ids
+def test_round_trip_gives_identical_answers(setup, monkeypatch):
+    settings, train, source = setup
+    first = checkpoint.load_or_train("graphsage", train, source, settings)
+    monkeypatch.setattr(pipeline, "build", _no_training)
+    second = checkpoint.load_or_train("graphsage", train, source, settings)
+    users, movies = np.sort(train["userId"].unique()), np.sort(train["movieId"].unique())
     assert np.array_equal(first.score(users, movies), second.score(users, movies))
     assert np.array_equal(
         first.predict(users, movies[: len(users)]), second.predict(users, movies[: len(users)])
     )
-    with pytest.raises(AssertionError, match="retrained"):
-        checkpoint.load_or_train_best(small_dataset, seed=43)  # another split is stale
+
+
+@pytest.mark.parametrize("damage", [b"", b"\x80\x04not a pickle", "truncate"])
+def test_a_damaged_file_is_reported_and_retrained(setup, capsys, damage):
+    settings, train, source = setup
+    checkpoint.load_or_train("bias", train, source, settings)
+    path = checkpoint.path_of("bias", settings)
+    path.write_bytes(path.read_bytes()[:100] if damage == "truncate" else damage)
+    model = checkpoint.load_or_train("bias", train, source, settings)
+    assert "is damaged" in capsys.readouterr().out and model.predict(
+        train["userId"][:3].to_numpy(), train["movieId"][:3].to_numpy()
+    ).shape == (3,)
+    assert (
+        checkpoint.load(path, checkpoint.fingerprint("bias", train, settings, 42)) is not None
+    )  # rewritten whole
+
+
+def test_other_data_seed_or_settings_make_a_saved_model_stale(setup, capsys):
+    settings, train, source = setup
+    checkpoint.load_or_train("bias", train, source, settings)
+    expected = checkpoint.fingerprint("bias", train, settings, 42)
+    assert checkpoint.fingerprint("bias", train, settings, 43) != expected
+    assert checkpoint.fingerprint("bias", train.iloc[1:], settings, 42) != expected
+    assert checkpoint.fingerprint("bias", train, settings.replace(max_epochs=3), 42) != expected
+    checkpoint.load_or_train("bias", train, source, settings, seed=43)
+    assert "made by other data or code" in capsys.readouterr().out
+
+
+def test_any_change_to_helpers_changes_the_fingerprint(tmp_path, monkeypatch):
+    copy = tmp_path / "repo"
+    shutil.copytree(
+        checkpoint.REPO / "helpers", copy / "helpers", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    monkeypatch.setattr(checkpoint, "REPO", copy)
+    before = checkpoint.code_digest()
+    for module in ("metrics.py", "split.py", "data.py", "baselines.py"):  # the ones once forgotten
+        path = copy / "helpers" / module
+        original = path.read_text()
+        path.write_text(original + "\n# changed\n")
+        assert checkpoint.code_digest() != before, module
+        path.write_text(original)
+    assert checkpoint.code_digest() == before

@@ -1,56 +1,153 @@
-"""`python -m helpers.evaluate` on folders in ml-latest-small layout."""
+"""`python -m helpers.evaluate`: the three protocols on folders in ml-latest-small layout, and one
+``error:`` line (exit code 2), before any training, for every bad input."""
 
+import math
 import subprocess
 import sys
 
 import pandas as pd
 import pytest
 
-from helpers import evaluate, pipeline
+from helpers import evaluate
 
 
-@pytest.fixture
-def small_folder(shared, tmp_path):
-    """A small real folder: the first 6,000 ratings of ml-latest-small and all movies."""
-    folder = tmp_path / "small"
-    folder.mkdir()
-    ratings = pd.read_csv(shared / "ml-latest-small" / "ratings.csv", nrows=6000)
-    ratings.to_csv(folder / "ratings.csv", index=False)
-    (folder / "movies.csv").write_bytes((shared / "ml-latest-small" / "movies.csv").read_bytes())
-    return folder
+@pytest.fixture(scope="module")
+def folder(small_folder):
+    return str(small_folder)
 
 
-@pytest.mark.parametrize("model", ["bias", pipeline.DEFAULT_MODEL])
-def test_every_test_rating_gets_a_prediction(small_folder, tmp_path, model):
-    out = tmp_path / "out"
+def _run(*args, env=None):
+    command = [sys.executable, "-m", "helpers.evaluate", *map(str, args)]
+    return subprocess.run(command, capture_output=True, text=True, env=env)
+
+
+def test_warm_protocol_writes_every_prediction_and_unseen_top_lists(folder, tmp_path):
     assert (
         evaluate.main(
-            ["--data-dir", str(small_folder), "--seed", "7", "--out", str(out), "--model", model]
+            ["--data-dir", folder, "--seed", "7", "--out", str(tmp_path), "--model", "bias"]
         )
         == 0
     )
-    ratings = pd.read_csv(small_folder / "ratings.csv")
-    predictions = pd.read_csv(out / "predictions.csv")
+    ratings = pd.read_csv(f"{folder}/ratings.csv")
+    predictions, topk = (
+        pd.read_csv(tmp_path / "predictions.csv"),
+        pd.read_csv(tmp_path / "topk.csv"),
+    )
     assert list(predictions.columns) == ["userId", "movieId", "rating", "prediction"]
-    assert len(predictions) == round(len(ratings) * 0.2)
-    assert predictions["prediction"].between(0.5, 5).all()
-    topk = pd.read_csv(out / "topk.csv")
-    assert list(topk.columns) == ["userId", "rank", "movieId"]
-    assert set(topk["userId"]) == set(predictions["userId"])
-    assert topk.groupby("userId")["rank"].max().eq(20).all()
+    assert (
+        len(predictions) == math.ceil(len(ratings) * 0.2)  # scikit-learn rounds the test part up
+        and predictions["prediction"].between(0.5, 5).all()
+    )
+    assert (
+        list(topk.columns) == ["userId", "rank", "movieId"]
+        and topk.groupby("userId")["rank"].max().eq(20).all()
+    )
     train = ratings.merge(predictions[["userId", "movieId"]], how="left", indicator=True)
-    seen = train[train["_merge"] == "left_only"]
-    assert topk.merge(seen, on=["userId", "movieId"]).empty, "a top-20 list holds a rated movie"
+    assert topk.merge(train[train["_merge"] == "left_only"], on=["userId", "movieId"]).empty
 
 
-def test_cli_on_the_real_folder(shared, tmp_path):
-    folder = str(shared / "ml-latest-small")
-    command = [sys.executable, "-m", "helpers.evaluate", "--data-dir", folder,
-               "--seed", "43", "--out", str(tmp_path), "--model", "bias"]  # fmt: skip
-    result = subprocess.run(command, capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
-    assert "RMSE" in result.stdout and "NDCG@10" in result.stdout
-    assert len(pd.read_csv(tmp_path / "predictions.csv")) == 20_168
+def test_new_users_protocol_never_lists_an_onboarding_movie(folder, tmp_path):
+    assert evaluate.main(["--data-dir", folder, "--out", str(tmp_path), "--protocol", "new-users",
+                          "--onboarding", "3", "--model", "ease"]) == 0  # fmt: skip
+    from helpers import split
+
+    parts = split.new_users_split(pd.read_csv(f"{folder}/ratings.csv"), 42, 3)
+    topk = pd.read_csv(tmp_path / "topk.csv")
+    assert (
+        set(topk["userId"]) == set(parts.test["userId"])
+        and topk.groupby("userId").size().eq(20).all()
+    )
+    assert topk.merge(parts.onboarding, on=["userId", "movieId"]).empty
+    assert len(pd.read_csv(tmp_path / "predictions.csv")) == len(parts.test)
+
+
+def test_new_movies_protocol_lists_only_new_movies(folder, tmp_path):
+    assert (
+        evaluate.main(
+            [
+                "--data-dir",
+                folder,
+                "--out",
+                str(tmp_path),
+                "--protocol",
+                "new-movies",
+                "--model",
+                "bias",
+            ]
+        )
+        == 0
+    )
+    from helpers import split
+
+    _, test = split.new_movies_split(pd.read_csv(f"{folder}/ratings.csv"), 42)
+    assert set(pd.read_csv(tmp_path / "topk.csv")["movieId"]) <= set(test["movieId"])
+
+
+def test_a_model_that_cannot_fold_in_users_is_refused(folder, tmp_path, capsys):
+    assert (
+        evaluate.main(
+            [
+                "--data-dir",
+                folder,
+                "--out",
+                str(tmp_path),
+                "--protocol",
+                "new-users",
+                "--model",
+                "lightgcn",
+            ]
+        )
+        == 2
+    )
+    assert "cannot take users who join" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("ratings", "message"),
+    [
+        ("userId,movieId,rating,timestamp\n", "no rows"),
+        (
+            "userId,movieId,rating,timestamp\n3000000000,1,4.0,0\n" + "1,1,4.0,0\n2,1,4.0,0\n",
+            "wrong type",
+        ),
+        ("userId,movieId,stars,timestamp\n1,1,4.0,0\n", "lacks the column"),
+    ],
+)
+def test_bad_ratings_end_in_one_error_line(tmp_path, small_folder, ratings, message):
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "ratings.csv").write_text(ratings)
+    (bad / "movies.csv").write_bytes((small_folder / "movies.csv").read_bytes())
+    result = _run("--data-dir", bad, "--out", tmp_path / "out", "--model", "bias")
+    assert (
+        result.returncode == 2 and result.stderr.startswith("error:") and message in result.stderr
+    )
+    assert "Traceback" not in result.stderr
+
+
+def test_out_naming_a_file_is_refused_before_training(folder, tmp_path):
+    existing = tmp_path / "predictions.csv"
+    existing.write_text("keep me")
+    result = _run("--data-dir", folder, "--out", existing)
+    assert (
+        result.returncode == 2
+        and "is a file" in result.stderr
+        and existing.read_text() == "keep me"
+    )
+
+
+def test_bad_settings_are_refused(folder, tmp_path):
+    import os
+
+    for value in ("abc", "0"):
+        result = _run(
+            "--data-dir",
+            folder,
+            "--out",
+            tmp_path,
+            env=os.environ | {"MOVIELENS_MAX_EPOCHS": value},
+        )
+        assert result.returncode == 2 and "MOVIELENS_MAX_EPOCHS" in result.stderr
 
 
 def test_missing_folder_is_a_clear_error(tmp_path, capsys):

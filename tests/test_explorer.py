@@ -1,144 +1,211 @@
-"""The widget layer without a browser: controls drive the table, status line and picture.
-
-A stand-in model with random embeddings keeps this fast; what is checked is the wiring (a
-control change updates the table, errors land in the status line, scores are computed once).
-"""
+"""The explorer without a browser: plain functions, then the widget's wiring (a stand-in model
+with random embeddings keeps it fast)."""
 
 import numpy as np
+import pandas as pd
 import pytest
-import torch
 
-from helpers import data, split
-from helpers.explorer import Explorer, draw_explanation
-from helpers.graph import IdMaps
+from helpers.explorer import logic
+from helpers.explorer.logic import ExplorerError, Filters
+from helpers.explorer.widget import Explorer, draw_explanation
 
 
 class RandomModel:
-    """Anything with ``score``, ``.z`` and ``.maps`` works; this one counts its score calls."""
+    """Scores users by random embeddings; a folded-in user is the mean of its rated movies."""
 
-    def __init__(self, train, movies, dim=8, seed=0):
-        generator = torch.Generator().manual_seed(seed)
-        self.maps = IdMaps.from_tables(train, movies)
-        self.z = {
-            "user": torch.randn(len(self.maps.users), dim, generator=generator),
-            "movie": torch.randn(len(self.maps.movies), dim, generator=generator),
-        }
-        self.score_calls = 0
+    def __init__(self, train, dim=8, seed=0):
+        rng = np.random.default_rng(seed)
+        self.users, self.movies = (
+            np.sort(train["userId"].unique()),
+            np.sort(train["movieId"].unique()),
+        )
+        self.u, self.m = rng.normal(size=(len(self.users), dim)), rng.normal(size=(10**6, dim))
+        self.score_calls, self.extra = 0, {}
+
+    def _user(self, user):
+        return self.extra[user] if user in self.extra else self.u[np.searchsorted(self.users, user)]
 
     def score(self, users, movies):
         self.score_calls += 1
-        u = self.z["user"][self.maps.users.index(users)]
-        m = self.z["movie"][self.maps.movies.index(movies)]
-        return (3.0 + 0.5 * u @ m.T).numpy()
+        return np.stack([self._user(u) for u in users]) @ self.m[movies].T
+
+    def predict(self, users, movies):
+        return 3.0 + np.tanh(
+            np.einsum("ij,ij->i", np.stack([self._user(u) for u in users]), self.m[movies])
+        )
+
+    def movie_vectors(self, movies):
+        return self.m[movies]
+
+    def fold_in(self, ratings):
+        joined = RandomModel.__new__(RandomModel)
+        joined.__dict__ = self.__dict__ | {
+            "extra": {u: self.m[r["movieId"]].mean(0) for u, r in ratings.groupby("userId")}
+        }
+        return joined
 
 
 @pytest.fixture(scope="module")
-def tables(shared):
-    movies = data.load_movies("ml-latest-small")
-    train = split.protocol_split(data.load_ratings("ml-latest-small"), 42).train
-    return movies, train
+def tables(course):
+    return course["source"].movies, course["train"]
+
+
+@pytest.fixture(scope="module")
+def catalogue(tables):
+    movies, train = tables
+    return logic.Catalogue.of(movies, train)
+
+
+def test_catalogue_titles_years_and_search(catalogue):
+    assert catalogue.find("Toy Story (1995)") == catalogue.labels().tolist().index(
+        "Toy Story (1995)"
+    )
+    assert catalogue.movies.loc[catalogue.find("shawshank"), "title"] == "Shawshank Redemption, The"
+    with pytest.raises(ExplorerError, match="No movie title contains 'zzzz'"):
+        catalogue.find("zzzz")
+    with pytest.raises(ExplorerError, match="titles contain 'star wars'.*pick one"):
+        catalogue.find("star wars")
+
+
+def test_filters_rank_and_explain_an_empty_result(catalogue):
+    scores = np.arange(len(catalogue), dtype=float)
+    stars = np.full(len(catalogue), 4.0)
+    rated = np.array([len(catalogue) - 1])
+    result = logic.recommend(catalogue, scores, rated, Filters(k=3), stars)
+    assert result.positions.tolist() == [len(catalogue) - 2, len(catalogue) - 3, len(catalogue) - 4]
+    least = logic.recommend(catalogue, scores, rated, Filters(k=2, order="least"), stars)
+    assert least.positions.tolist() == [0, 1] and least.status.startswith("Least likely 2")
+    comedies = logic.recommend(
+        catalogue, scores, rated, Filters(genres=("Comedy", "Romance"), match="all", k=50), stars
+    )
+    assert all("Comedy" in g and "Romance" in g for g in comedies.table["genres"])
+    with pytest.raises(
+        ExplorerError, match=r"-> 0 released 2015-2018.*Relax the filter 'released 2015-2018'"
+    ):
+        logic.recommend(
+            catalogue, scores, rated, Filters(genres=("Film-Noir",), years=(2015, 2018)), stars
+        )
+    with pytest.raises(ExplorerError, match="Unknown genre"):
+        logic.recommend(catalogue, scores, rated, Filters(genres=("Space Opera",)), stars)
+
+
+def test_your_ratings_accept_and_refuse_with_sentences(catalogue):
+    yours = logic.YourRatings(catalogue)
+    yours.add("Alien (1979)", 5)
+    yours.add("toy story (1995)", 4.5)
+    assert len(yours.frame()) == 2 and set(yours.frame()["userId"]) == {logic.YOU}
+    for stars in (0, 5.5, 3.3):
+        with pytest.raises(ExplorerError, match="0.5 to 5 stars in half stars"):
+            yours.add("Alien (1979)", stars)
+    with pytest.raises(ExplorerError, match="You have not rated"):
+        yours.remove("Jumanji (1995)")
+    yours.remove("Alien (1979)")
+    assert len(yours.stars) == 1
+
+
+def test_your_list_is_folded_in_and_never_holds_what_you_rated(tables, catalogue):
+    movies, train = tables
+    model = RandomModel(train)
+    yours = logic.YourRatings(catalogue)
+    with pytest.raises(ExplorerError, match="Rate a movie"):
+        logic.for_you(model, catalogue, yours, Filters())
+    yours.add("Alien (1979)", 5)
+    first, rated = logic.for_you(model, catalogue, yours, Filters(k=10))
+    assert catalogue.find("Alien (1979)") not in first.positions and rated.tolist() == [
+        catalogue.find("Alien (1979)")
+    ]
+    yours.add("Toy Story (1995)", 5)
+    second, _ = logic.for_you(model, catalogue, yours, Filters(k=10))
+    assert second.positions.tolist() != first.positions.tolist()
+
+
+def test_because_you_liked_picks_the_nearest_liked_movie():
+    vectors = np.array([[1.0, 0.0], [0.0, 1.0], [0.9, 0.1], [0.1, 0.9], [-1.0, -1.0]])
+    because = logic.because_you_liked(
+        vectors, np.array([2, 3]), np.array([0, 1]), np.array([5.0, 4.0])
+    )
+    assert because["liked"].tolist() == [0, 1]
+
+
+def test_scores_are_cached_per_user_at_scale(tables):
+    _, train = tables
+    model = RandomModel(train)
+    users, movies = np.sort(train["userId"].unique()), np.sort(train["movieId"].unique())
+    scores = logic.Scores(model.score, users, movies, cache=2)
+    scores.matrix = None  # as at MovieLens 25M: rows on demand
+    calls = model.score_calls
+    scores(users[0]), scores(users[0]), scores(users[1])
+    assert model.score_calls == calls + 2
+    with pytest.raises(ExplorerError, match="pick a user"):
+        scores(-5)
 
 
 @pytest.fixture
 def app(tables):
     movies, train = tables
-    model = RandomModel(train, movies)
-    explorer = Explorer.from_model(model, train, movies)
-    explorer.model = model
-    return explorer
+    model = RandomModel(train)
+    return Explorer(model, model, train, movies)
 
 
-def shown_titles(app):
-    rows = app.table.value.split("<tbody>")[1].split("<tr>")[1:]
-    return [row.split("<td>")[2].split("</td>")[0] for row in rows]
-
-
-def test_scores_are_computed_once_not_per_change(app):
-    calls = app.model.score_calls
-    assert calls == 1  # one users x movies matrix for ml-latest-small
-    for user in ("2", "3", "4"):
-        app.user.value = user
-    app.k.value = 20
-    assert app.model.score_calls == calls
-
-
-def test_first_view_shows_top_10_unrated_movies_with_real_titles(app, tables):
-    movies, train = tables
-    titles = shown_titles(app)
-    assert len(titles) == 10
-    known = set(app.catalogue.movies["title"])
-    assert set(titles) <= known
-    rated_titles = set(app.catalogue.movies["title"].iloc[app.rated.of(int(app.user.value))[0]])
-    assert not set(titles) & rated_titles
-    assert "Top 10 of" in app.status.value and bytes(app.picture.value).startswith(b"\x89PNG")
-
-
-def test_changing_controls_updates_the_table(app):
-    before = shown_titles(app)
+def test_widget_updates_on_every_control_and_shows_errors_in_the_status(app):
+    assert "explorer-results" in app.table.value and app.status.value.startswith("User 1:")
     app.user.value = "414"
-    assert shown_titles(app) != before and app.status.value.startswith("User 414:")
-    app.order.value = "least relevant"
-    assert "Least relevant 10" in app.status.value
-    app.k.value = 3
-    assert len(shown_titles(app)) == 3
-    app.genres.value = ("Documentary",)
-    app.match.value = "all"
-    assert all("Documentary" in g for g in app.results(414, app.filters()).table["genres"])
-
-
-def test_hide_rated_checkbox_brings_rated_movies_back(app):
-    app.user.value = "414"  # rated over 1,000 movies
-    rated = set(app.catalogue.movies["title"].iloc[app.rated.of(414)[0]])
-    app.hide_rated.value = False
-    app.k.value = 50
-    assert set(shown_titles(app)) & rated
-
-
-def test_bad_input_lands_in_the_status_line(app):
+    assert app.status.value.startswith("User 414: Top 10")
     app.user.value = "999999"
-    assert "User 999999 has no training ratings" in app.status.value
-    assert app.table.value == "" and bytes(app.picture.value) == b""
+    assert "has no training ratings" in app.status.value and app.table.value == ""
     app.user.value = "1"
-    app.min_stars.value = 5.0
-    app.years.value = (1990, 1991)
-    app.genres.value = ("Documentary", "Western")
-    app.match.value = "all"
-    assert "No movie passes the filters" in app.status.value
-    app.match.value = "any"  # recovers once a filter is relaxed
-    app.min_stars.value = 0.5
-    app.years.value = (app.years.min, app.years.max)
-    assert app.table.value.count("<tr>") == 10  # body rows (the header row has a style)
+    app.order.value = "least likely"
+    assert app.status.value.startswith("User 1: Least likely 10")
 
 
-def test_searching_users_by_a_loved_movie(app):
-    app.loved.value = "Toy Story (1995)"
-    fans = app.rated.loved_by(app.catalogue.find("Toy Story (1995)"))
-    assert list(app.user.options) == [str(u) for u in fans]
-    assert app.user.value == str(fans[0])
-    app.loved.value = "No Such Movie Anywhere"
-    assert "No movie title contains" in app.status.value
+def test_clearing_who_loved_brings_the_table_back(app):
+    app.loved.value = "zzzz"
+    assert "No movie title contains" in app.status.value and app.table.value == ""
     app.loved.value = ""
-    assert len(app.user.options) == len(app.rated)
+    assert "explorer-results" in app.table.value and "No movie" not in app.status.value
+    app.loved.value = "Shawshank Redemption, The (1994)"
+    assert app.user.value in app.user.options
+
+
+def test_you_mode_adds_removes_and_explains(app):
+    app.mode.value = "you"
+    assert "Rate a movie" in app.status.value
+    app.title.value, app.your_stars.value = "Alien (1979)", 5.0
+    app.add.click()
+    assert app.status.value.startswith("You: Top 10") and "Alien (1979): 5" in app.your_list.value
+    assert app.picture.value != b""
+    app.title.value = "Alien (1979)"
+    app.remove.click()
+    assert "Rate a movie" in app.status.value
+    app.title.value = "Jumanji (1995)"
+    app.remove.click()
+    assert "You have not rated" in app.status.value
 
 
 def test_explanation_picture_draws(app):
-    result = app.results(1, app.filters())
-    graph = app.explain(1, result)
-    assert graph.number_of_nodes() >= 6
-    ax = draw_explanation(graph)
-    assert len(ax.texts) >= graph.number_of_nodes()  # a label per node, plus column titles
-    assert np.isfinite(ax.figure.get_size_inches()).all()
+    rated, stars = app.rated.of_user(1)
+    result = logic.recommend(app.catalogue, app.scores(1), rated, Filters(k=5), app.stars(1))
+    because = logic.because_you_liked(app.vectors["users"], result.positions, rated, stars)
+    figure = draw_explanation(
+        logic.explanation_graph(app.catalogue, "user 1", because, rated, stars)
+    )
+    assert len(figure.axes[0].texts) >= 5
 
 
-def test_ranking_model_orders_the_list_and_its_star_model_fills_the_stars(tables):
-    movies, train = tables
-    ranker, star_model = RandomModel(train, movies, seed=1), RandomModel(train, movies, seed=2)
-    ranker.stars = star_model
-    app = Explorer.from_model(ranker, train, movies)
-    result = app.results(1, app.filters())
-    scores = app.scores(1)
-    assert (np.diff(scores[result.positions]) <= 0).all()  # ranked by the ranking model
-    expected = np.clip(star_model.score(np.array([1]), app.catalogue.movie_ids)[0], 0.5, 5.0)
-    shown = result.table["predicted stars"].to_numpy()
-    assert np.allclose(shown, np.round(expected[result.positions], 2))
-    assert not np.allclose(shown, np.round(np.clip(scores[result.positions], 0.5, 5.0), 2))
+def test_movies_that_share_a_title_and_year_can_each_be_rated():
+    movies = pd.DataFrame(
+        {
+            "movieId": [1, 2, 3],
+            "title": ["Emma (1996)", "Emma (1996)", "Alien (1979)"],
+            "genres": ["Drama", "Comedy", "Horror"],
+            "year": pd.array([1996, 1996, 1979], dtype="Int16"),
+        }
+    )
+    train = pd.DataFrame({"userId": [1, 1, 2], "movieId": [1, 2, 3], "rating": [4.0, 3.0, 5.0]})
+    catalogue = logic.Catalogue.of(movies, train)
+    labels = catalogue.labels().tolist()
+    assert labels == ["Emma (1996) #1", "Emma (1996) #2", "Alien (1979)"]
+    yours = logic.YourRatings(catalogue)
+    assert [yours.add(label, 4.0) for label in labels[:2]] == [0, 1]
+    with pytest.raises(logic.ExplorerError, match="2 titles contain 'Emma'"):
+        catalogue.find("Emma")

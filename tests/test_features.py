@@ -10,11 +10,8 @@ from helpers import data, features, graph, split, viz
 
 
 @pytest.fixture(scope="module")
-def tables(shared):
-    ratings = data.load_ratings("ml-latest-small")
-    movies = data.load_movies("ml-latest-small")
-    parts = split.protocol_split(ratings, 42)
-    return ratings, movies, parts.train, parts.test
+def tables(course):
+    return course["ratings"], course["source"].movies, course["train"], course["test"]
 
 
 @pytest.fixture(scope="module")
@@ -75,23 +72,19 @@ def test_user_features_align_with_user_nodes(tables, maps):
     assert np.allclose(hours[node, expected.index], expected.to_numpy())
 
 
-def test_changing_test_ratings_changes_no_feature(tables, maps, tmp_path, monkeypatch):
-    monkeypatch.setenv("MOVIELENS_CACHE", str(tmp_path / "cache"))
-    ratings, movies, train, test = tables
-    folder = tmp_path / "leaky"
-    folder.mkdir()
+def test_changing_test_ratings_changes_no_feature(course, tables, maps):
+    ratings, _, train, test = tables
     changed = ratings.copy()
     changed.loc[test.index, "rating"] = 5.0 - changed.loc[test.index, "rating"] + 0.5
     changed.loc[test.index, "timestamp"] += 12345
-    changed.to_csv(folder / "ratings.csv", index=False)
-    movies.drop(columns="year").to_csv(folder / "movies.csv", index=False)
-    data.load_tags("ml-latest-small").to_csv(folder / "tags.csv", index=False)
-    changed_train = split.protocol_split(data.load_ratings(str(folder)), 42).train
+    changed_train = split.protocol_split(changed, 42).train
     assert changed_train.equals(train)  # same rows: only test ratings differ
-    before = features.temporal_features.tables(train, maps, "ml-latest-small")
-    after = features.temporal_features.tables(changed_train, maps, str(folder))
-    for old, new in zip(before, after, strict=True):
-        pd.testing.assert_frame_equal(old.raw, new.raw)
+    recipe = features.temporal_features
+    for build in (
+        lambda t: recipe.users(t, maps),
+        lambda t: recipe.movies(t, maps, course["source"]),
+    ):
+        pd.testing.assert_frame_equal(build(train), build(changed_train))
 
 
 def test_train_only_tags_drop_tags_of_test_pairs(tables):
@@ -112,7 +105,7 @@ def test_genome_join_handles_movies_without_genome(maps):
             "relevance": np.random.default_rng(0).random(16),
         }
     )
-    reduction = features.genome_reduction(genome, n_components=3, seed=0)
+    reduction = features.genome_reduction(genome, n=3, seed=0)
     table = features.on_movie_nodes(reduction, maps, "has_genome")
     assert table.index.equals(pd.Index(maps.movies.ids))
     assert table["has_genome"].sum() == 3
@@ -123,17 +116,17 @@ def test_genome_join_handles_movies_without_genome(maps):
     assert np.allclose(table.loc[covered, "genome_00"], reduction.scores.loc[covered, "genome_00"])
 
 
-def test_real_genome_subset_covers_some_movies(maps):
-    genome = data.load_genome(pd.Series(maps.movies.ids))
+def test_real_genome_subset_covers_some_movies(course, maps):
+    genome = data.load_genome(course["settings"], maps.movies.ids)
     table = features.on_movie_nodes(features.genome_reduction(genome, seed=1), maps, "has_genome")
     assert 0 < table["has_genome"].sum() == genome["movieId"].nunique() < len(maps.movies)
 
 
-def test_reductions_are_seeded(tables, maps):
+def test_reductions_are_seeded(course, tables, maps):
     _, _, train, _ = tables
-    tags = features.train_tags(data.load_tags("ml-latest-small"), train)
-    first = features.tag_reduction(tags, n_components=8, seed=3)
-    second = features.tag_reduction(tags, n_components=8, seed=3)
+    tags = features.train_tags(course["source"].tags, train)
+    first = features.tag_reduction(tags, n=8, seed=3)
+    second = features.tag_reduction(tags, n=8, seed=3)
     pd.testing.assert_frame_equal(first.scores, second.scores)
     assert first.top_terms().shape == (8, 7)
 
@@ -153,22 +146,40 @@ def test_neighbour_agreement_sees_real_clusters():
     assert result["k-NN agreement"] > 0.9 > 0.5 > result["shuffled labels"]
 
 
-def test_scaling_uses_table_statistics_and_names_columns(tables, maps):
+def test_scaling_uses_table_statistics_clips_and_names_columns(course, tables, maps):
     _, _, train, _ = tables
-    users, movies = features.rich_features.tables(train, maps, "ml-latest-small")
+    users = features.NodeFeatures.standardise(features.rich_features.users(train, maps))
     assert users.columns == ["rating_mean", "rating_log_count", "rating_var"]
-    assert np.allclose(users.scaled.mean(), 0.0, atol=1e-9)
-    x_user, x_movie = features.rich_features(train, maps, "ml-latest-small")
-    assert x_user.shape == (len(maps.users), 3) and x_movie.shape[0] == len(maps.movies)
+    x = users.tensor()
+    assert x.shape == (len(maps.users), 3) and float(x.abs().max()) <= features.CLIP
+    unclipped = (users.raw - users.mean) / users.std
+    assert np.allclose(
+        x.numpy()[np.abs(unclipped.to_numpy()) < 2.9],
+        unclipped.to_numpy()[np.abs(unclipped.to_numpy()) < 2.9],
+        atol=1e-5,
+    )
+    again = users.apply(users.raw.iloc[:5])  # other rows, the same scaling
+    assert np.allclose(again.tensor().numpy(), x.numpy()[:5])
     with pytest.raises(ValueError, match="Unknown feature block"):
         features.FeatureRecipe("bad", ("stats", "moon-phase"))
+
+
+def test_title_words_describe_a_movie_nobody_rated(tables, maps):
+    _, movies, _, _ = tables
+    table = features.on_movie_nodes(
+        features.title_reduction(movies, n=8, seed=0), maps, "has_title"
+    )
+    star_wars = movies.loc[movies["title"].str.startswith("Star Wars"), "movieId"].to_numpy()
+    rows = table.loc[star_wars].filter(like="title_").to_numpy()
+    assert np.linalg.matrix_rank(rows, tol=1e-6) < len(rows)  # sequels share their title words
+    assert table["has_title"].all()
 
 
 def test_top_terms_of_a_two_word_vocabulary():
     tags = pd.DataFrame(
         {"userId": [1, 2, 3, 4], "movieId": [1, 1, 2, 2], "tag": ["synthetic tag 1"] * 4}
     ).assign(tag=["synthetic tag 1", "synthetic tag 2", "tag 3", "synthetic 4"])
-    reduction = features.tag_reduction(tags, n_components=2, seed=0)
+    reduction = features.tag_reduction(tags, n=2, seed=0)
     top = reduction.top_terms(5)
     assert list(top.columns[:-1]) == list(range(1, reduction.loadings.shape[1] + 1))
     assert set(top.iloc[0, :-1]) <= {"synthetic", "tag"}

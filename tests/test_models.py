@@ -1,102 +1,87 @@
-"""The rating GNNs: messages must reach users, shapes must hold, and training must learn."""
+"""GraphSAGE's pieces: PyG's SAGEConv arithmetic, exact fold-in of new users, cold practice."""
 
-import numpy as np
-import pandas as pd
-import pytest
 import torch
-from torch_geometric.data import Data
+from torch_geometric.nn import SAGEConv
 
-from helpers import graph, models, train
-
-
-def tiny_ratings(n_users: int = 12, n_movies: int = 20, per_user: int = 6, seed: int = 0):
-    """A small random ratings table in MovieLens layout (no data files needed)."""
-    rng = np.random.default_rng(seed)
-    rows = [
-        (user, movie, float(rng.integers(1, 11)) / 2)
-        for user in range(1, n_users + 1)
-        for movie in rng.choice(np.arange(100, 100 + n_movies), per_user, replace=False)
-    ]
-    return pd.DataFrame(rows, columns=["userId", "movieId", "rating"])
+from helpers.models.sage import Adjacency, GraphSAGE, MeanSAGEConv
+from helpers.train import Practice
 
 
-def tiny_graph(ratings: pd.DataFrame, undirected: bool = True, features: bool = False):
-    """The kit's graph of ``ratings``; with ``features``, constant user and random movie inputs."""
-    movies = pd.DataFrame({"movieId": np.sort(ratings["movieId"].unique())})
-    maps = graph.IdMaps.from_tables(ratings, movies)
-    generator = torch.Generator().manual_seed(0)
-    inputs = {
-        "user_features": torch.ones(len(maps.users), 1),
-        "movie_features": torch.rand(len(maps.movies), 3, generator=generator),
-    }
-    data = graph.build_graph(ratings, maps, undirected=undirected, **(inputs if features else {}))
-    return data, maps
-
-
-def distinct_rows(x: torch.Tensor) -> int:
-    return len(torch.unique(x.detach().round(decimals=5), dim=0))
-
-
-def test_one_way_edges_give_every_user_the_same_embedding():
-    """The student notebook's graph: users -> movies only, the same input vector for every user."""
-    ratings = tiny_ratings()
-    _, maps = tiny_graph(ratings)
-    n_users = len(maps.users)
-    edges = graph.rating_edges(ratings, maps) + torch.tensor([[0], [n_users]])
-    movie_x = torch.rand(len(maps.movies), 3, generator=torch.Generator().manual_seed(0))
-    x = torch.cat([torch.ones(n_users, 3), movie_x])
-    torch.manual_seed(0)
-    sage = models.GraphSAGE(8, 4).eval()
-    one_way = sage(x, edges)[:n_users]
-    both_ways = sage(x, torch.cat([edges, edges.flip(0)], dim=1))[:n_users]
-    assert distinct_rows(one_way) == 1
-    assert distinct_rows(both_ways) > 1
-
-
-def test_kit_graph_sends_messages_to_users():
-    """build_graph's reverse edges make users with different movies differ, with equal inputs."""
-    data, _ = tiny_graph(tiny_ratings(), features=True)
-    assert graph.RATED_BY in data.edge_types
-    torch.manual_seed(0)
-    model = models.RatingGNN(data, hidden=8, out=4, use_ids=False).eval()
-    assert distinct_rows(model.embed(data)["user"]) > 1
-
-
-@pytest.mark.parametrize("undirected", [True, False])
-def test_neighbourhood_model_shapes(undirected):
-    data, maps = tiny_graph(tiny_ratings(), undirected=undirected)
-    model = models.NeighbourhoodRatingGNN(data, channels=8, mean_rating=3.0)
-    z = model.embed(data)
-    assert z["user"].shape == (len(maps.users), 8)
-    assert z["movie"].shape == (len(maps.movies), 8)
-    users, movies = torch.tensor([0, 1, 2]), torch.tensor([3, 4, 5])
-    assert model.decode(z, users, movies).shape == (3,)
-    assert model.score_all(z, users, movies[:2]).shape == (3, 2)
-
-
-def test_neighbourhood_model_users_hear_their_movies():
-    """A user's vector changes when a movie it rated changes its message: messages reach users."""
-    data, _ = tiny_graph(tiny_ratings())
-    model = models.NeighbourhoodRatingGNN(data, channels=8)
-    before = model.embed(data)["user"].detach().clone()
-    with torch.no_grad():
-        model.message["movie"].weight.add_(1.0)
-    assert not torch.allclose(model.embed(data)["user"], before)
-
-
-def test_neighbourhood_model_learns():
-    ratings = tiny_ratings(n_users=30, n_movies=40, per_user=15)
-    data, maps = tiny_graph(ratings)
-    labels = train.Labels.from_ratings(ratings, maps)
-    torch.manual_seed(0)
-    model = models.NeighbourhoodRatingGNN(data, channels=8, mean_rating=3.0)
-    history = train.fit(
-        model, data, labels, labels, epochs=60, lr=0.03, patience=60, progress=False
+def _edges(n_users=30, n_movies=40, n=200, seed=0):
+    generator = torch.Generator().manual_seed(seed)
+    pairs = torch.stack(
+        [
+            torch.randint(0, n_users, (n,), generator=generator),
+            torch.randint(0, n_movies, (n,), generator=generator),
+        ]
     )
-    assert history.train_loss[-1] < 0.5 * history.train_loss[0]
+    return torch.unique(pairs, dim=1)
 
 
-def test_homogeneous_sanity():
-    """GraphSAGE stays a plain homogeneous module (to_hetero is applied by the rating models)."""
-    data = Data(x=torch.ones(3, 1), edge_index=torch.tensor([[0, 1], [1, 2]]))
-    assert models.GraphSAGE(4, 2)(data.x, data.edge_index).shape == (3, 2)
+def test_mean_sage_conv_is_pyg_sage_conv_forward_and_backward():
+    users, movies = _edges()
+    adjacency = Adjacency.of(users, movies, 30, 40)
+    x_movies = torch.randn(40, 8, requires_grad=True)
+    x_users = torch.randn(30, 8)
+    pyg, ours = SAGEConv(8, 8), MeanSAGEConv(8, 8)
+    ours.load_state_dict(pyg.state_dict())
+    expected = pyg((x_movies, x_users), torch.stack([movies, users]))
+    got = ours((x_movies, x_users), adjacency.to_user)
+    assert torch.allclose(expected, got, atol=1e-6)
+    grad_expected = torch.autograd.grad(expected.pow(2).sum(), x_movies)[0]
+    grad_got = torch.autograd.grad(got.pow(2).sum(), x_movies)[0]
+    assert torch.allclose(grad_expected, grad_got, atol=1e-5)
+
+
+def test_users_with_the_same_movies_get_the_same_embedding():
+    torch.manual_seed(0)
+    model = GraphSAGE(num_movies=5, channels=4)
+    users, movies = torch.tensor([0, 0, 1, 1, 2]), torch.tensor([1, 3, 1, 3, 4])
+    z_users, _ = model(
+        None, None, torch.ones(5, dtype=torch.bool), Adjacency.of(users, movies, 3, 5)
+    )
+    assert torch.allclose(z_users[0], z_users[1]) and not torch.allclose(z_users[0], z_users[2])
+
+
+def test_fold_in_is_the_forward_pass_of_a_user_the_movies_never_heard():
+    torch.manual_seed(0)
+    users, movies = _edges()
+    model = GraphSAGE(num_movies=40, channels=8).eval()
+    known = torch.ones(40, dtype=torch.bool)
+    with torch.no_grad():
+        inputs = model.user_inputs(None, 31), model.movie_inputs(None, known)
+        _, movie_layers = model.layers(
+            inputs[0][:30], inputs[1], Adjacency.of(users, movies, 30, 40)
+        )
+        # user 30 joins with movies 3, 5 and 7: it hears them, they do not hear it
+        new_movies = torch.tensor([3, 5, 7])
+        everyone = Adjacency(
+            Adjacency.of(users, movies, 31, 40).to_movie,
+            Adjacency.of(
+                torch.cat([users, torch.full((3,), 30)]), torch.cat([movies, new_movies]), 31, 40
+            ).to_user,
+        )
+        user_layers, _ = model.layers(*inputs, everyone)
+        expected = torch.stack(user_layers).mean(0)[30]
+        folded = model.fold_in(
+            movie_layers,
+            None,
+            Adjacency.of(torch.zeros(3, dtype=torch.long), new_movies, 1, 40).to_user,
+        )
+    assert torch.allclose(folded[0], expected, atol=1e-6)
+
+
+def test_practice_hides_movies_and_cuts_users_to_their_first_ratings():
+    torch.manual_seed(0)
+    users = torch.repeat_interleave(torch.arange(4), 10)
+    movies = torch.arange(40) % 20
+    order = torch.arange(40) % 10  # each user's ratings in time order
+    messages, asked, ids = Practice(movies=0.5, users=1.0, onboarding=3).draw(
+        users, movies, order, 4, 20
+    )
+    hidden = ~ids
+    assert hidden.any() and not messages[hidden[movies]].any()  # a hidden movie sends nothing
+    assert (order[messages] < 3).all()  # a practising user keeps at most its first 3 ratings
+    assert not (messages & asked).any()  # and is asked only for the others
+    none = Practice()
+    assert not none and Practice(users=0.1)

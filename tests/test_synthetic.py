@@ -6,8 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import baselines, data, synthetic
+from helpers import Settings, baselines, data
 from helpers.split import protocol_split
+from tools import synthetic
 
 N_RATINGS = 30_000
 
@@ -22,11 +23,9 @@ def folder(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def tables(folder, tmp_path_factory) -> dict[str, pd.DataFrame]:
     """Every table read through the kit's own typed, validating reader."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("MOVIELENS_CACHE", str(tmp_path_factory.mktemp("cache")))
-        tables = {table: data.read_table(folder / f"{table}.csv", table) for table in data.SCHEMAS}
-        patch.setenv("MOVIELENS_DATASET", str(folder))
-        tables["movies"] = data.load_movies()
+    settings = Settings(dataset=str(folder), cache=tmp_path_factory.mktemp("cache"))
+    tables = {table: data.load_table(table, settings) for table in data.SCHEMAS}
+    tables["movies"] = data.load_movies(settings)
     return tables
 
 

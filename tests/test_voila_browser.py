@@ -1,4 +1,4 @@
-"""Notebook 06 as a web app: Voilà serves it, headless Chromium changes controls, the table updates.
+"""Notebook 08 as a web app: Voilà serves it, headless Chromium changes controls, the table updates.
 
 Needs Debian's ``chromium`` (``/usr/bin/chromium``), ``playwright`` and ``voila``. Without them
 the test is skipped with the reason, except under ``CI=true``, where it fails: CI must run it.
@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOK = ROOT / "notebooks" / "06_explorer.ipynb"
+NOTEBOOK = ROOT / "notebooks" / "08_explorer.ipynb"
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))  # Debian's package
 FLAGS = [
     "--no-sandbox",
@@ -31,9 +31,10 @@ FLAGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-# The page appears once the notebook ran in its kernel: seconds with notebook 05's saved model,
-# minutes when the kernel has to train it first (a fresh checkout).
-WIDGET_TIMEOUT_S = float(os.environ.get("VOILA_TEST_TIMEOUT", 900))
+# The page appears once the notebook ran in its kernel, which loads the small models the `models`
+# fixture trained (3 epochs each) into a temporary artifacts folder: no full training run.
+WIDGET_TIMEOUT_S = float(os.environ.get("VOILA_TEST_TIMEOUT", 240))
+EPOCHS = "3"
 RESULTS = "table.explorer-results"
 
 
@@ -67,8 +68,28 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def voila(tools, shared, tmp_path_factory):
-    """A Voilà server for notebook 06 on a free local port; SIGTERM stops it and its kernels."""
+def models(tools, shared, tmp_path_factory) -> dict[str, str]:
+    """The environment under which notebook 08 finds its three models already trained (briefly)."""
+    from helpers import Settings, checkpoint, data, pipeline, split
+
+    env = os.environ | {
+        "MOVIELENS_ARTIFACTS": str(tmp_path_factory.mktemp("artifacts")),
+        "MOVIELENS_MAX_EPOCHS": EPOCHS,
+    }
+    settings = Settings.from_env(env)
+    ratings, source = data.load_ratings(settings), pipeline.movie_data(settings)
+    train = split.protocol_split(ratings, 42).train
+    for name in ("gnn-ranking", "gnn-rating"):
+        checkpoint.load_or_train(name, train, source, settings)
+    checkpoint.load_or_train(
+        "graphsage-cold-users", split.new_users_split(ratings, 42).train, source, settings
+    )
+    return env
+
+
+@pytest.fixture(scope="module")
+def voila(models, tmp_path_factory):
+    """A Voilà server for notebook 08 on a free local port; SIGTERM stops it and its kernels."""
     port = free_port()
     log_path = tmp_path_factory.mktemp("voila") / "voila.log"
     command = [
@@ -76,7 +97,9 @@ def voila(tools, shared, tmp_path_factory):
         "--Voila.ip=127.0.0.1", f"--VoilaExecutor.timeout={int(WIDGET_TIMEOUT_S)}",
     ]  # fmt: skip
     with open(log_path, "wb") as log:
-        server = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+        server = subprocess.Popen(
+            command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=models
+        )
     url = f"http://127.0.0.1:{port}/"
     try:
         deadline = time.monotonic() + 60
@@ -122,10 +145,10 @@ def page(voila):
 
 
 @pytest.fixture(scope="module")
-def real_titles(shared) -> set[str]:
-    from helpers import data
+def real_titles(models) -> set[str]:
+    from helpers import Settings, data
 
-    titles = data.load_movies("ml-latest-small")["title"].astype(str)
+    titles = data.load_movies(Settings.from_env(models))["title"].astype(str)
     return set(titles.str.replace(r"\s*\(\d{4}\)\s*$", "", regex=True))
 
 
@@ -134,7 +157,7 @@ def shown_titles(page) -> list[str]:
 
 
 def set_user(page, user: str) -> None:
-    box = page.locator(".widget-text input[list]").first  # the user id combobox
+    box = page.get_by_placeholder("type a user id")
     box.fill(user)
     box.press("Enter")
 
@@ -147,10 +170,11 @@ def test_changing_user_and_order_updates_the_table(page, real_titles):
     after = shown_titles(page)
     assert len(after) == 10 and set(after) <= real_titles, after
     assert after != before
-    page.get_by_role("button", name="least relevant").click()
-    page.get_by_text(re.compile(r"^User 414: Least relevant 10 of")).wait_for()
+    page.get_by_role("button", name="least likely").click()
+    page.get_by_text(re.compile(r"^User 414: Least likely 10 of")).wait_for()
     least = shown_titles(page)
     assert set(least) <= real_titles and not set(least) & set(after)
+    page.get_by_role("button", name="top", exact=True).click()
 
 
 def test_unknown_user_shows_a_message_not_a_traceback(page):
@@ -164,3 +188,22 @@ def test_unknown_user_shows_a_message_not_a_traceback(page):
     set_user(page, "1")
     page.locator(RESULTS).first.wait_for()
     assert "Traceback" not in page.content()
+
+
+def test_you_mode_rates_a_movie_and_gets_a_list(page, real_titles):
+    page.get_by_role("button", name="you", exact=True).click()
+    page.locator("span").filter(has_text=re.compile("Rate a movie")).wait_for()
+    title = page.get_by_placeholder("search a title")
+    title.fill("Alien (1979)")
+    page.locator(".widget-dropdown select").select_option(label="5.0")
+    page.get_by_role("button", name="Add").click()
+    page.get_by_text(re.compile(r"^You: Top 10 of")).wait_for()
+    listed = shown_titles(page)
+    assert len(listed) == 10 and set(listed) <= real_titles and "Alien" not in listed
+    page.get_by_role("button", name="Remove").click()
+    page.locator("span").filter(has_text=re.compile("Rate a movie")).wait_for()
+    title.fill("zzzz")
+    page.get_by_role("button", name="Add").click()
+    page.locator("span").filter(has_text=re.compile("No movie title contains")).wait_for()
+    assert "Traceback" not in page.content()
+    page.get_by_role("button", name="a MovieLens user").click()

@@ -16,7 +16,7 @@ Every file says it is synthetic: titles read ``Synthetic Movie 123 (1995)``, tag
 ``synthetic tag 17``, and the folder holds a README.txt. Point the kit at it with
 ``MOVIELENS_DATASET=/path/to/folder``. Command line::
 
-    python -m helpers.synthetic --out data/synthetic-25m --ratings 25000000
+    python -m tools.synthetic --out data/synthetic/ratings-25M --ratings 25000000
 """
 
 from __future__ import annotations
@@ -339,7 +339,7 @@ def _write_tags(world, rng, users, movies, favourite, n_users: int, folder: Path
 
 README = """SYNTHETIC DATA - NOT MOVIELENS
 
-This folder was written by `python -m helpers.synthetic` (the course kit's generator). It has the
+This folder was written by `python -m tools.synthetic` (the course kit's generator). It has the
 file layout of GroupLens' ml-25m release so the kit can read it (MOVIELENS_DATASET={folder}),
 but every user, movie, rating, tag and genome score in it is random: titles read
 "Synthetic Movie <id> (<year>)" and tags "synthetic tag <n>". Numbers measured on it describe

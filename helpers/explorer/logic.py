@@ -1,0 +1,369 @@
+"""The explorer's logic as plain functions (notebook 08): filter, rank and explain a list, for a
+user of the data set or for *you*, from a few ratings folded into the model.
+
+Everything takes arrays and DataFrames and returns DataFrames, or raises :class:`ExplorerError`
+with a sentence for the learner, so it is tested without a browser; ``widget`` only wires
+controls to it.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Literal
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+
+from helpers.recommender import STARS, Rated, clip, top_k
+
+NO_GENRE = "(no genres listed)"
+LOVED = 4.5  # stars: a user "loved" a movie it rated at least this
+LIKED = 4.0  # stars: the rated movies a recommendation may be explained by
+YOU = 0  # the user id of the person at the keyboard (MovieLens ids start at 1)
+PRECOMPUTE_LIMIT = 50_000_000  # users x movies scores held in memory at most (200 MB)
+
+
+class ExplorerError(ValueError):
+    """Bad input to the explorer; the message says what to change, and the widget shows it."""
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    """The movies a list may hold (those with a train rating), one row per score column."""
+
+    movies: pd.DataFrame  # movieId, title (no year), year, genres, ratings
+    genres: tuple[str, ...]
+    genre_hot: np.ndarray  # bool [movies, genres]
+    n_ratings: np.ndarray
+
+    @classmethod
+    def of(cls, movies: pd.DataFrame, train: pd.DataFrame) -> Catalogue:
+        counts = train["movieId"].value_counts()
+        table = (
+            movies[movies["movieId"].isin(counts.index)]
+            .sort_values("movieId")
+            .reset_index(drop=True)
+        )
+        names = table["genres"].astype(str).str.split("|")
+        genres = tuple(sorted({g for row in names for g in row} - {NO_GENRE}))
+        hot = np.array([[g in row for g in genres] for row in names], dtype=bool).reshape(
+            len(table), len(genres)
+        )
+        n_ratings = counts.reindex(table["movieId"]).to_numpy(np.int64)
+        view = pd.DataFrame({
+            "movieId": table["movieId"].to_numpy(),
+            "title": table["title"].astype(str).str.replace(r"\s*\(\d{4}\)\s*$", "", regex=True),
+            "year": table["year"].array,
+            "genres": [", ".join(row) for row in names],
+            "ratings": n_ratings,
+        })  # fmt: skip
+        return cls(view, genres, hot, n_ratings)
+
+    def __len__(self) -> int:
+        return len(self.movies)
+
+    @property
+    def movie_ids(self) -> np.ndarray:
+        return self.movies["movieId"].to_numpy()
+
+    @property
+    def year(self) -> np.ndarray:
+        return self.movies["year"].astype("Float64").to_numpy(np.float64, na_value=np.nan)
+
+    def labels(self) -> pd.Series:
+        """Titles with their year ("Toy Story (1995)"); a label two movies share gets the
+        movieId ("Emma (1996) #838"), so every movie can be picked from a list."""
+        return self._labels[0]
+
+    @cached_property
+    def _labels(self) -> tuple[pd.Series, pd.Series]:
+        """The labels and their lower-case form, built once (a click must not rebuild 62,000)."""
+        year = self.movies["year"].astype("string").fillna("")
+        labels = self.movies["title"] + np.where(year == "", "", " (" + year + ")")
+        shared = labels.duplicated(keep=False)
+        labels[shared] += " #" + self.movies.loc[shared, "movieId"].astype(str)
+        return labels, labels.str.lower()
+
+    def find(self, title: str) -> int:
+        """Catalogue row of a movie by its full label, or by a part that only one title has."""
+        labels, wanted = self._labels[1], title.strip().lower()
+        hits = np.flatnonzero(labels == wanted)
+        if len(hits) == 0 and wanted:
+            hits = np.flatnonzero(labels.str.contains(wanted, regex=False))
+        if len(hits) == 0:
+            raise ExplorerError(f"No movie title contains {title!r}; try a shorter part of it.")
+        if len(hits) > 1:
+            best = hits[np.argsort(-self.n_ratings[hits], kind="stable")[:3]]
+            options = "; ".join(self.labels().iloc[best])
+            raise ExplorerError(
+                f"{len(hits)} titles contain {title!r} (e.g. {options}): pick one from the list."
+            )
+        return int(hits[0])
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What the learner asked for; ``years=None`` keeps every year (and movies without one)."""
+
+    genres: tuple[str, ...] = ()
+    match: Literal["any", "all"] = "any"
+    years: tuple[int, int] | None = None
+    min_stars: float = 0.5
+    min_ratings: int = 1
+    hide_rated: bool = True
+    k: int = 10
+    order: Literal["top", "least"] = "top"
+
+
+def filter_steps(catalogue: Catalogue, stars: np.ndarray, rated: np.ndarray, filters: Filters):
+    """The candidate mask after each active filter, in order, so an empty list can say why."""
+    unknown = sorted(set(filters.genres) - set(catalogue.genres))
+    if unknown:
+        raise ExplorerError(f"Unknown genre(s) {unknown}; choose from {list(catalogue.genres)}.")
+    if int(filters.k) < 1:
+        raise ExplorerError(f"K must be at least 1 (got {filters.k}).")
+    if filters.years is not None and filters.years[0] > filters.years[1]:
+        raise ExplorerError(f"The year range {filters.years} is empty: put the earlier year first.")
+    mask = np.ones(len(catalogue), dtype=bool)
+    steps = [("movies in the catalogue", mask)]
+    if filters.hide_rated:
+        mask = mask.copy()
+        mask[rated[rated >= 0]] = False
+        steps.append(("not rated by the user", mask))
+    if filters.genres:
+        hot = catalogue.genre_hot[:, [catalogue.genres.index(g) for g in filters.genres]]
+        mask = mask & (hot.any(axis=1) if filters.match == "any" else hot.all(axis=1))
+        steps.append(
+            (f"in {(' or ' if filters.match == 'any' else ' and ').join(filters.genres)}", mask)
+        )
+    if filters.years is not None:
+        low, high = filters.years
+        steps.append(
+            (
+                f"released {low}-{high}",
+                mask := mask & (catalogue.year >= low) & (catalogue.year <= high),
+            )
+        )
+    if filters.min_ratings > 1:
+        steps.append(
+            (
+                f"with at least {filters.min_ratings} ratings",
+                mask := mask & (catalogue.n_ratings >= filters.min_ratings),
+            )
+        )
+    if filters.min_stars > STARS[0]:
+        steps.append(
+            (
+                f"predicted at least {filters.min_stars:g} stars",
+                mask := mask & (stars >= filters.min_stars),
+            )
+        )
+    return steps
+
+
+@dataclass(frozen=True)
+class Recommendations:
+    """A results table, the catalogue rows behind it, and the status line to show above it."""
+
+    table: pd.DataFrame
+    positions: np.ndarray
+    status: str
+
+
+def recommend(
+    catalogue: Catalogue, scores: np.ndarray, rated: np.ndarray, filters: Filters, stars: np.ndarray
+) -> Recommendations:
+    """Filter, rank by ``scores`` (the top or the bottom), tabulate with the predicted ``stars``.
+
+    An empty result names the filter to relax. The bottom of a ranking holds the movies the
+    user is least likely to pick, which is not the same as the movies they would rate lowest.
+    """
+    steps = filter_steps(catalogue, stars, rated, filters)
+    mask = steps[-1][1]
+    if not mask.any():
+        chain = " -> ".join(f"{int(m.sum()):,} {name}" for name, m in steps)
+        culprit = next(name for name, m in steps if not m.any())
+        raise ExplorerError(f"No movie passes the filters: {chain}. Relax the filter '{culprit}'.")
+    signed = np.where(mask, scores if filters.order == "top" else -scores, -np.inf)
+    positions = top_k(signed[None, :], min(int(filters.k), int(mask.sum())))[0]
+    rows = catalogue.movies.iloc[positions]
+    table = rows[["title", "year", "genres"]].assign(
+        **{
+            "predicted stars": clip(stars[positions]).round(2),
+            "ratings": rows["ratings"].to_numpy(),
+        }
+    )
+    table.index = pd.RangeIndex(1, len(positions) + 1, name="rank")
+    which, remaining = ("Top" if filters.order == "top" else "Least likely"), int(mask.sum())
+    status = f"{which} {len(positions)} of {remaining:,} movies that pass the filters."
+    if remaining < filters.k:
+        passes = "movie passes" if remaining == 1 else "movies pass"
+        status = f"Only {remaining:,} {passes} the filters (you asked for {filters.k}): all shown."
+    return Recommendations(table, positions, status)
+
+
+class Scores:
+    """Each user's scores for every catalogue movie, computed once, not on every click.
+
+    Small data: one users x movies matrix up front. At MovieLens 25M: one row per user when
+    first shown, kept in an LRU cache. ``score`` is any recommender's ``score`` over raw ids.
+    """
+
+    def __init__(self, score, user_ids: np.ndarray, movie_ids: np.ndarray, cache: int = 256):
+        self.score, self.user_ids, self.movie_ids, self.size = (
+            score,
+            np.sort(user_ids),
+            movie_ids,
+            cache,
+        )
+        self.matrix, self.cache = None, OrderedDict()
+        if len(user_ids) * len(movie_ids) <= PRECOMPUTE_LIMIT:
+            rows = [
+                score(self.user_ids[s : s + 1024], movie_ids)
+                for s in range(0, len(self.user_ids), 1024)
+            ]
+            self.matrix = np.concatenate(rows).astype(np.float32)
+
+    def __call__(self, user: int) -> np.ndarray:
+        row = int(np.searchsorted(self.user_ids, user))
+        if row == len(self.user_ids) or self.user_ids[row] != user:
+            raise ExplorerError(f"User {user} has no scores; pick a user from the list.")
+        if self.matrix is not None:
+            return self.matrix[row]
+        if user not in self.cache:
+            self.cache[user] = np.asarray(
+                self.score(np.array([user]), self.movie_ids)[0], np.float32
+            )
+            if len(self.cache) > self.size:
+                self.cache.popitem(last=False)
+        self.cache.move_to_end(user)
+        return self.cache[user]
+
+
+def user_row(rated: Rated, text: object) -> int:
+    """The user id typed in ``text``; a malformed or unknown id says which ids exist."""
+    try:
+        user = int(str(text).strip())
+    except ValueError:
+        raise ExplorerError(
+            f"{text!r} is not a user id: type a whole number such as {rated.user_ids[0]}."
+        ) from None
+    if rated.rows(np.array([user]))[0] < 0:
+        raise ExplorerError(
+            f"User {user} has no training ratings, so there is nothing to recommend from. Pick one "
+            f"of the {len(rated.user_ids):,} users "
+            f"with ids {rated.user_ids[0]} to {rated.user_ids[-1]}."
+        )
+    return user
+
+
+def loved_by(rated: Rated, position: int) -> np.ndarray:
+    """Ids of users who rated catalogue row ``position`` at least :data:`LOVED` stars."""
+    hit = (rated.positions == position) & (rated.stars >= LOVED)
+    return rated.user_ids[np.searchsorted(rated.indptr, np.flatnonzero(hit), side="right") - 1]
+
+
+class YourRatings:
+    """The ratings you gave in the explorer: catalogue rows and stars, in the order given."""
+
+    def __init__(self, catalogue: Catalogue):
+        self.catalogue, self.stars = catalogue, OrderedDict()
+
+    def add(self, title: str, stars: float) -> int:
+        """Rate a movie (a full title from the list, or a part only one title has)."""
+        if not STARS[0] <= float(stars) <= STARS[1] or float(stars) * 2 != round(float(stars) * 2):
+            raise ExplorerError(f"{stars} is not a rating: give 0.5 to 5 stars in half stars.")
+        position = self.catalogue.find(title)
+        self.stars[position] = float(stars)
+        return position
+
+    def remove(self, title: str) -> None:
+        position = self.catalogue.find(title)
+        if position not in self.stars:
+            raise ExplorerError(
+                f"You have not rated {self.catalogue.labels().iloc[position]!r}, "
+                "so there is nothing to remove."
+            )
+        del self.stars[position]
+
+    def frame(self) -> pd.DataFrame:
+        """Your ratings as rating rows of the user :data:`YOU` (what ``fold_in`` reads)."""
+        positions = np.fromiter(self.stars, dtype=np.int64, count=len(self.stars))
+        return pd.DataFrame({
+            "userId": YOU, "movieId": self.catalogue.movie_ids[positions],
+            "rating": np.fromiter(self.stars.values(), np.float32, len(self.stars)),
+            "timestamp": np.arange(len(positions), dtype=np.int64),
+        })  # fmt: skip
+
+
+def for_you(
+    model, catalogue: Catalogue, yours: YourRatings, filters: Filters
+) -> tuple[Recommendations, np.ndarray]:
+    """Your list: your ratings folded into the model (no gradient step), filtered and ranked.
+
+    Returns the recommendations and your rated rows (for the explanations).
+    """
+    if not yours.stars:
+        raise ExplorerError(
+            "Rate a movie you have seen (search its title, pick stars, Add) to get your list."
+        )
+    joined = model.fold_in(yours.frame())
+    you, ids = np.array([YOU]), catalogue.movie_ids
+    scores, stars = joined.score(you, ids)[0], joined.predict(np.full(len(ids), YOU), ids)
+    rated = np.fromiter(yours.stars, dtype=np.int64, count=len(yours.stars))
+    return recommend(catalogue, scores, rated, filters, stars), rated
+
+
+def because_you_liked(
+    vectors: np.ndarray, positions: np.ndarray, rated: np.ndarray, stars: np.ndarray
+) -> pd.DataFrame:
+    """For each recommended row, the rated movie nearest to it in embedding space (cosine of
+    mean-centred embeddings: the direction every movie shares says nothing about any one).
+
+    "Rated" means at least :data:`LIKED` stars, or the three best-rated when none is that high.
+    """
+    known = rated >= 0
+    rated, stars = rated[known], stars[known]
+    if len(rated) == 0 or len(positions) == 0:
+        raise ExplorerError("Nothing to explain: no rated movie is in the catalogue.")
+    liked = (
+        rated[stars >= LIKED]
+        if (stars >= LIKED).any()
+        else rated[np.argsort(-stars, kind="stable")[:3]]
+    )
+    centred = vectors - vectors.mean(axis=0)
+    unit = centred / np.maximum(np.linalg.norm(centred, axis=1, keepdims=True), 1e-12)
+    similarity = np.round(unit[positions] @ unit[liked].T, 2)  # rounded: near-ties to the first
+    nearest = similarity.argmax(axis=1)
+    return pd.DataFrame(
+        {
+            "position": positions,
+            "liked": liked[nearest],
+            "similarity": similarity[np.arange(len(positions)), nearest],
+        }
+    )
+
+
+def explanation_graph(
+    catalogue: Catalogue, user: str, because: pd.DataFrame, rated: np.ndarray, stars: np.ndarray
+) -> nx.DiGraph:
+    """User -> movies it rated highly -> the recommendations they explain (layers 0, 1, 2)."""
+    graph, titles = nx.DiGraph(), catalogue.movies["title"].to_numpy()
+    graph.add_node("user", label=user, layer=0)
+    given = dict(zip(rated, stars, strict=True))
+    for row in because.itertuples(index=False):
+        graph.add_node(
+            ("rated", row.liked), label=f"{titles[row.liked]} ({given[row.liked]:g}★)", layer=1
+        )
+        graph.add_edge("user", ("rated", row.liked), kind="rated")
+        graph.add_node(("listed", row.position), label=titles[row.position], layer=2)
+        graph.add_edge(
+            ("rated", row.liked),
+            ("listed", row.position),
+            kind="because",
+            similarity=row.similarity,
+        )
+    return graph

@@ -1,0 +1,101 @@
+"""Every setting the kit takes from the environment, read here once and validated.
+
+Notebooks start with ``settings = Settings.from_env()`` and pass it down; no other module reads
+environment variables. The README lists the variables.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_DATASET = "ml-latest-small"
+LARGE = 2_000_000  # ratings from which one full-graph epoch costs tens of seconds on a CPU
+LARGE_EPOCHS = 10  # the default epoch budget from LARGE ratings (about 6 minutes per model)
+VARIABLES = {
+    "dataset": "MOVIELENS_DATASET",
+    "mirror": "MOVIELENS_MIRROR",
+    "cache": "MOVIELENS_CACHE",
+    "genome": "MOVIELENS_GENOME",
+    "user_sample": "MOVIELENS_USER_SAMPLE",
+    "max_epochs": "MOVIELENS_MAX_EPOCHS",
+    "artifacts": "MOVIELENS_ARTIFACTS",
+    "results": "MOVIELENS_RESULTS",
+}
+
+
+class SettingsError(ValueError):
+    """A setting has a value the kit cannot use; the message names the variable and a fix."""
+
+
+def _count(name: str, value: str) -> int | None:
+    """A positive whole number, or None for an empty value."""
+    if not value.strip():
+        return None
+    if not value.strip().isdecimal() or int(value) == 0:  # isdigit() passes "²"
+        raise SettingsError(
+            f"{VARIABLES[name]}={value!r} is not a positive whole number; set e.g. "
+            f"{VARIABLES[name]}=10, or unset it."
+        )
+    return int(value)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where the data comes from and goes, and how much of it to use (defaults: the course)."""
+
+    dataset: str = DEFAULT_DATASET  # a GroupLens release, or a folder of MovieLens CSVs
+    mirror: str | None = None  # a folder or URL laid out like GroupLens' datasets/movielens/
+    cache: Path = REPO / "data"  # downloads and parquet copies (git-ignored)
+    genome: str | None = None  # a genome-scores.csv, a release (ml-25m) or "none"
+    user_sample: int | None = None  # keep the ratings of this many random users
+    max_epochs: int | None = None  # cap on training epochs (default: LARGE_EPOCHS at scale)
+    artifacts: Path = REPO / "artifacts"  # trained models (git-ignored)
+    results: Path = REPO / "results"  # the leaderboard the notebooks write
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """The settings the ``MOVIELENS_*`` variables ask for; a bad value raises SettingsError."""
+        env = os.environ if environ is None else environ
+        get = {name: env.get(variable, "") for name, variable in VARIABLES.items()}
+        mirror = get["mirror"].strip() or None
+        if mirror and "://" not in mirror and not Path(mirror).expanduser().is_dir():
+            raise SettingsError(
+                f"MOVIELENS_MIRROR={mirror!r} is not a folder. Point it at a folder laid out "
+                "like GroupLens' datasets/movielens/ (holding ml-latest-small.zip ...), or at a "
+                "file:// or http:// URL."
+            )
+        return cls(
+            dataset=get["dataset"].strip() or DEFAULT_DATASET,
+            mirror=mirror,
+            cache=Path(get["cache"] or REPO / "data").expanduser(),
+            genome=get["genome"].strip() or None,
+            user_sample=_count("user_sample", get["user_sample"]),
+            max_epochs=_count("max_epochs", get["max_epochs"]),
+            artifacts=Path(get["artifacts"] or REPO / "artifacts").expanduser(),
+            results=Path(get["results"] or REPO / "results").expanduser(),
+        )
+
+    def replace(self, **changes) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+    @property
+    def label(self) -> str:
+        """Data set and sample as a short name (``ml-25m-10000users``) for result file names."""
+        name = Path(self.dataset).name
+        return f"{name}-{self.user_sample}users" if self.user_sample else name
+
+    @property
+    def is_course_data(self) -> bool:
+        """True for the data the committed notebooks show (ml-latest-small, every user)."""
+        return self.label == DEFAULT_DATASET
+
+    def epochs(self, wanted: int, n_ratings: int) -> int:
+        """``wanted`` epochs, capped by ``max_epochs``, or by LARGE_EPOCHS from LARGE ratings."""
+        if self.max_epochs is not None:
+            return min(wanted, self.max_epochs)
+        return min(wanted, LARGE_EPOCHS) if n_ratings >= LARGE else wanted

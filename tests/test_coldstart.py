@@ -1,0 +1,112 @@
+"""The cold-start protocols exactly as protocol.md writes them, and what a model may read."""
+
+import numpy as np
+import pytest
+
+from helpers import baselines, coldstart, pipeline, split
+from helpers.metrics import Ranking
+from helpers.sage_training import SHRINKAGES
+
+
+def test_new_users_split_sizes_and_onboarding(course):
+    ratings = course["ratings"]
+    parts = split.new_users_split(ratings, seed=42, k=5)
+    ids = np.sort(ratings["userId"].unique())
+    new = np.random.default_rng(42).choice(ids, size=round(0.2 * len(ids)), replace=False)
+    assert (
+        set(parts.onboarding["userId"])
+        == set(new)
+        == set(parts.test["userId"]) | set(parts.onboarding["userId"])
+    )
+    assert not parts.train["userId"].isin(new).any()
+    assert len(parts.train) + len(parts.onboarding) + len(parts.test) == len(ratings)
+    assert (parts.onboarding.groupby("userId").size() == 5).all()
+    # the onboarding ratings are each user's first five by (timestamp, movieId), a stable sort
+    user = new[0]
+    theirs = ratings[ratings["userId"] == user].sort_values(["timestamp", "movieId"], kind="stable")
+    assert set(parts.onboarding.loc[parts.onboarding["userId"] == user, "movieId"]) == set(
+        theirs["movieId"].head(5)
+    )
+
+
+def test_new_movies_have_no_rating_in_training(course):
+    ratings = course["ratings"]
+    train, test = split.new_movies_split(ratings, seed=42)
+    ids = np.sort(ratings["movieId"].unique())
+    new = np.random.default_rng(43).choice(ids, size=round(0.2 * len(ids)), replace=False)
+    assert set(test["movieId"]) == set(new) and not train["movieId"].isin(new).any()
+    assert len(train) + len(test) == len(ratings)
+
+
+def test_no_onboarding_movie_is_ever_ranked(course):
+    ratings = course["ratings"]
+    parts = split.new_users_split(ratings, seed=42)
+    catalogue = np.sort(ratings["movieId"].unique())
+    onboarding = set(zip(parts.onboarding["userId"], parts.onboarding["movieId"], strict=True))
+
+    def loves_onboarding(users, movies):  # a model that puts the onboarding movies first
+        return np.array([[1e9 if (u, m) in onboarding else 0.0 for m in movies] for u in users])
+
+    shown = Ranking(parts.onboarding, parts.test, catalogue).per_user(loves_onboarding)
+    for user, positions in zip(shown["userId"], shown["shown"], strict=True):
+        assert not {(user, m) for m in catalogue[positions]} & onboarding
+
+
+def test_new_movies_are_ranked_only_among_themselves(course):
+    train, test = split.new_movies_split(course["ratings"], seed=42)
+    seen = []
+
+    class Recorder(baselines.Baseline):
+        def score(self, users, movies):
+            seen.append(movies)
+            return np.zeros((len(users), len(movies)))
+
+    coldstart.new_movies(Recorder().fit(train), split.Split(train, test))
+    assert set(np.concatenate(seen)) == set(test["movieId"])
+
+
+def test_anchors_reproduce_protocol_md(course):
+    ratings, movies = course["ratings"], course["source"].movies
+    joining = split.new_users_split(ratings, seed=42)
+    popular = coldstart.new_users(baselines.MostPopular().fit(joining.train), joining, ratings)
+    assert popular["NDCG@10"] == pytest.approx(0.304, abs=0.001)
+    bias = coldstart.new_users(baselines.BiasBaseline().fit(joining.train), joining, ratings)
+    assert bias["RMSE"] == pytest.approx(0.914, abs=0.002)
+    unseen = split.new_movies_split(ratings, seed=42)
+    profile = coldstart.new_movies(coldstart.GenreProfile(movies, 0.01).fit(unseen.train), unseen)
+    assert profile["NDCG@10"] == pytest.approx(0.050, abs=0.002)
+    assert profile["RMSE"] == pytest.approx(0.924, abs=0.002)
+
+
+def test_inductive_graphsage_answers_for_users_it_never_saw(course, small_folder):
+    from helpers import Settings, data
+
+    settings = Settings.from_env().replace(
+        dataset=str(small_folder), cache=course["settings"].cache, max_epochs=3
+    )
+    ratings = data.load_ratings(settings)
+    parts = split.new_users_split(ratings, seed=42)
+    model = pipeline.build(
+        "graphsage-cold-users", parts.train, pipeline.movie_data(settings), settings
+    )
+    result = coldstart.new_users(model, parts, ratings)
+    assert np.isfinite([result["RMSE"], result["NDCG@10"]]).all()
+    for part in (model.lists, model.stars):  # no tag of a new movie may be used (protocol.md)
+        assert "tags" not in part.tables.recipe.movie_blocks
+    joined = model.fold_in(parts.onboarding)
+    assert not np.allclose(
+        joined.score(parts.onboarding["userId"].unique()[:2], np.array([1, 2, 3])), 0.0
+    )
+    # the shrinkage was chosen on held-out users, and it scales a newcomer's list vector by
+    # n / (n + shrinkage): one rating moves the list less than five
+    lists = model.lists
+    assert set(lists.shrinkages) == set(SHRINKAGES)
+    assert lists.shrinkage == max(lists.shrinkages, key=lists.shrinkages.get)
+    lists.shrinkage = 0.0
+    plain = lists.fold_in(parts.onboarding)
+    lists.shrinkage = 2.0
+    shrunk = lists.fold_in(parts.onboarding)
+    n = parts.onboarding.groupby("userId").size().reindex(plain.maps.users.ids).to_numpy()
+    np.testing.assert_allclose(
+        shrunk.lists.users, plain.lists.users * (n / (n + 2.0))[:, None], rtol=1e-6
+    )

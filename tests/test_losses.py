@@ -1,0 +1,40 @@
+"""The training objectives: the sampled softmax estimates the full one; chunked MSE is exact."""
+
+import torch
+
+from helpers import losses
+
+
+def test_sampled_softmax_estimates_the_full_softmax():
+    torch.manual_seed(0)
+    users, movies, bias = torch.randn(50, 8), torch.randn(2000, 8), torch.zeros(2000)
+    liked = (torch.randint(0, 50, (500,)), torch.randint(0, 2000, (500,)))
+    full = losses.softmax(users, movies, bias, liked, 1.0)
+    sampled = torch.stack(
+        [losses.sampled_softmax(users, movies, bias, liked, 1.0, 512) for _ in range(20)]
+    ).mean()
+    assert abs(float(sampled - full)) < 0.05 * float(full)
+
+
+def test_pair_mse_backward_gives_the_gradient_of_the_plain_mse():
+    torch.manual_seed(0)
+    weights = torch.randn(10, 4, requires_grad=True)
+    users, movies = weights[:4] * 2, weights[4:] + 1
+    pairs = (torch.randint(0, 4, (300,)), torch.randint(0, 6, (300,)))
+    target = torch.randn(300)
+    value = losses.pair_mse_backward(users, movies, pairs, target, chunk=64)
+    chunked = weights.grad.clone()
+    weights.grad = None
+    plain = (
+        ((weights[:4][pairs[0]] * 2 * (weights[4:][pairs[1]] + 1)).sum(-1) - target).pow(2).mean()
+    )
+    plain.backward()
+    assert abs(value - float(plain)) < 1e-5
+    assert torch.allclose(chunked, weights.grad, atol=1e-5)
+
+
+def test_bpr_prefers_liked_movies():
+    users, movies = torch.tensor([[1.0, 0.0]]), torch.tensor([[5.0, 0.0], [-5.0, 0.0]])
+    liked = (torch.tensor([0]), torch.tensor([0]))
+    torch.manual_seed(0)
+    assert float(losses.bpr(users, movies, torch.zeros(2), liked)) < 0.7

@@ -1,0 +1,136 @@
+"""Execute every notebook top to bottom, headless: ``python -m tools.run_notebooks``.
+
+Executed copies go to ``build/notebooks/`` (git-ignored); ``--inplace`` refreshes the committed
+notebooks' outputs instead (what a maintainer does after changing code). Each notebook's wall
+time and the peak memory of its kernel are printed. ``--solutions`` also runs every worked
+solution of a notebook's exercises after it, in the same kernel, and fails on the first that
+raises. Kernels start with :data:`tools.stored_outputs.PORTABLE_NUMERICS` set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
+from tqdm import tqdm
+
+from helpers.settings import REPO, Settings, SettingsError
+from tools.stored_outputs import PORTABLE_NUMERICS
+
+SOLUTION = re.compile(r"<details><summary>Solution[^<]*</summary>\s*```python\n(.*?)```", re.S)
+
+
+def notebooks(pattern: str = "*.ipynb") -> list[Path]:
+    """The course notebooks, in their numbered order."""
+    return sorted((REPO / "notebooks").glob(pattern))
+
+
+def solutions(notebook) -> list[str]:
+    """The code of every worked solution in the notebook's markdown, in order."""
+    text = "\n".join(cell.source for cell in notebook.cells if cell.cell_type == "markdown")
+    return SOLUTION.findall(text)
+
+
+def kernel_peak(client: NotebookClient) -> int | None:
+    """Peak resident memory (bytes) of the client's kernel, where Linux tells it."""
+    pid = getattr(getattr(client.km, "provisioner", None), "pid", None)
+    status = Path(f"/proc/{pid}/status")
+    if pid is None or not status.exists():
+        return None
+    line = next(
+        (line for line in status.read_text().splitlines() if line.startswith("VmHWM:")), None
+    )
+    return int(line.split()[1]) * 1024 if line else None
+
+
+def execute(
+    path: Path, target: Path | None, with_solutions: bool = False
+) -> tuple[float, int | None]:
+    """Run one notebook in a fresh ``python3`` kernel, cell by cell with a progress bar."""
+    notebook = nbformat.read(path, as_version=4)
+    for cell in notebook.cells:
+        cell.metadata.pop("execution", None)  # timestamps of an earlier run
+    extra = [
+        nbformat.v4.new_code_cell(code) for code in (solutions(notebook) if with_solutions else [])
+    ]
+    for number, cell in enumerate(extra, 1):
+        cell.id = f"solution-{number}"
+    client = NotebookClient(
+        notebook,
+        timeout=3600,
+        kernel_name="python3",
+        record_timing=False,
+        resources={"metadata": {"path": str(path.parent)}},
+    )
+    notebook.cells += extra  # the executed solutions end the copy (never the committed notebook)
+    started = time.perf_counter()
+    code = [index for index, cell in enumerate(notebook.cells) if cell.cell_type == "code"]
+    with client.setup_kernel(env=PORTABLE_NUMERICS | os.environ):  # your own settings win
+        for index in tqdm(code, desc=path.stem, unit="cell"):
+            client.execute_cell(notebook.cells[index], index)
+        peak = kernel_peak(client)
+    if target is not None:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(notebook, target)
+    return time.perf_counter() - started, peak
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--inplace", action="store_true", help="rewrite the committed notebooks")
+    parser.add_argument(
+        "--only", default="*.ipynb", help="glob of notebooks to run (e.g. '0[2-4]*')"
+    )
+    parser.add_argument("--out", type=Path, help="folder for the executed copies")
+    parser.add_argument("--solutions", action="store_true", help="also run the worked solutions")
+    args = parser.parse_args(argv)
+    try:
+        settings = Settings.from_env()
+    except SettingsError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    if args.inplace and args.solutions:
+        print(
+            "error: --inplace keeps the committed notebooks free of solution outputs; drop one.",
+            file=sys.stderr,
+        )
+        return 2
+    if args.inplace and not settings.is_course_data:
+        print(
+            f"error: --inplace would store {settings.label} outputs in the committed notebooks; "
+            "drop it.",
+            file=sys.stderr,
+        )
+        return 2
+    out = args.out or REPO / "build" / "notebooks" / (
+        "" if settings.is_course_data else settings.label
+    )
+    paths = notebooks(args.only)
+    if not paths:
+        print(f"error: no notebook matches {args.only!r} in notebooks/.", file=sys.stderr)
+        return 2
+    print(f"data set: {settings.label}", flush=True)
+    total = 0.0
+    for path in paths:
+        target = path if args.inplace else out / path.name
+        try:
+            seconds, peak = execute(path, target, args.solutions)
+        except CellExecutionError as error:
+            print(f"\n{path.name} failed:\n{error}", file=sys.stderr)
+            return 1
+        total += seconds
+        memory = f", kernel peak {peak / 1024**3:.1f} GiB" if peak else ""
+        print(f"{path.name}: {seconds:.0f} s{memory} -> {target}", flush=True)
+    print(f"all {len(paths)} notebooks: {total:.0f} s", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -61,22 +61,13 @@ def test_new_users_protocol_never_lists_an_onboarding_movie(folder, tmp_path):
     assert len(pd.read_csv(tmp_path / "predictions.csv")) == len(parts.test)
 
 
+def protocol(folder: str, out, *args: str) -> int:
+    """``python -m helpers.evaluate`` on ``folder``, writing into ``out``; its exit code."""
+    return evaluate.main(["--data-dir", folder, "--out", str(out), *args])
+
+
 def test_new_movies_protocol_lists_only_new_movies(folder, tmp_path):
-    assert (
-        evaluate.main(
-            [
-                "--data-dir",
-                folder,
-                "--out",
-                str(tmp_path),
-                "--protocol",
-                "new-movies",
-                "--model",
-                "bias",
-            ]
-        )
-        == 0
-    )
+    assert protocol(folder, tmp_path, "--protocol", "new-movies", "--model", "bias") == 0
     from helpers import split
 
     _, test = split.new_movies_split(pd.read_csv(f"{folder}/ratings.csv"), 42)
@@ -84,21 +75,7 @@ def test_new_movies_protocol_lists_only_new_movies(folder, tmp_path):
 
 
 def test_a_model_that_cannot_fold_in_users_is_refused(folder, tmp_path, capsys):
-    assert (
-        evaluate.main(
-            [
-                "--data-dir",
-                folder,
-                "--out",
-                str(tmp_path),
-                "--protocol",
-                "new-users",
-                "--model",
-                "lightgcn",
-            ]
-        )
-        == 2
-    )
+    assert protocol(folder, tmp_path, "--protocol", "new-users", "--model", "lightgcn") == 2
     assert "cannot take users who join" in capsys.readouterr().err
 
 

@@ -38,7 +38,13 @@ LISTS = {
     "patience": 60,
 }
 STARS = {"channels": 64, "layers": 2, "lr": 0.01, "epochs": 100, "patience": 10}
-SHRINKAGES = (0.0, 1.0, 2.0, 4.0, 8.0)  # pseudo-ratings of trust a new user's own movies must earn
+SHRINKAGES = (
+    0.0,
+    1.0,
+    2.0,
+    4.0,
+    8.0,
+)  # pseudo-ratings of "the average user" a newcomer starts with
 
 
 @dataclass
@@ -152,7 +158,7 @@ class SageRecommender(GNNRecommender):
         lists, stars = (vectors, None) if objective == "lists" else (None, vectors)
         super().__init__(name, maps, base, lists, stars)
         self.model, self.tables, self.objective = model, tables, objective
-        self.shrinkage = 0.0  # new users' list vectors are scaled by n / (n + shrinkage)
+        self.shrinkage = 0.0  # new users' list vectors lean to the average user (see fold_in)
 
     def fold_in(self, ratings: pd.DataFrame) -> GNNRecommender:
         """The recommender for users who joined after training, from their ``ratings`` alone."""
@@ -164,9 +170,10 @@ class SageRecommender(GNNRecommender):
         if self.tables.users is not None:
             user_x = self.tables.users.apply(user_stats(ratings, maps)).tensor()
         vectors = self.model.fold_in(self.movie_layers, user_x, to_user).numpy()
-        if self.objective == "lists" and self.shrinkage:  # few ratings: lean on the movie bias
+        if self.objective == "lists" and self.shrinkage:  # few ratings: lean to the average user
             n = np.bincount(users.numpy(), minlength=len(new)).astype(np.float32)[:, None]
-            vectors = vectors * (n / (n + self.shrinkage))
+            average = self.lists.users.mean(0)  # the mean of the training users' vectors
+            vectors = (n * vectors + self.shrinkage * average) / (n + self.shrinkage)
         known = self.lists or self.stars
         joined = Embeddings(vectors, known.movies, known.bias)
         lists, stars = (joined, None) if self.objective == "lists" else (None, joined)

@@ -97,8 +97,8 @@ def test_inductive_graphsage_answers_for_users_it_never_saw(course, small_folder
     assert not np.allclose(
         joined.score(parts.onboarding["userId"].unique()[:2], np.array([1, 2, 3])), 0.0
     )
-    # the shrinkage was chosen on held-out users, and it scales a newcomer's list vector by
-    # n / (n + shrinkage): one rating moves the list less than five
+    # the shrinkage was chosen on held-out users, and it pulls a newcomer's list vector toward the
+    # average training user, (n z + c z_mean) / (n + c): one rating moves the list less than five
     lists = model.lists
     assert set(lists.shrinkages) == set(SHRINKAGES)
     assert lists.shrinkage == max(lists.shrinkages, key=lists.shrinkages.get)
@@ -107,6 +107,6 @@ def test_inductive_graphsage_answers_for_users_it_never_saw(course, small_folder
     lists.shrinkage = 2.0
     shrunk = lists.fold_in(parts.onboarding)
     n = parts.onboarding.groupby("userId").size().reindex(plain.maps.users.ids).to_numpy()
-    np.testing.assert_allclose(
-        shrunk.lists.users, plain.lists.users * (n / (n + 2.0))[:, None], rtol=1e-6
-    )
+    average = lists.lists.users.mean(0)
+    expected = (n[:, None] * plain.lists.users + 2.0 * average) / (n[:, None] + 2.0)
+    np.testing.assert_allclose(shrunk.lists.users, expected, rtol=1e-5, atol=1e-6)

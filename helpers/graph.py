@@ -33,7 +33,12 @@ class IdMap:
 
     def index(self, raw: np.ndarray | pd.Series, strict: bool = True) -> np.ndarray:
         """Node indices of raw ids; unknown ids raise (``strict``) or map to -1."""
-        found = pd.Index(self.ids).get_indexer(np.asarray(raw))
+        raw = np.asarray(raw)
+        if len(self.ids) == 0:
+            found = np.full(raw.shape, -1)
+        else:  # the ids are sorted: a binary search, no hash index rebuilt on every call
+            position = np.searchsorted(self.ids, raw).clip(max=len(self.ids) - 1)
+            found = np.where(self.ids[position] == raw, position, -1)
         if strict and (found < 0).any():
             unknown = np.asarray(raw)[found < 0][:5].tolist()
             raise KeyError(f"ids {unknown} are not in this graph (it has {len(self):,} nodes).")

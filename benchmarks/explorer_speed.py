@@ -34,11 +34,11 @@ Two data sets:
 
 The models are **stand-ins with the right shapes**, not trained ones: an update's cost depends
 on the shapes only, and training would take hours at 25M. The user model is a
-``GNNRecommender`` over random 256-d list embeddings (LightGCN's width) and 64-d star
-embeddings on a bias model fitted on train (the shape of notebook 08's ``GNN``, without the
-graph filter of its blend); the "you" model is an untrained ``GraphSAGE`` (64 channels, 2
-layers, ids only) served through ``SageRecommender`` for lists and for stars, combined with
-``pipeline.Both`` as notebook 08's inductive model is.
+``GNNRecommender`` over random list embeddings as wide as LightGCN's (``pipeline.LIGHTGCN``)
+and 64-d star embeddings on a bias model fitted on train (the shape of notebook 08's ``GNN``,
+without the graph filter of its blend); the "you" model is an untrained ``GraphSAGE`` (64
+channels, 2 layers, ids only) served through ``SageRecommender`` for lists and for stars,
+combined with ``pipeline.Both`` as notebook 08's inductive model is.
 """
 
 from __future__ import annotations
@@ -56,13 +56,13 @@ import torch
 import helpers
 from helpers import data, split
 from helpers.baselines import BiasBaseline
-from helpers.explorer import logic
-from helpers.explorer.widget import STYLE, Explorer, _png, draw_explanation
+from helpers.explorer import explain, logic
+from helpers.explorer.widget import STYLE, Explorer, _png
 from helpers.graph import IdMaps
 from helpers.models.sage import GraphSAGE
-from helpers.pipeline import Both
+from helpers.pipeline import LIGHTGCN, Both
 from helpers.recommender import Embeddings, GNNRecommender
-from helpers.sage_training import Graph, SageRecommender, Tables
+from helpers.sage_serving import Graph, SageRecommender, Tables
 
 GENRES = (
     "Action Adventure Animation Children Comedy Crime Documentary Drama Fantasy Film-Noir "
@@ -70,6 +70,7 @@ GENRES = (
 ).split()
 MAX_YOURS = 20  # ratings you give before the benchmark starts a fresh set
 TARGETS_MS = {"ml-latest-small": 200, "synthetic, MovieLens 25M shape": 1000}  # "you" updates
+WIDTH = LIGHTGCN["channels"]  # the list embeddings' width
 SMALL, SYNTHETIC = "ml-latest-small", "synthetic, MovieLens 25M shape"
 
 
@@ -128,7 +129,7 @@ def stand_ins(movies: pd.DataFrame, train: pd.DataFrame, seed: int = 0):
         return rng.normal(0, scale, (rows, dim)).astype(np.float32)
 
     lists = Embeddings(
-        normal(n_users, 256, 0.1), normal(n_movies, 256, 0.1), normal(n_movies, 1, 1.0)[:, 0]
+        normal(n_users, WIDTH, 0.1), normal(n_movies, WIDTH, 0.1), normal(n_movies, 1, 1.0)[:, 0]
     )
     stars = Embeddings(
         normal(n_users, 64, 0.05), normal(n_movies, 64, 0.05), np.zeros(n_movies, np.float32)
@@ -330,9 +331,13 @@ def time_pictures(app: Explorer, titles: list[str], n: int) -> dict:
     for name, (which, who, listed, rows, given) in cases.items():
 
         def draw(which=which, who=who, listed=listed, rows=rows, given=given):
-            because = logic.because_you_liked(app.vectors[which], listed.positions[:5], rows, given)
+            because = explain.because_you_liked(
+                app.vectors[which], listed.positions[:5], rows, given
+            )
             _png(
-                draw_explanation(logic.explanation_graph(app.catalogue, who, because, rows, given))
+                explain.draw_explanation(
+                    explain.explanation_graph(app.catalogue, who, because, rows, given)
+                )
             )
 
         out[name] = summary([timed(draw) for _ in range(n)])

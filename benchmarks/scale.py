@@ -7,7 +7,7 @@ For each size: wall time and peak resident memory (RSS) of
 * ``load parquet``: the same tables again, from that parquet cache;
 * ``features``: protocol + validation split, id maps, every feature block of
   ``helpers.features.temporal_features`` on the train part (user stats and temporal; movie
-  stats, year, genres, genome, tags), then ``helpers.sage_training.Graph`` of the fit part (rating
+  stats, year, genres, genome, tags), then ``helpers.sage_serving.Graph`` of the fit part (rating
   tensors, time order, the sparse mean adjacency both ways);
 * ``epoch``: one ``helpers.train.fit`` epoch of the GraphSAGE star model (64 channels, 2 layers,
   ids only, residual on ``BiasBaseline``) with ``helpers.sage_training``'s step (messages both
@@ -123,7 +123,8 @@ def stage_pipeline(settings) -> dict:
     from helpers.models.sage import GraphSAGE
     from helpers.recommender import Rated, top_k
     from helpers.reproducibility import device
-    from helpers.sage_training import Graph, SageRecommender, Tables, _star_step
+    from helpers.sage_serving import Graph, SageRecommender, Tables
+    from helpers.sage_training import _star_step
     from helpers.train import Practice, fit
 
     results, parts = {}, {}

@@ -1,80 +1,30 @@
-"""Download, verify, cache and load the MovieLens tables (taught in notebook 01).
+"""Load the MovieLens tables, typed and validated, through a parquet cache (notebook 01).
 
-``pooch`` fetches a release's zip from GroupLens or a local mirror, checks it against the
-published SHA-256 and keeps it in the cache; tables are read straight from the verified zip
-(nothing is extracted, so nothing can be half-extracted), typed, validated and kept as parquet
-copies named by the hash of their content. A folder of CSVs (``MOVIELENS_DATASET=/path``) is
-read as it is. Every problem raises :class:`DataError` with a sentence saying what to do.
+:mod:`helpers.download` brings each table's CSV (a verified release zip, a local mirror or a
+folder of CSVs, ``MOVIELENS_DATASET=/path``); here it is typed, checked against its schema and
+kept as a parquet copy named by the hash of its content. Every problem raises
+:class:`~helpers.download.DataError` with a sentence saying what to do.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
-import tempfile
-import zipfile
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
-from urllib.parse import unquote, urlparse
 
 import numpy as np
 import pandas as pd
-import pooch
-import requests
-from tqdm.auto import tqdm
 
+from helpers.download import (
+    RELEASES,
+    DataError,
+    Source,
+    file_source,
+    table_source,
+    write_atomically,
+)
 from helpers.settings import Settings
 
-GROUPLENS = "https://files.grouplens.org/datasets/movielens"
-pooch.get_logger().setLevel("WARNING")  # pooch announces every fetch on stderr otherwise
-
-
-class DataError(RuntimeError):
-    """A MovieLens file is missing, damaged or unexpected; the message says what to do."""
-
-
-@dataclass(frozen=True)
-class Release:
-    """A GroupLens archive: its published SHA-256 and size, and the SHA-256 of files in it."""
-
-    sha256: str
-    size: int
-    files: dict[str, str] = field(default_factory=dict)
-
-
-RELEASES = {
-    "ml-latest-small": Release(
-        "696d65a3dfceac7c45750ad32df2c259311949efec81f0f144fdfb91ebc9e436", 978_202,
-        {
-            "ratings.csv": "aa289ca83157595d0df6aea1be6a4ded676ddc4385472e8313a8ed9805352646",
-            "movies.csv": "5a5f32dd9bb3797b8e728a1b98958789d2b13f294a69fdfbc5727f8a9611aa07",
-            "tags.csv": "92a9f8bb7916dceef6151209845788c3643f794dfa79d1feaec7121b5960399d",
-            "links.csv": "97ad18e4e56a09363c65676b6cb3482ce3e2cea2372a24620c1599c843325f31",
-        },
-    ),
-    "ml-25m": Release(
-        "8b21cfb7eb1706b4ec0aac894368d90acf26ebdfb6aced3ebd4ad5bd1eb9c6aa", 261_978_986,
-        {
-            "ratings.csv": "9c85525758597dca76e8d98cebb9c13e018c2317b09a0878b6d383179526e385",
-            "genome-scores.csv": "dcee649a8ba5c02b14b5ac5ff34dd27edcf58beff1d902cdf9c114927d1f8f70",
-            "tags.csv": "84793c391a8e2a8b93190b5e780f781563a184c413d02ff2104cc2f442e2830a",
-            "movies.csv": "c50dea6973e619f9bc1decd4afa3e35358b83a5fb663dac0ec82252a011d023d",
-            "links.csv": "dd07bbd9aa8e76d263d8323ddd18ec87b6e00a79a68a5896afe9a737af22322b",
-            "genome-tags.csv": "c84bf1e2addbf38432426a2bb2a117a59d76c0873fc875fe8764e92842fd3bfb",
-        },
-    ),
-    "ml-20m": Release(
-        "96f243c338a8665f6bcc89c53edf6ee39162a846940de6b7c8c48aeada765ff3", 198_702_078,
-        {
-            "movies.csv": "eed80dd12706c10362fea572a248f625cee3cfd3dba05086158314ac69d78fac",
-            "links.csv": "5c8826f9523d6d004046ef579d42b655c58f7c5d55a868913180cf11e3e31c93",
-            "genome-tags.csv": "c84bf1e2addbf38432426a2bb2a117a59d76c0873fc875fe8764e92842fd3bfb",
-        },
-    ),
-}  # fmt: skip
 # Column -> dtype of every table as the kit uses them (int32/float32 keep 25M in memory).
 SCHEMAS = {
     "ratings": {"userId": "int32", "movieId": "int32", "rating": "float32", "timestamp": "int64"},
@@ -88,140 +38,6 @@ GENOME_HELP = (
     "set MOVIELENS_GENOME to a genome-scores.csv, or MOVIELENS_GENOME=ml-25m to download "
     "ml-25m.zip (262 MB) once"
 )
-
-
-def write_atomically(path: Path, write: Callable[[Path], object]) -> Path:
-    """``write`` a scratch file of a unique name beside ``path``, then rename it to ``path``.
-
-    An interrupted run leaves the previous file (or none), and two processes writing the same
-    file never share a scratch name.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, scratch = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    os.close(handle)
-    try:
-        write(Path(scratch))
-        os.replace(scratch, path)
-    finally:
-        Path(scratch).unlink(missing_ok=True)
-    return path
-
-
-def file_digest(path: Path) -> str:
-    """SHA-256 of a file, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-@dataclass(frozen=True)
-class Source:
-    """One table's CSV: a name for messages, a key naming its exact content, how to open it."""
-
-    name: str
-    key: str
-    open: Callable[[], BinaryIO]
-
-
-def _local(mirror: str) -> Path | None:
-    """The folder behind a mirror given as a path or a ``file://`` URL (None for http)."""
-    if "://" not in mirror:
-        return Path(mirror).expanduser()
-    parsed = urlparse(mirror)
-    return Path(unquote(parsed.path)) if parsed.scheme == "file" else None
-
-
-def _copy_from(folder: Path) -> Callable:
-    """A pooch downloader that copies from a local mirror folder, with a progress bar."""
-
-    def download(url: str, output_file: str, _pooch, check_only: bool = False) -> None:
-        source = folder / Path(urlparse(url).path).name
-        with open(source, "rb") as src, open(output_file, "wb") as out, tqdm(
-            total=source.stat().st_size, unit="B", unit_scale=True, desc=f"copy {source.name}"
-        ) as bar:  # fmt: skip
-            for block in iter(lambda: src.read(1 << 20), b""):
-                bar.update(out.write(block))
-
-    return download
-
-
-def fetch_archive(release: str, settings: Settings) -> Path:
-    """The release's zip in the cache, verified; fetched from the mirror or GroupLens if needed."""
-    published, base = RELEASES[release], (settings.mirror or GROUPLENS).rstrip("/")
-    folder = _local(base)
-    downloader = _copy_from(folder) if folder else pooch.HTTPDownloader(progressbar=True)
-    try:
-        return Path(
-            pooch.retrieve(
-                f"{base}/{release}.zip",
-                f"sha256:{published.sha256}",
-                f"{release}.zip",
-                settings.cache,
-                downloader=downloader,
-            )  # fmt: skip
-        )
-    except ValueError as error:  # pooch deletes a download whose hash differs
-        raise DataError(
-            f"{release}.zip from {base} is damaged or incomplete (its SHA-256 differs from "
-            "GroupLens' published one), so it was not kept. Run again; if it keeps failing, "
-            f"replace the mirror's copy with the official file ({published.size:,} bytes)."
-        ) from error
-    except (requests.RequestException, OSError) as error:
-        raise DataError(
-            f"Could not fetch {release}.zip from {base} ({error}). If this machine is offline, "
-            f"set MOVIELENS_MIRROR to a folder holding {release}.zip (for example "
-            f"`export MOVIELENS_MIRROR=../shared/data/movielens`), or put the zip in "
-            f"{settings.cache}."
-        ) from error
-
-
-def _checked_file(path: Path, published: str | None) -> Source:
-    """An extracted CSV of a release, accepted only if it is byte for byte GroupLens' file."""
-    if published is None:
-        raise DataError(
-            f"{path} has no published checksum to verify it against; put the release's zip "
-            "in the mirror folder instead."
-        )
-    if file_digest(path) != published:
-        raise DataError(
-            f"{path} is not GroupLens' file (its SHA-256 differs from the published one: "
-            "edited or damaged). Replace it with the original, or put the release's zip beside."
-        )
-    return Source(str(path), published, lambda: open(path, "rb"))
-
-
-def table_source(table: str, settings: Settings, dataset: str | None = None) -> Source:
-    """Where ``table`` of ``dataset`` (default: the configured one) is read from."""
-    dataset, filename = dataset or settings.dataset, f"{table}.csv"
-    if dataset not in RELEASES:
-        folder = Path(dataset).expanduser()
-        if not folder.is_dir():
-            raise DataError(
-                f"Unknown data set {dataset!r}: use one of {', '.join(RELEASES)}, "
-                "or a folder of MovieLens CSVs."
-            )
-        path = folder / filename
-        if not path.exists():
-            raise DataError(f"{path} does not exist: the data set has no {table} table.")
-        return Source(str(path), file_digest(path), lambda: open(path, "rb"))
-    mirror = _local(settings.mirror) if settings.mirror else None
-    if (
-        mirror
-        and not (mirror / f"{dataset}.zip").exists()
-        and (mirror / dataset / filename).exists()
-    ):
-        return _checked_file(mirror / dataset / filename, RELEASES[dataset].files.get(filename))
-    member = f"{dataset}/{filename}"
-
-    def open_member() -> BinaryIO:
-        bundle = zipfile.ZipFile(fetch_archive(dataset, settings))
-        if member not in bundle.namelist():
-            raise DataError(f"{dataset} has no {table} table ({member} is not in its archive).")
-        return bundle.open(member)
-
-    return Source(f"{dataset}.zip:{member}", f"{RELEASES[dataset].sha256}:{member}", open_member)
 
 
 def read_table(source: Source, table: str, settings: Settings) -> pd.DataFrame:
@@ -336,10 +152,10 @@ def _genome_source(settings: Settings, table: str) -> Source | None:
     path = Path(choice).expanduser()
     if table == "genome-tags":  # the tag names beside the scores (GroupLens or Kaggle name)
         path = next(iter(sorted(path.parent.glob("genome[-_]tags*.csv"))), None)
-        return Source(str(path), file_digest(path), lambda: open(path, "rb")) if path else None
+        return file_source(path) if path else None
     if not path.exists():
         raise DataError(f"MOVIELENS_GENOME={choice!r} does not exist; {GENOME_HELP}.")
-    return Source(str(path), file_digest(path), lambda: open(path, "rb"))
+    return file_source(path)
 
 
 def load_genome(settings: Settings, movie_ids: np.ndarray | None = None) -> pd.DataFrame | None:

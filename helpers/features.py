@@ -33,11 +33,8 @@ def _counts(index: np.ndarray, n: int, weights: np.ndarray | None = None) -> np.
 
 def user_stats(ratings: pd.DataFrame, maps: IdMaps) -> pd.DataFrame:
     """Mean, log count and variance of each user's ratings (row i = user node i)."""
-    user, stars, n = (
-        maps.users.index(ratings["userId"]),
-        ratings["rating"].to_numpy(np.float64),
-        len(maps.users),
-    )
+    user, n = maps.users.index(ratings["userId"]), len(maps.users)
+    stars = ratings["rating"].to_numpy(np.float64)
     count = _counts(user, n)
     mean = np.where(count > 0, _counts(user, n, stars) / np.maximum(count, 1), stars.mean())
     squares = _counts(user, n, stars**2) / np.maximum(count, 1)
@@ -60,11 +57,8 @@ def user_temporal(ratings: pd.DataFrame, maps: IdMaps) -> pd.DataFrame:
     MovieLens timestamps are seconds since 1970-01-01 UTC: "hour 20" is 20:00 UTC, which is the
     afternoon in California. Recency is measured to the last rating of anyone.
     """
-    user, seconds, n = (
-        maps.users.index(ratings["userId"]),
-        ratings["timestamp"].to_numpy(np.int64),
-        len(maps.users),
-    )
+    user, n = maps.users.index(ratings["userId"]), len(maps.users)
+    seconds = ratings["timestamp"].to_numpy(np.int64)
     hours = _shares(user, (seconds // 3600) % 24, n, 24)
     days = _shares(user, (seconds // SECONDS_PER_DAY + 3) % 7, n, 7)  # 1970-01-01: a Thursday
     first, last = np.full(n, np.iinfo(np.int64).max), np.full(n, np.iinfo(np.int64).min)
@@ -93,11 +87,8 @@ def movie_stats(train: pd.DataFrame, maps: IdMaps, shrinkage: float = SHRINKAGE)
     Shrinking keeps a movie with one 5-star rating from looking better than a classic with
     hundreds; a movie without train ratings gets the global mean.
     """
-    movie, stars, n = (
-        maps.movies.index(train["movieId"]),
-        train["rating"].to_numpy(np.float64),
-        len(maps.movies),
-    )
+    movie, n = maps.movies.index(train["movieId"]), len(maps.movies)
+    stars = train["rating"].to_numpy(np.float64)
     count, total = _counts(movie, n), _counts(movie, n, stars)
     shrunk = (total + shrinkage * (stars.mean() if len(stars) else 0.0)) / (count + shrinkage)
     return _on_movies(maps, {"rating_log_count": np.log1p(count), "rating_mean_shrunk": shrunk})
@@ -141,11 +132,8 @@ def svd_reduce(
 ) -> Reduction:
     """TruncatedSVD (seeded) to ``n`` columns; components a small matrix lacks are zeros."""
     fitted = min(n, min(matrix.shape) - 1)
-    scores, loadings, explained = (
-        np.zeros((matrix.shape[0], n)),
-        np.zeros((n, matrix.shape[1])),
-        np.zeros(n),
-    )
+    scores, loadings = np.zeros((matrix.shape[0], n)), np.zeros((n, matrix.shape[1]))
+    explained = np.zeros(n)
     if fitted >= 1:
         svd = TruncatedSVD(n_components=fitted, random_state=seed)
         scores[:, :fitted] = svd.fit_transform(matrix)
@@ -271,14 +259,10 @@ class FeatureRecipe:
     seed: int = 42
 
     def __post_init__(self):
-        for blocks, known in (
-            (self.user_blocks, tuple(USER_BLOCKS)),
-            (self.movie_blocks, MOVIE_BLOCKS),
-        ):
-            if set(blocks) - set(known):
-                raise ValueError(
-                    f"Unknown feature block(s) {sorted(set(blocks) - set(known))}; use {known}."
-                )
+        chosen = {tuple(USER_BLOCKS): self.user_blocks, MOVIE_BLOCKS: self.movie_blocks}
+        for known, blocks in chosen.items():
+            if unknown := sorted(set(blocks) - set(known)):
+                raise ValueError(f"Unknown feature block(s) {unknown}; use {known}.")
 
     def users(self, ratings: pd.DataFrame, maps: IdMaps) -> pd.DataFrame | None:
         """The raw user table of this recipe (None without user blocks)."""
@@ -308,9 +292,7 @@ class FeatureRecipe:
         return pd.concat(parts, axis=1) if parts else None
 
 
-rich_features = FeatureRecipe("rich", ("stats",), ("stats", "year", "genres"))
-genome_features = FeatureRecipe("genome", ("stats",), ("stats", "year", "genres", "genome", "tags"))
-temporal_features = FeatureRecipe(
+rich_features = FeatureRecipe("rich", ("stats",), ("stats", "year", "genres"))  # notebook 03
+temporal_features = FeatureRecipe(  # notebook 05
     "temporal", ("stats", "temporal"), ("stats", "year", "genres", "genome", "tags")
 )
-cold_features = FeatureRecipe("cold", ("stats",), ("year", "genres", "title", "genome"))

@@ -101,13 +101,21 @@ def build_graph(
 def csr(rows: Tensor, cols: Tensor, values: Tensor, size: tuple[int, int]) -> Tensor:
     """A torch sparse CSR matrix (sorted here), without torch's "beta" warning."""
     order = torch.argsort(rows * size[1] + cols)
-    crow = torch.zeros(size[0] + 1, dtype=torch.long, device=rows.device)
-    crow[1:] = torch.bincount(rows, minlength=size[0]).cumsum(0)
+    return sorted_csr(row_pointers(rows, size[0]), cols[order], values[order], size)
+
+
+def row_pointers(rows: Tensor, n_rows: int) -> Tensor:
+    """CSR's ``crow_indices``: where each row's entries start (and, last, how many there are)."""
+    crow = torch.zeros(n_rows + 1, dtype=torch.long, device=rows.device)
+    crow[1:] = torch.bincount(rows, minlength=n_rows).cumsum(0)
+    return crow
+
+
+def sorted_csr(crow: Tensor, cols: Tensor, values: Tensor, size: tuple[int, int]) -> Tensor:
+    """A CSR matrix of entries already in row order, without torch's "beta" warning."""
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
-        return torch.sparse_csr_tensor(
-            crow, cols[order], values[order], size=size, check_invariants=False
-        )
+        return torch.sparse_csr_tensor(crow, cols, values, size=size, check_invariants=False)
 
 
 class LikedRows:

@@ -8,38 +8,64 @@ liked movie to outscore the whole catalogue; BPR asks it to outscore one random 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from helpers.graph import row_pointers, sorted_csr
+
 FULL_SOFTMAX_LIMIT = 50_000_000  # users x movies logits per step (200 MB of float32)
 SAMPLED_NEGATIVES = 512  # movies drawn per step when the full softmax is too large
 
 
-def pair_mse_backward(
-    users: Tensor,
-    movies: Tensor,
-    pairs: tuple[Tensor, Tensor],
-    target: Tensor,
-    chunk: int = 1 << 20,
-) -> float:
+@dataclass(frozen=True)
+class Pairs:
+    """Rated (user, movie) pairs as sparse patterns both ways, sorted once (the sort is the cost).
+
+    ``order`` lists the pairs in (user, movie) order; ``transposed`` lists those in (movie, user)
+    order, so a value per pair can be laid out for either product without sorting again.
+    """
+
+    by_user: Tensor  # CSR pattern [users, movies]
+    by_movie: Tensor  # CSR pattern [movies, users]
+    order: Tensor
+    transposed: Tensor
+
+    @classmethod
+    def of(cls, users: Tensor, movies: Tensor, n_users: int, n_movies: int) -> Pairs:
+        order = torch.argsort(users * n_movies + movies)
+        transposed = torch.argsort(movies[order] * n_users + users[order])
+        ones = torch.ones(len(order), device=users.device)
+        by_user = sorted_csr(row_pointers(users, n_users), movies[order], ones, (n_users, n_movies))
+        by_movie = sorted_csr(
+            row_pointers(movies, n_movies), users[order][transposed], ones, (n_movies, n_users)
+        )
+        return cls(by_user, by_movie, order, transposed)
+
+    def with_values(self, values: Tensor) -> tuple[Tensor, Tensor]:
+        """The two patterns holding ``values`` (one per pair, in ``order``)."""
+        laid = [(self.by_user, values), (self.by_movie, values[self.transposed])]
+        return tuple(
+            sorted_csr(p.crow_indices(), p.col_indices(), v, tuple(p.shape)) for p, v in laid
+        )
+
+
+def pair_mse_backward(users: Tensor, movies: Tensor, pairs: Pairs, target: Tensor) -> float:
     """Mean squared error of ``<users[u], movies[m]>`` against ``target``, backward included.
 
-    The pairs are decoded a million at a time on detached copies of the embeddings, whose
-    gradients then flow back through the encoder once: at 25M ratings a [pairs, channels]
-    tensor would not fit in memory.
+    The fit of every pair is one sampled product (``users @ movies.T`` at the rated entries
+    only) and the gradients are two sparse products of the errors with the embeddings: no
+    [pairs, channels] tensor is ever gathered (at 25M ratings it would take most of an epoch
+    and gigabytes; ``benchmarks/decode.py``).
     """
-    detached = [z.detach().requires_grad_() for z in (users, movies)]
-    total, n = 0.0, len(target)
-    for start in range(0, n, chunk):
-        u, m = (index[start : start + chunk] for index in pairs)
-        fit = (detached[0].index_select(0, u) * detached[1].index_select(0, m)).sum(-1)
-        loss = ((fit - target[start : start + chunk]) ** 2).sum() / n
-        loss.backward()
-        total += loss.item()
-    torch.autograd.backward([users, movies], [z.grad for z in detached])
-    return total
+    u, m = users.detach(), movies.detach()
+    fit = torch.sparse.sampled_addmm(pairs.by_user, u, m.T, beta=0.0).values()
+    error = fit - target[pairs.order]
+    to_users, to_movies = pairs.with_values(error * (2.0 / len(error)))
+    torch.autograd.backward([users, movies], [to_users @ m, to_movies @ u])
+    return float(error.square().mean())
 
 
 def softmax(

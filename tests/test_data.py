@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 import requests
 
-from helpers import data
+from helpers import data, download
 from helpers.settings import REPO, Settings
 
 SMALL = "ml-latest-small"
@@ -51,7 +51,7 @@ def _no_downloads(monkeypatch) -> None:
     def refuse(*args, **kwargs):
         raise AssertionError("nothing may be downloaded here")
 
-    monkeypatch.setattr(data, "fetch_archive", refuse)
+    monkeypatch.setattr(download, "fetch_archive", refuse)
     monkeypatch.setattr(requests, "get", refuse)
 
 
@@ -60,26 +60,26 @@ def _no_downloads(monkeypatch) -> None:
 
 def test_published_checksums_match_the_shared_files(shared):
     for release in (SMALL, "ml-25m", "ml-20m"):
-        for name, published in data.RELEASES[release].files.items():
+        for name, published in download.RELEASES[release].files.items():
             path = shared / release / name
             if path.exists():
-                assert data.file_digest(path) == published, path
+                assert download.file_digest(path) == published, path
     archive = shared / f"{SMALL}.zip"
-    assert data.file_digest(archive) == data.RELEASES[SMALL].sha256
-    assert archive.stat().st_size == data.RELEASES[SMALL].size
+    assert download.file_digest(archive) == download.RELEASES[SMALL].sha256
+    assert archive.stat().st_size == download.RELEASES[SMALL].size
 
 
 def test_mirror_folder_serves_the_verified_archive(settings, cache):
-    archive = data.fetch_archive(SMALL, settings)
+    archive = download.fetch_archive(SMALL, settings)
     assert archive == cache / f"{SMALL}.zip"
-    assert data.file_digest(archive) == data.RELEASES[SMALL].sha256
+    assert download.file_digest(archive) == download.RELEASES[SMALL].sha256
     assert _files(cache) == [archive], "no partial download may be left behind"
 
 
 def test_mirror_as_file_url(shared, cache):
     settings = Settings(mirror=shared.as_uri(), cache=cache)
     assert len(data.load_ratings(settings)) == 100_836
-    assert data.file_digest(cache / f"{SMALL}.zip") == data.RELEASES[SMALL].sha256
+    assert download.file_digest(cache / f"{SMALL}.zip") == download.RELEASES[SMALL].sha256
 
 
 def test_row_counts_and_types_of_ml_latest_small(settings):
@@ -126,7 +126,7 @@ def test_truncated_archive_in_the_cache_is_replaced_from_the_mirror(settings, sh
     cache.mkdir()
     (cache / f"{SMALL}.zip").write_bytes((shared / f"{SMALL}.zip").read_bytes()[:1000])
     assert len(data.load_ratings(settings)) == 100_836
-    assert data.file_digest(cache / f"{SMALL}.zip") == data.RELEASES[SMALL].sha256
+    assert download.file_digest(cache / f"{SMALL}.zip") == download.RELEASES[SMALL].sha256
 
 
 def test_offline_without_mirror_says_how_to_fix_it(cache, monkeypatch):
@@ -136,7 +136,7 @@ def test_offline_without_mirror_says_how_to_fix_it(cache, monkeypatch):
     monkeypatch.setattr(requests, "get", offline)
     with pytest.raises(data.DataError, match="offline, set MOVIELENS_MIRROR") as error:
         data.load_ratings(Settings(cache=cache))
-    assert data.GROUPLENS in str(error.value)
+    assert download.GROUPLENS in str(error.value)
     assert _files(cache) == []
 
 

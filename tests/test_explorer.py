@@ -5,9 +5,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers.explorer import logic
+from helpers.explorer import explain, logic
 from helpers.explorer.logic import ExplorerError, Filters
-from helpers.explorer.widget import Explorer, draw_explanation
+from helpers.explorer.widget import Explorer
 
 
 class RandomModel:
@@ -121,7 +121,7 @@ def test_your_list_is_folded_in_and_never_holds_what_you_rated(tables, catalogue
 
 def test_because_you_liked_picks_the_nearest_liked_movie():
     vectors = np.array([[1.0, 0.0], [0.0, 1.0], [0.9, 0.1], [0.1, 0.9], [-1.0, -1.0]])
-    because = logic.because_you_liked(
+    because = explain.because_you_liked(
         vectors, np.array([2, 3]), np.array([0, 1]), np.array([5.0, 4.0])
     )
     assert because["liked"].tolist() == [0, 1]
@@ -185,9 +185,9 @@ def test_you_mode_adds_removes_and_explains(app):
 def test_explanation_picture_draws(app):
     rated, stars = app.rated.of_user(1)
     result = logic.recommend(app.catalogue, app.scores(1), rated, Filters(k=5), app.stars(1))
-    because = logic.because_you_liked(app.vectors["users"], result.positions, rated, stars)
-    figure = draw_explanation(
-        logic.explanation_graph(app.catalogue, "user 1", because, rated, stars)
+    because = explain.because_you_liked(app.vectors["users"], result.positions, rated, stars)
+    figure = explain.draw_explanation(
+        explain.explanation_graph(app.catalogue, "user 1", because, rated, stars)
     )
     assert len(figure.axes[0].texts) >= 5
 

@@ -1,5 +1,6 @@
 """The explorer's logic as plain functions (notebook 08): filter, rank and explain a list, for a
-user of the data set or for *you*, from a few ratings folded into the model.
+user of the data set or for *you*, from a few ratings folded into the model (the "because you
+liked" explanations are in :mod:`helpers.explorer.explain`).
 
 Everything takes arrays and DataFrames and returns DataFrames, or raises :class:`ExplorerError`
 with a sentence for the learner, so it is tested without a browser; ``widget`` only wires
@@ -13,7 +14,6 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Literal
 
-import networkx as nx
 import numpy as np
 import pandas as pd
 
@@ -21,7 +21,6 @@ from helpers.recommender import STARS, Rated, clip, top_k
 
 NO_GENRE = "(no genres listed)"
 LOVED = 4.5  # stars: a user "loved" a movie it rated at least this
-LIKED = 4.0  # stars: the rated movies a recommendation may be explained by
 YOU = 0  # the user id of the person at the keyboard (MovieLens ids start at 1)
 PRECOMPUTE_LIMIT = 50_000_000  # users x movies scores held in memory at most (200 MB)
 
@@ -42,11 +41,8 @@ class Catalogue:
     @classmethod
     def of(cls, movies: pd.DataFrame, train: pd.DataFrame) -> Catalogue:
         counts = train["movieId"].value_counts()
-        table = (
-            movies[movies["movieId"].isin(counts.index)]
-            .sort_values("movieId")
-            .reset_index(drop=True)
-        )
+        table = movies[movies["movieId"].isin(counts.index)].sort_values("movieId")
+        table = table.reset_index(drop=True)
         names = table["genres"].astype(str).str.split("|")
         genres = tuple(sorted({g for row in names for g in row} - {NO_GENRE}))
         hot = np.array([[g in row for g in genres] for row in names], dtype=bool).reshape(
@@ -127,40 +123,29 @@ def filter_steps(catalogue: Catalogue, stars: np.ndarray, rated: np.ndarray, fil
         raise ExplorerError(f"K must be at least 1 (got {filters.k}).")
     if filters.years is not None and filters.years[0] > filters.years[1]:
         raise ExplorerError(f"The year range {filters.years} is empty: put the earlier year first.")
-    mask = np.ones(len(catalogue), dtype=bool)
-    steps = [("movies in the catalogue", mask)]
+    conditions = []
     if filters.hide_rated:
-        mask = mask.copy()
-        mask[rated[rated >= 0]] = False
-        steps.append(("not rated by the user", mask))
+        unrated = np.ones(len(catalogue), dtype=bool)
+        unrated[rated[rated >= 0]] = False
+        conditions.append(("not rated by the user", unrated))
     if filters.genres:
         hot = catalogue.genre_hot[:, [catalogue.genres.index(g) for g in filters.genres]]
-        mask = mask & (hot.any(axis=1) if filters.match == "any" else hot.all(axis=1))
-        steps.append(
-            (f"in {(' or ' if filters.match == 'any' else ' and ').join(filters.genres)}", mask)
-        )
+        joined = (" or " if filters.match == "any" else " and ").join(filters.genres)
+        conditions.append((f"in {joined}", hot.any(1) if filters.match == "any" else hot.all(1)))
     if filters.years is not None:
         low, high = filters.years
-        steps.append(
-            (
-                f"released {low}-{high}",
-                mask := mask & (catalogue.year >= low) & (catalogue.year <= high),
-            )
-        )
+        years = (catalogue.year >= low) & (catalogue.year <= high)  # no year: never in a range
+        conditions.append((f"released {low}-{high}", years))
     if filters.min_ratings > 1:
-        steps.append(
-            (
-                f"with at least {filters.min_ratings} ratings",
-                mask := mask & (catalogue.n_ratings >= filters.min_ratings),
-            )
-        )
+        rated_enough = catalogue.n_ratings >= filters.min_ratings
+        conditions.append((f"with at least {filters.min_ratings} ratings", rated_enough))
     if filters.min_stars > STARS[0]:
-        steps.append(
-            (
-                f"predicted at least {filters.min_stars:g} stars",
-                mask := mask & (stars >= filters.min_stars),
-            )
+        conditions.append(
+            (f"predicted at least {filters.min_stars:g} stars", stars >= filters.min_stars)
         )
+    steps = [("movies in the catalogue", np.ones(len(catalogue), dtype=bool))]
+    for name, condition in conditions:
+        steps.append((name, steps[-1][1] & condition))
     return steps
 
 
@@ -213,12 +198,8 @@ class Scores:
     """
 
     def __init__(self, score, user_ids: np.ndarray, movie_ids: np.ndarray, cache: int = 256):
-        self.score, self.user_ids, self.movie_ids, self.size = (
-            score,
-            np.sort(user_ids),
-            movie_ids,
-            cache,
-        )
+        self.score, self.movie_ids, self.size = score, movie_ids, cache
+        self.user_ids = np.sort(user_ids)
         self.matrix, self.cache = None, OrderedDict()
         if len(user_ids) * len(movie_ids) <= PRECOMPUTE_LIMIT:
             rows = [
@@ -315,55 +296,3 @@ def for_you(
     scores, stars = joined.score(you, ids)[0], joined.predict(np.full(len(ids), YOU), ids)
     rated = np.fromiter(yours.stars, dtype=np.int64, count=len(yours.stars))
     return recommend(catalogue, scores, rated, filters, stars), rated
-
-
-def because_you_liked(
-    vectors: np.ndarray, positions: np.ndarray, rated: np.ndarray, stars: np.ndarray
-) -> pd.DataFrame:
-    """For each recommended row, the rated movie nearest to it in embedding space (cosine of
-    mean-centred embeddings: the direction every movie shares says nothing about any one).
-
-    "Rated" means at least :data:`LIKED` stars, or the three best-rated when none is that high.
-    """
-    known = rated >= 0
-    rated, stars = rated[known], stars[known]
-    if len(rated) == 0 or len(positions) == 0:
-        raise ExplorerError("Nothing to explain: no rated movie is in the catalogue.")
-    liked = (
-        rated[stars >= LIKED]
-        if (stars >= LIKED).any()
-        else rated[np.argsort(-stars, kind="stable")[:3]]
-    )
-    centred = vectors - vectors.mean(axis=0)
-    unit = centred / np.maximum(np.linalg.norm(centred, axis=1, keepdims=True), 1e-12)
-    similarity = np.round(unit[positions] @ unit[liked].T, 2)  # rounded: near-ties to the first
-    nearest = similarity.argmax(axis=1)
-    return pd.DataFrame(
-        {
-            "position": positions,
-            "liked": liked[nearest],
-            "similarity": similarity[np.arange(len(positions)), nearest],
-        }
-    )
-
-
-def explanation_graph(
-    catalogue: Catalogue, user: str, because: pd.DataFrame, rated: np.ndarray, stars: np.ndarray
-) -> nx.DiGraph:
-    """User -> movies it rated highly -> the recommendations they explain (layers 0, 1, 2)."""
-    graph, titles = nx.DiGraph(), catalogue.movies["title"].to_numpy()
-    graph.add_node("user", label=user, layer=0)
-    given = dict(zip(rated, stars, strict=True))
-    for row in because.itertuples(index=False):
-        graph.add_node(
-            ("rated", row.liked), label=f"{titles[row.liked]} ({given[row.liked]:g}★)", layer=1
-        )
-        graph.add_edge("user", ("rated", row.liked), kind="rated")
-        graph.add_node(("listed", row.position), label=titles[row.position], layer=2)
-        graph.add_edge(
-            ("rated", row.liked),
-            ("listed", row.position),
-            kind="because",
-            similarity=row.similarity,
-        )
-    return graph

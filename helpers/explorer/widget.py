@@ -12,15 +12,13 @@ import io
 import time
 
 import ipywidgets as widgets
-import networkx as nx
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from helpers.explorer import logic
+from helpers.explorer import explain, logic
 from helpers.explorer.logic import ExplorerError, Filters
 from helpers.recommender import Rated
-from helpers.viz import short
 
 MIN_RATINGS = 10  # scores of movies with a handful of ratings rest on little evidence
 MAX_OPTIONS = 3000  # users / titles offered in a search list (any id can still be typed)
@@ -29,44 +27,6 @@ STYLE = (
     " .explorer-results th, .explorer-results td {padding: 2px 10px; text-align: left}"
     " .explorer-results tbody tr:nth-child(odd) {background: #f4f6f8}</style>"
 )
-
-
-def draw_explanation(graph: nx.DiGraph) -> Figure:
-    """User, movies it rated highly and the recommendations they explain, in three columns."""
-    figure = Figure(figsize=(10, 0.5 * max(3, len(graph)) / 2 + 1.2))
-    ax, layout = figure.add_subplot(), {}
-    for layer in (0, 1, 2):
-        nodes = [n for n in graph if graph.nodes[n]["layer"] == layer]
-        layout |= {n: (layer, 1 - (i + 1) / (len(nodes) + 1)) for i, n in enumerate(nodes)}
-    colours = ["#4c72b0", "#55a868", "#dd8452"]
-    nx.draw_networkx_nodes(
-        graph,
-        layout,
-        ax=ax,
-        node_size=120,
-        node_color=[colours[graph.nodes[n]["layer"]] for n in graph],
-    )
-    for kind, style in (("rated", "-"), ("because", "--")):
-        edges = [(a, b) for a, b, k in graph.edges(data="kind") if k == kind]
-        nx.draw_networkx_edges(
-            graph, layout, ax=ax, edgelist=edges, style=style, edge_color="#999999", arrows=False
-        )
-    for node, (x, y) in layout.items():
-        ha, dx = [("right", -0.08), ("center", 0.0), ("left", 0.08)][x]
-        ax.text(
-            x + dx,
-            y + (0.06 if x == 1 else 0),
-            short(graph.nodes[node]["label"], 34),
-            ha=ha,
-            va="center",
-            fontsize=8,
-        )
-    for x, title in enumerate(["", "rated highly", "recommended, because ..."]):
-        ax.text(x, 1.02, title, ha="center", fontsize=9, weight="bold")
-    ax.set_xlim(-0.9, 3.3)
-    ax.set_ylim(-0.02, 1.08)
-    ax.set_axis_off()
-    return figure
 
 
 def _png(figure: Figure) -> bytes:
@@ -126,30 +86,18 @@ class Explorer:
             description="List for",
             style={"description_width": "90px"},
         )
-        self.user = widgets.Combobox(
-            value=str(self.rated.user_ids[0]),
-            options=self._users(),
-            description="User id",
-            placeholder="type a user id",
-            ensure_option=False,
-            continuous_update=False,
-            **wide,
-        )
-        self.loved = widgets.Combobox(
-            options=self.titles,
-            description="Who loved",
-            placeholder="a movie (optional)",
-            ensure_option=False,
-            continuous_update=False,
-            **wide,
-        )
-        self.title = widgets.Combobox(
-            options=self.titles,
-            description="Movie",
-            placeholder="search a title",
-            ensure_option=False,
-            **wide,
-        )
+
+        def search(description: str, placeholder: str, options: list, live=False, **more):
+            """A search box that also takes what is not in its list (any id, any title part)."""
+            return widgets.Combobox(
+                options=options, description=description, placeholder=placeholder,
+                ensure_option=False, continuous_update=live, **wide, **more,
+            )  # fmt: skip
+
+        first_user = str(self.rated.user_ids[0])
+        self.user = search("User id", "type a user id", self._users(), value=first_user)
+        self.loved = search("Who loved", "a movie (optional)", self.titles)
+        self.title = search("Movie", "search a title", self.titles, live=True)
         self.your_stars = widgets.Dropdown(
             options=[s / 2 for s in range(10, 0, -1)], value=4.0, description="Stars", **wide
         )
@@ -248,10 +196,10 @@ class Explorer:
         self.status.value = f"{who}: {html.escape(result.status)} ({took:.0f} ms)"
         try:
             vectors = self.vectors["you" if self.mode.value == "you" else "users"]
-            because = logic.because_you_liked(vectors, result.positions[:5], rated, stars)
+            because = explain.because_you_liked(vectors, result.positions[:5], rated, stars)
             self.picture.value = _png(
-                draw_explanation(
-                    logic.explanation_graph(self.catalogue, who, because, rated, stars)
+                explain.draw_explanation(
+                    explain.explanation_graph(self.catalogue, who, because, rated, stars)
                 )
             )
         except ExplorerError:

@@ -34,7 +34,7 @@ def normalised_adjacency(users: torch.Tensor, movies: torch.Tensor, n_users: int
 class RankingLightGCN(LightGCN):
     """PyG's LightGCN on a normalised sparse adjacency, plus a movie bias for popularity."""
 
-    def __init__(self, n_users: int, n_movies: int, channels: int = 256, layers: int = 4):
+    def __init__(self, n_users: int, n_movies: int, channels: int = 512, layers: int = 4):
         super().__init__(n_users + n_movies, channels, layers, normalize=False)
         # the LightGCN paper's start, normal with std 0.1 (PyG's default is Xavier)
         torch.nn.init.normal_(self.embedding.weight, std=0.1)

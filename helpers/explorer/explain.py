@@ -1,0 +1,93 @@
+"""Why a movie is on a list (notebook 08): the movie you liked nearest to it in embedding
+space, as a table and as a three-column picture (you -> rated highly -> recommended)."""
+
+from __future__ import annotations
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from helpers.explorer.logic import Catalogue, ExplorerError
+from helpers.viz import short
+
+LIKED = 4.0  # stars: the rated movies a recommendation may be explained by
+
+
+def because_you_liked(
+    vectors: np.ndarray, positions: np.ndarray, rated: np.ndarray, stars: np.ndarray
+) -> pd.DataFrame:
+    """For each recommended row, the rated movie nearest to it in embedding space (cosine of
+    mean-centred embeddings: the direction every movie shares says nothing about any one).
+
+    "Rated" means at least :data:`LIKED` stars, or the three best-rated when none is that high.
+    """
+    known = rated >= 0
+    rated, stars = rated[known], stars[known]
+    if len(rated) == 0 or len(positions) == 0:
+        raise ExplorerError("Nothing to explain: no rated movie is in the catalogue.")
+    liked = (
+        rated[stars >= LIKED]
+        if (stars >= LIKED).any()
+        else rated[np.argsort(-stars, kind="stable")[:3]]
+    )
+    centred = vectors - vectors.mean(axis=0)
+    unit = centred / np.maximum(np.linalg.norm(centred, axis=1, keepdims=True), 1e-12)
+    similarity = np.round(unit[positions] @ unit[liked].T, 2)  # rounded: near-ties to the first
+    nearest = similarity.argmax(axis=1)
+    return pd.DataFrame(
+        {
+            "position": positions,
+            "liked": liked[nearest],
+            "similarity": similarity[np.arange(len(positions)), nearest],
+        }
+    )
+
+
+def explanation_graph(
+    catalogue: Catalogue, user: str, because: pd.DataFrame, rated: np.ndarray, stars: np.ndarray
+) -> nx.DiGraph:
+    """User -> movies it rated highly -> the recommendations they explain (layers 0, 1, 2)."""
+    graph, titles = nx.DiGraph(), catalogue.movies["title"].to_numpy()
+    graph.add_node("user", label=user, layer=0)
+    given = dict(zip(rated, stars, strict=True))
+    for row in because.itertuples(index=False):
+        graph.add_node(
+            ("rated", row.liked), label=f"{titles[row.liked]} ({given[row.liked]:g}★)", layer=1
+        )
+        graph.add_edge("user", ("rated", row.liked), kind="rated")
+        graph.add_node(("listed", row.position), label=titles[row.position], layer=2)
+        graph.add_edge(
+            ("rated", row.liked),
+            ("listed", row.position),
+            kind="because",
+            similarity=row.similarity,
+        )
+    return graph
+
+
+def draw_explanation(graph: nx.DiGraph) -> Figure:
+    """User, movies it rated highly and the recommendations they explain, in three columns."""
+    figure = Figure(figsize=(10, 0.5 * max(3, len(graph)) / 2 + 1.2))
+    ax, layout = figure.add_subplot(), {}
+    for layer in (0, 1, 2):
+        nodes = [n for n in graph if graph.nodes[n]["layer"] == layer]
+        layout |= {n: (layer, 1 - (i + 1) / (len(nodes) + 1)) for i, n in enumerate(nodes)}
+    colours = ["#4c72b0", "#55a868", "#dd8452"]
+    fill = [colours[graph.nodes[n]["layer"]] for n in graph]
+    nx.draw_networkx_nodes(graph, layout, ax=ax, node_size=120, node_color=fill)
+    for kind, style in (("rated", "-"), ("because", "--")):
+        edges = [(a, b) for a, b, k in graph.edges(data="kind") if k == kind]
+        nx.draw_networkx_edges(
+            graph, layout, ax=ax, edgelist=edges, style=style, edge_color="#999999", arrows=False
+        )
+    for node, (x, y) in layout.items():
+        ha, dx = [("right", -0.08), ("center", 0.0), ("left", 0.08)][x]
+        label, lift = short(graph.nodes[node]["label"], 34), 0.06 if x == 1 else 0
+        ax.text(x + dx, y + lift, label, ha=ha, va="center", fontsize=8)
+    for x, title in enumerate(["", "rated highly", "recommended, because ..."]):
+        ax.text(x, 1.02, title, ha="center", fontsize=9, weight="bold")
+    ax.set_xlim(-0.9, 3.3)
+    ax.set_ylim(-0.02, 1.08)
+    ax.set_axis_off()
+    return figure

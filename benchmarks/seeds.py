@@ -12,17 +12,26 @@ noise cancels in their difference. Notebooks 05 and 06 read ``results/seeds.csv`
 
 from __future__ import annotations
 
-import argparse
-import time
+import os
+import sys
 from pathlib import Path
 
-import pandas as pd
-from tqdm.auto import tqdm
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository's tools/
+from tools.stored_outputs import PORTABLE_NUMERICS  # noqa: E402
 
-import peers
-from helpers import coldstart, data, metrics, pipeline, split
-from helpers.models.lightgcn import GraphFilter
-from helpers.settings import Settings
+for _name, _value in PORTABLE_NUMERICS.items():  # before torch loads: the notebook kernels' code
+    os.environ.setdefault(_name, _value)  # paths, so a seed-42 row is the notebook's number
+
+import argparse  # noqa: E402
+import time  # noqa: E402
+
+import pandas as pd  # noqa: E402
+from tqdm.auto import tqdm  # noqa: E402
+
+import peers  # noqa: E402
+from helpers import coldstart, data, metrics, pipeline, split  # noqa: E402
+from helpers.models.lightgcn import GraphFilter  # noqa: E402
+from helpers.settings import Settings  # noqa: E402
 
 SEEDS = (42, 43, 44)
 METRICS = ("RMSE", "MAE", "NDCG@10", "Recall@10", "coverage")

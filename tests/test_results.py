@@ -53,3 +53,21 @@ def test_benchmark_seed_42_matches_the_notebooks(tables, claim):
         f"{name} {metric}: seeds.csv {benchmark:.4f}, notebook {notebook:.4f}; "
         "re-run benchmarks/seeds.py for this model"
     )
+
+
+def test_the_seeds_benchmark_runs_with_the_notebook_kernels_numerics():
+    """Without the kernels' settings its GraphSAGE rows land elsewhere than the notebooks'."""
+    import os
+    import subprocess
+    import sys
+
+    from tools.stored_outputs import PORTABLE_NUMERICS
+
+    env = {k: v for k, v in os.environ.items() if k not in PORTABLE_NUMERICS}
+    probe = "import os, sys; sys.path.insert(0, 'benchmarks'); import seeds; print(os.environ)"
+    shown = subprocess.run(
+        [sys.executable, "-c", probe], cwd=RESULTS.parent, env=env, capture_output=True, text=True
+    )
+    assert shown.returncode == 0, shown.stderr
+    for name, value in PORTABLE_NUMERICS.items():
+        assert f"'{name}': '{value}'" in shown.stdout

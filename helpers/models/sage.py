@@ -89,12 +89,10 @@ class GraphSAGE(nn.Module):
         layers: int = 2,
         user_features: int = 0,
         movie_features: int = 0,
-        movie_ids: bool = True,
     ):
         super().__init__()
-        self.movie_ids = nn.Embedding(num_movies, channels) if movie_ids else None
-        if self.movie_ids is not None:
-            nn.init.normal_(self.movie_ids.weight, std=0.1)
+        self.movie_ids = nn.Embedding(num_movies, channels)
+        nn.init.normal_(self.movie_ids.weight, std=0.1)
         self.movie_features = nn.Linear(movie_features, channels) if movie_features else None
         self.user_features = nn.Linear(user_features, channels) if user_features else None
         self.user_start = nn.Parameter(torch.zeros(channels))  # a user before its movies speak
@@ -108,12 +106,8 @@ class GraphSAGE(nn.Module):
 
     def movie_inputs(self, x: Tensor | None, known: Tensor) -> Tensor:
         """Id embeddings of ``known`` movies (trained ones), zeros for the others, plus features."""
-        parts = []
-        if self.movie_ids is not None:
-            parts.append(self.movie_ids.weight * known.unsqueeze(-1))
-        if self.movie_features is not None:
-            parts.append(self.movie_features(x))
-        return torch.stack(parts).sum(0)
+        ids = self.movie_ids.weight * known.unsqueeze(-1)
+        return ids if self.movie_features is None else ids + self.movie_features(x)
 
     def layers(
         self, users: Tensor, movies: Tensor, adjacency: Adjacency

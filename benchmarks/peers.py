@@ -8,7 +8,7 @@
 * ``ease-tuned``: EASE on liked ratings, lambda chosen on the validation part.
 
 Every one answers the kit's :class:`~helpers.recommender.Recommender` interface, so the
-protocol's own code (:mod:`helpers.metrics`) scores it. ``pip install -e ".[peers]"``.
+protocol's own code (:mod:`helpers.metrics`) scores it. The dev extras install myFM and implicit.
 """
 
 from __future__ import annotations

@@ -76,12 +76,11 @@ def score(
     users and the train part do not depend on K), labelled ``new-users`` for K = 5 and
     ``new-users-k<K>`` otherwise.
     """
-    if protocol == "warm" and name in peers.PEERS:  # scored on what each one is built for
-        train, test = split.protocol_split(ratings, seed)
-        model, stars = peers.build(name, train, seed), peers.PEERS[name] == "stars"
-        return {"warm": metrics.evaluate(model, train, test, ratings=stars, ranking=not stars)}
     if protocol == "warm":
         train, test = split.protocol_split(ratings, seed)
+        if name in peers.PEERS:  # scored only on what each peer is built for
+            model, stars = peers.build(name, train, seed), peers.PEERS[name] == "stars"
+            return {"warm": metrics.evaluate(model, train, test, ratings=stars, ranking=not stars)}
         model = build(name, train, source, settings, seed)
         return {"warm": metrics.evaluate(model, train, test)}
     if protocol == "new-users":

@@ -170,7 +170,7 @@ def train_neighbourhood(
         adjacency = sqrt_adjacency(users, movies, len(maps.users), len(maps.movies))
         return {
             "base": base,
-            "pairs": losses.Pairs.of(users, movies, len(maps.users), len(maps.movies)),
+            "pairs": (users, movies),
             "residual": residual,
             "adjacency": adjacency,
             "known": known,
@@ -184,11 +184,10 @@ def train_neighbourhood(
         return GNNRecommender("GNN (rating)", maps, part["base"], stars=stars)
 
     fitting = prepared(fit_part)
+    pairs = losses.Pairs.of(*fitting["pairs"], len(maps.users), len(maps.movies))  # sorted once
 
     def step() -> float:
-        return losses.pair_mse_backward(
-            *model(*fitting["adjacency"]), fitting["pairs"], fitting["residual"]
-        )
+        return losses.pair_mse_backward(*model(*fitting["adjacency"]), pairs, fitting["residual"])
 
     def validate() -> float:
         return -metrics.rating_metrics(served(fitting), valid_part)["RMSE"]

@@ -69,7 +69,8 @@ def _star_step(model, graph: Graph, practice: Practice, hyper, base, ratings: pd
     movie_bias = torch.from_numpy(expected - unbiased).float().to(graph.stars.device)
 
     size = (len(graph.adjacency.to_user.matrix), len(graph.known))
-    every = losses.Pairs.of(graph.users, graph.movies, *size)  # sorted once, not every epoch
+    # without practice every rating is asked for: sorted once, not every epoch
+    every = None if practice else losses.Pairs.of(graph.users, graph.movies, *size)
 
     def step() -> float:
         messages, asked, ids = graph.practise(practice)
@@ -77,7 +78,7 @@ def _star_step(model, graph: Graph, practice: Practice, hyper, base, ratings: pd
         if practice:
             target = residual + movie_bias * ~ids[graph.movies]
         users, movies = graph.embed(model, messages, ids)
-        if asked is None:  # every rating is asked for
+        if asked is None:
             return losses.pair_mse_backward(users, movies, every, target)
         pairs = losses.Pairs.of(graph.users[asked], graph.movies[asked], *size)
         return losses.pair_mse_backward(users, movies, pairs, target[asked])

@@ -3,10 +3,15 @@
 ``results/leaderboard.csv`` for the same model on the same split. A model retrained with
 changed code, and not re-benchmarked, fails here."""
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
+
+from tools.stored_outputs import PORTABLE_NUMERICS
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
 TOLERANCE = 0.002  # the same code on another CPU moves a metric in its third decimal at most
@@ -57,12 +62,6 @@ def test_benchmark_seed_42_matches_the_notebooks(tables, claim):
 
 def test_the_seeds_benchmark_runs_with_the_notebook_kernels_numerics():
     """Without the kernels' settings its GraphSAGE rows land elsewhere than the notebooks'."""
-    import os
-    import subprocess
-    import sys
-
-    from tools.stored_outputs import PORTABLE_NUMERICS
-
     env = {k: v for k, v in os.environ.items() if k not in PORTABLE_NUMERICS}
     probe = "import os, sys; sys.path.insert(0, 'benchmarks'); import seeds; print(os.environ)"
     shown = subprocess.run(

@@ -18,6 +18,7 @@ import time
 import torch
 
 from helpers import losses
+from helpers.graph import Patterns
 from helpers.reproducibility import seed_everything
 
 USERS, MOVIES, CHANNELS = 162_338, 62_423, 64  # MovieLens 25M's users and movies
@@ -60,7 +61,7 @@ def measure(n_pairs: int, repeats: int) -> dict:
         return weights[:USERS] * 1.0, weights[USERS:] * 1.0
 
     started = time.perf_counter()
-    pairs = losses.Pairs.of(users, movies, USERS, MOVIES)
+    pairs = Patterns.of(users, movies, USERS, MOVIES)
     sort_seconds = time.perf_counter() - started
     sparse = median_seconds(lambda: losses.pair_mse_backward(*embeddings(), pairs, target), repeats)
     gather = median_seconds(

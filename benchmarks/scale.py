@@ -22,7 +22,7 @@ the stage's own); the peak includes what the stage holds when it starts. The dat
 and memory, never recommendation quality.
 
     python benchmarks/scale.py --sizes 100k 1M 5M --repeats 3 --json /tmp/scale.json
-    python benchmarks/scale.py --sizes 25M --repeats 1
+    python benchmarks/scale.py --sizes 25M --repeats 3
 """
 
 from __future__ import annotations
@@ -278,7 +278,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--sizes", nargs="+", default=["100k", "1M", "5M"], help="e.g. 100k 1M 5M 25M"
     )
-    parser.add_argument("--repeats", type=int, default=3, help="runs per size below 25M (median)")
+    parser.add_argument(
+        "--repeats", type=int, help="runs per size (median); default 3, and 1 from 25M on"
+    )
     parser.add_argument(
         "--data", default=str(REPO / "data" / "synthetic"), help="synthetic data root"
     )
@@ -308,10 +310,10 @@ def main(argv: list[str] | None = None) -> None:
     for size in args.sizes:
         n = parse_size(size)
         folder = dataset_folder(n, Path(args.data), args.seed)
-        repeats = args.repeats if n < 25_000_000 else 1
+        repeats = args.repeats or (3 if n < 25_000_000 else 1)
         summaries.append(measure(n, folder, repeats))
     print(f"Synthetic MovieLens-shaped data (tools.synthetic), device: {device}, "
-          f"seconds (peak RSS), median of {args.repeats} runs below 25M\n")  # fmt: skip
+          f"seconds (peak RSS), median of each size's runs\n")  # fmt: skip
     print(table(summaries))
     if args.json:
         Path(args.json).write_text(json.dumps({"device": device, "sizes": summaries}, indent=1))

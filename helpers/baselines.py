@@ -1,10 +1,7 @@
-"""The classic recommenders every GNN is judged against (notebook 02).
+"""The classic recommenders every GNN is judged against (notebook 02; ``fold_in``: notebook 07).
 
-Global mean, user + movie bias, most popular, EASE (a linear item-item model) and SVD / SVD++
-with the Surprise library's update rules and defaults (in numba, to fit a notebook's time). All
-share one interface: ``fit(train)``, then ``predict`` stars for (user, movie) pairs and
-``score`` a users x movies grid; ``fold_in(ratings)`` answers for users who joined after
-training (the new-users protocol, notebook 07).
+Global mean, user + movie bias, most popular, EASE and SVD / SVD++ (Surprise's update rules and
+defaults, in numba), all behind ``fit(train)``, ``predict``, ``score`` and ``fold_in(ratings)``.
 """
 
 from __future__ import annotations
@@ -20,8 +17,9 @@ from helpers.graph import IdMap, LikedRows
 
 
 def _known(index: np.ndarray, table: np.ndarray) -> np.ndarray:
-    """Entries of ``table`` at ``index``, 0 where the index is -1 (not seen in train)."""
-    return np.where(index >= 0, table[np.maximum(index, 0)], 0.0)
+    """Rows of ``table`` at ``index``, 0 where the index is -1 (not seen in train)."""
+    known = (index >= 0).reshape(-1, *(1,) * (table.ndim - 1))
+    return np.where(known, table[np.maximum(index, 0)], 0.0)
 
 
 class Baseline:
@@ -95,15 +93,14 @@ class BiasBaseline(Baseline):
 
     def fold_in(self, ratings: pd.DataFrame) -> BiasBaseline:
         """New users' biases from their ratings, shrunk as in training; movie biases kept."""
-        joined = copy.copy(self)
-        new_users = IdMap.from_ids(ratings["userId"])
+        joined, new_users = copy.copy(self), IdMap.from_ids(ratings["userId"])
         m = self.movies.index(ratings["movieId"], strict=False)
         off = ratings["rating"].to_numpy(np.float64) - self.mean - _known(m, self.movie_bias)
         biases = shrunk_mean(off, new_users.index(ratings["userId"]), len(new_users), self.reg_user)
-        joined.users = IdMap(np.concatenate([self.users.ids, new_users.ids]))
-        joined.user_bias = np.concatenate([self.user_bias, biases])
-        order = np.argsort(joined.users.ids, kind="stable")
-        joined.users, joined.user_bias = IdMap(joined.users.ids[order]), joined.user_bias[order]
+        ids = np.concatenate([self.users.ids, new_users.ids])
+        order = np.argsort(ids, kind="stable")
+        joined.users = IdMap(ids[order])
+        joined.user_bias = np.concatenate([self.user_bias, biases])[order]
         return joined
 
 
@@ -120,13 +117,26 @@ class MostPopular(Baseline):
         return np.broadcast_to(popularity, (len(users), len(movies))).copy()
 
 
-class EASE(Baseline):
-    """Embarrassingly Shallow Autoencoder (Steck, 2019): closed-form item-item weights.
+class ItemItem:
+    """Scores a user's liked ``rows`` (raw ids in) times movies x movies ``weights``."""
 
-    Needs a movies x movies inverse, so it models the ``max_items`` most-rated movies (all of
-    ml-latest-small's, 20,000 of ml-25m's 59,047, as the EASE paper keeps ML-20M's frequent
-    ones) and never recommends the rest. ``min_rating`` keeps only ratings that high.
-    """
+    missing = -np.inf  # the score of a movie left out of the rows' columns
+
+    def score(self, users: np.ndarray, movies: np.ndarray) -> np.ndarray:
+        column = self.rows.columns.index(movies, strict=False)
+        modelled = np.asarray(self.rows.of(users) @ self.weights)
+        return np.where(column >= 0, modelled[:, np.maximum(column, 0)], self.missing)
+
+    def fold_in(self, ratings: pd.DataFrame) -> ItemItem:
+        """New users' rows from their liked ratings, with no refit."""
+        joined = copy.copy(self)
+        joined.rows = self.rows.with_users(ratings[ratings["rating"] >= self.min_rating])
+        return joined
+
+
+class EASE(ItemItem, Baseline):
+    """Embarrassingly Shallow Autoencoder (Steck, 2019): closed-form item-item weights over the
+    ``max_items`` most-rated movies (as the paper on ML-20M), from ratings >= ``min_rating``."""
 
     name = "EASE"
 
@@ -141,17 +151,6 @@ class EASE(Baseline):
         inverse = torch.cholesky_inverse(torch.linalg.cholesky(gram))  # 5x faster than inv()
         self.weights = (inverse / -inverse.diagonal()).fill_diagonal_(0.0).float().numpy()
         return self
-
-    def score(self, users: np.ndarray, movies: np.ndarray) -> np.ndarray:
-        column = self.rows.columns.index(movies, strict=False)
-        modelled = np.asarray(self.rows.of(users) @ self.weights)
-        return np.where(column >= 0, modelled[:, np.maximum(column, 0)], -np.inf)
-
-    def fold_in(self, ratings: pd.DataFrame) -> EASE:
-        """New users' rows from their ratings (their scores: row x B), with no refit."""
-        joined = copy.copy(self)
-        joined.rows = self.rows.with_users(ratings[ratings["rating"] >= self.min_rating])
-        return joined
 
 
 @numba.njit(cache=True)
@@ -211,43 +210,34 @@ class SVD(Baseline):
         self.factors, self.epochs, self.lr, self.reg = factors, epochs, lr, reg
         self.init_std, self.seed = init_std, seed
 
-    def _init(self) -> np.random.Generator:
+    def _init(self) -> tuple[np.random.Generator, tuple]:
+        """Zero biases and normal factors; the generator (SVD++ draws on) and SGD's settings."""
         rng = np.random.default_rng(self.seed)
         self.user_bias, self.movie_bias = np.zeros(len(self.users)), np.zeros(len(self.movies))
         self.user_factors = rng.normal(0, self.init_std, (len(self.users), self.factors))
         self.movie_factors = rng.normal(0, self.init_std, (len(self.movies), self.factors))
-        return rng
+        return rng, (self.epochs, self.lr, self.reg, self.seed)
 
     def _fit(self, users: np.ndarray, movies: np.ndarray, ratings: np.ndarray) -> None:
-        self._init()
-        _svd_epochs(
-            users, movies, ratings, self.mean, self.user_bias, self.movie_bias,
-            self.user_factors, self.movie_factors, self.epochs, self.lr, self.reg, self.seed,
-        )  # fmt: skip
-
-    def _vectors(self, index: np.ndarray, table: np.ndarray) -> np.ndarray:
-        return np.where(index[:, None] >= 0, table[np.maximum(index, 0)], 0.0)
+        settings = self._init()[1]
+        trained = (self.user_bias, self.movie_bias, self.user_factors, self.movie_factors)
+        _svd_epochs(users, movies, ratings, self.mean, *trained, *settings)
 
     def predict(self, users: np.ndarray, movies: np.ndarray) -> np.ndarray:
         u, m = self._index(users, movies)
-        fit = np.einsum(
-            "ij,ij->i", self._vectors(u, self.user_factors), self._vectors(m, self.movie_factors)
-        )
+        fit = np.einsum("ij,ij->i", _known(u, self.user_factors), _known(m, self.movie_factors))
         return self.mean + _known(u, self.user_bias) + _known(m, self.movie_bias) + fit
 
     def score(self, users: np.ndarray, movies: np.ndarray) -> np.ndarray:
         u, m = self._index(users, movies)
         biases = _known(u, self.user_bias)[:, None] + _known(m, self.movie_bias)[None, :]
-        fit = self._vectors(u, self.user_factors) @ self._vectors(m, self.movie_factors).T
-        return self.mean + biases + fit
+        return self.mean + biases + _known(u, self.user_factors) @ _known(m, self.movie_factors).T
 
 
 class SVDpp(SVD):
     """SVD++: SVD plus an implicit term from *which* movies a user rated (Koren, 2008).
-
-    Surprise's defaults (20 factors). The implicit factors move once per user visit instead of
-    once per rating: 0.002 RMSE worse on ml-latest-small (seed 42), ~50 times faster.
-    """
+    Its implicit factors move once per user visit, not per rating: ~50 times faster, 0.002 RMSE
+    worse on ml-latest-small (seed 42)."""
 
     name = "SVD++"
 
@@ -255,14 +245,12 @@ class SVDpp(SVD):
         super().__init__(factors, epochs, lr, reg, init_std, seed)
 
     def _fit(self, users: np.ndarray, movies: np.ndarray, ratings: np.ndarray) -> None:
-        implicit = self._init().normal(0, self.init_std, (len(self.movies), self.factors))
+        rng, settings = self._init()
+        implicit = rng.normal(0, self.init_std, (len(self.movies), self.factors))
         order = np.argsort(users, kind="stable")
         indptr = np.searchsorted(users[order], np.arange(len(self.users) + 1))
-        _svdpp_epochs(
-            indptr, movies[order], ratings[order], self.mean, self.user_bias, self.movie_bias,
-            self.user_factors, self.movie_factors, implicit, self.epochs, self.lr, self.reg,
-            self.seed,
-        )  # fmt: skip
+        trained = (self.user_bias, self.movie_bias, self.user_factors, self.movie_factors, implicit)
+        _svdpp_epochs(indptr, movies[order], ratings[order], self.mean, *trained, *settings)
         counts = np.maximum(np.diff(indptr), 1)[:, None]
         summed = np.zeros_like(self.user_factors)
         np.add.at(summed, users[order], implicit[movies[order]])

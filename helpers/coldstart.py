@@ -1,11 +1,6 @@
-"""The cold-start protocols of ``protocol.md`` (notebook 07) and the simple rules they anchor on.
-
-New users: 20 % of the users are removed from training; each joins with its first K ratings
-(onboarding), which a model may read only at answer time (``fold_in``: no gradient step, no
-refit), and is judged on the rest, ranking every movie of ``ratings.csv`` but its onboarding
-ones. New movies: 20 % of the movies have no rating in training; each user who liked one ranks
-only the new movies, known to the model by ``movies.csv`` (and the genome) alone.
-"""
+"""The cold-start protocols of ``protocol.md`` (notebook 07) and the simple rules they anchor on:
+new users join with their first ratings (read only through ``fold_in``: no refit); new movies,
+with no training rating, are ranked among themselves from ``movies.csv`` (and the genome)."""
 
 from __future__ import annotations
 
@@ -33,21 +28,20 @@ def new_movies(model, split: Split) -> dict[str, float]:
 
 
 class GenreProfile(Baseline):
-    """A new movie scores by how well its genres match the genres the user liked (cosine),
-    minus ``year_weight`` per year away from the median year of the movies the user liked.
-
-    ``predict`` gives the user's mean rating plus the movie's genres' mean offset.
-    """
+    """A new movie scores the cosine of its genres with those the user liked, minus
+    ``year_weight`` per year from the median year of the movies the user liked; its stars are
+    the user's mean rating plus its genres' mean offset."""
 
     name = "genre profile"
 
     def __init__(self, movies: pd.DataFrame, year_weight: float = 0.0, liked: float = 4.0):
-        self.catalogue, self.year_weight, self.liked = (
-            movies.set_index("movieId"),
-            year_weight,
-            liked,
-        )
+        self.catalogue = movies.set_index("movieId")
+        self.year_weight, self.liked = year_weight, liked
         self.genres = self.catalogue["genres"].astype(str).str.get_dummies("|").astype(np.float64)
+
+    def _years(self, movies: np.ndarray | pd.Series) -> np.ndarray:
+        year = self.catalogue["year"].astype("Float64").reindex(movies)
+        return year.to_numpy(np.float64, na_value=np.nan)
 
     def fit(self, train: pd.DataFrame) -> GenreProfile:
         self.mean = float(train["rating"].mean())
@@ -58,14 +52,9 @@ class GenreProfile(Baseline):
             offset.sum(0) / np.maximum(hot.sum(0), 1), self.genres.columns
         )
         liked = train[train["rating"] >= self.liked]
-        self.profile = self.genres.loc[liked["movieId"]].groupby(liked["userId"].to_numpy()).sum()
-        year = (
-            self.catalogue["year"]
-            .astype("Float64")
-            .loc[liked["movieId"]]
-            .to_numpy(np.float64, na_value=np.nan)
-        )
-        self.user_year = pd.Series(year).groupby(liked["userId"].to_numpy()).median()
+        users = liked["userId"].to_numpy()
+        self.profile = self.genres.loc[liked["movieId"]].groupby(users).sum()
+        self.user_year = pd.Series(self._years(liked["movieId"])).groupby(users).median()
         return self
 
     def predict(self, users: np.ndarray, movies: np.ndarray) -> np.ndarray:
@@ -78,11 +67,6 @@ class GenreProfile(Baseline):
         hot = self.genres.reindex(movies).fillna(0).to_numpy()
         norms = np.linalg.norm(profile, axis=1)[:, None] * np.linalg.norm(hot, axis=1)[None, :]
         cosine = (profile @ hot.T) / np.maximum(norms, 1e-12)
-        year = (
-            self.catalogue["year"]
-            .astype("Float64")
-            .reindex(movies)
-            .to_numpy(np.float64, na_value=np.nan)
-        )
-        distance = np.abs(year[None, :] - self.user_year.reindex(users).to_numpy()[:, None])
+        user_year = self.user_year.reindex(users).to_numpy()[:, None]
+        distance = np.abs(self._years(movies)[None, :] - user_year)
         return cosine - self.year_weight * np.nan_to_num(distance, nan=0.0)

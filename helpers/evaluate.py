@@ -3,23 +3,20 @@
     python -m helpers.evaluate --data-dir DIR --seed 42 --out OUTDIR [--model NAME]
         [--protocol warm|new-users|new-movies] [--onboarding K]
 
-Prints RMSE, MAE, NDCG@10, Recall@10 and coverage and writes ``OUTDIR/predictions.csv`` (every
-test rating with its prediction) and ``OUTDIR/topk.csv`` (the 20 best movies of every test
-user: unseen ones; for new users those outside their onboarding; for new movies new ones).
-Every argument is checked before anything is trained; a problem ends in one ``error:`` line.
+Prints the metrics, writes ``predictions.csv`` (every test rating) and ``topk.csv`` (each test
+user's 20 best unseen movies); a bad argument ends in one ``error:`` line, before any training.
 """
-
-from __future__ import annotations
 
 import argparse
 import sys
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from helpers import coldstart, data, metrics, pipeline, split
-from helpers.recommender import Rated, clip, top_k
+from helpers.recommender import Rated, best_unrated, clip
 from helpers.settings import Settings, SettingsError
 
 TOP_N = 20
@@ -39,18 +36,12 @@ def predictions_table(model, test: pd.DataFrame) -> pd.DataFrame:
 
 def topk_table(model, rated: Rated, users: np.ndarray, n: int = TOP_N) -> pd.DataFrame:
     """The ``n`` best-scored catalogue movies of every user that it has not rated."""
-    parts = []
-    for start in range(0, len(users), 512):
-        chunk = users[start : start + 512]
-        scores = np.asarray(model.score(chunk, rated.catalogue), dtype=np.float64)
-        scores[rated.mask(chunk)] = -np.inf
-        best = top_k(scores, n)
-        parts.append(pd.DataFrame({
-            "userId": np.repeat(chunk, best.shape[1]),
-            "rank": np.tile(np.arange(1, best.shape[1] + 1), len(chunk)),
-            "movieId": rated.catalogue[best].ravel(),
-        }))  # fmt: skip
-    return pd.concat(parts, ignore_index=True)
+    chunks = [users[start : start + 512] for start in range(0, len(users), 512)]
+    best = np.concatenate([best_unrated(model.score, rated, chunk, n) for chunk in chunks])
+    width = best.shape[1]
+    ranks = np.tile(np.arange(1, width + 1), len(users))
+    movie_ids = rated.catalogue[best].ravel()
+    return pd.DataFrame({"userId": np.repeat(users, width), "rank": ranks, "movieId": movie_ids})
 
 
 def run(model_name: str, protocol: str, ratings, source, settings, seed: int, k: int):
@@ -59,8 +50,7 @@ def run(model_name: str, protocol: str, ratings, source, settings, seed: int, k:
     if protocol == "warm":
         train, test = split.protocol_split(ratings, seed)
         model = pipeline.build(model_name, train, source, settings, seed, progress=True)
-        result = metrics.evaluate(model, train, test)
-        rated = Rated.of(train)
+        result, rated = metrics.evaluate(model, train, test), Rated.of(train)
     elif protocol == "new-users":
         parts = split.new_users_split(ratings, seed, k)
         trained = pipeline.build(model_name, parts.train, source, settings, seed, progress=True)
@@ -85,19 +75,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--protocol", default="warm", choices=list(PROTOCOLS))
     parser.add_argument("--onboarding", type=int, default=split.ONBOARDING, help="K of new users")
     names = ", ".join(pipeline.MODELS)
-    parser.add_argument(
-        "--model",
-        choices=sorted(pipeline.MODELS),
-        metavar="NAME",
-        help=f"one of: {names} (default: per protocol, {PROTOCOLS})",
-    )
+    models = f"one of: {names} (default: per protocol, {PROTOCOLS})"
+    parser.add_argument("--model", choices=sorted(pipeline.MODELS), metavar="NAME", help=models)
     args = parser.parse_args(argv)
-    name = args.model or PROTOCOLS[args.protocol]
+    name, out = args.model or PROTOCOLS[args.protocol], args.out
     try:
-        if args.out.exists() and not args.out.is_dir():
-            raise ValueError(
-                f"--out {args.out} is a file; name a folder (it is created if missing)."
-            )
+        if out.exists() and not out.is_dir():
+            raise ValueError(f"--out {out} is a file; name a folder (it is created if missing).")
         if args.onboarding < 1:
             raise ValueError(f"--onboarding must be at least 1, not {args.onboarding}.")
         folder = Path(args.data_dir).expanduser().resolve()
@@ -117,12 +101,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{name} on {folder}, {args.protocol} protocol, seed {args.seed}:")
     for metric, value in result.items():
         print(f"  {metric:<10} {value:.4f}")
-    args.out.mkdir(parents=True, exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
     for table, file in ((predictions, "predictions.csv"), (topk, "topk.csv")):
-        data.write_atomically(
-            args.out / file, lambda scratch, t=table: t.to_csv(scratch, index=False)
-        )
-    print(f"wrote {args.out / 'predictions.csv'} and {args.out / 'topk.csv'}")
+        data.write_atomically(out / file, partial(table.to_csv, index=False))
+    print(f"wrote {out / 'predictions.csv'} and {out / 'topk.csv'}")
     return 0
 
 

@@ -1,10 +1,6 @@
-"""Named, typed, train-only node features (notebooks 03-05): one table per node type.
-
-Every block returns a ``DataFrame`` with named columns whose row ``i`` belongs to node ``i`` of
-the :class:`~helpers.graph.IdMaps` (never to row ``i`` of ``movies.csv``). Statistics come from
-the ratings passed in and nothing else, so no test rating can leak in; everything is
-vectorised, so the same code runs on 25M ratings.
-"""
+"""Named, train-only node features (notebooks 03-05): each block is a table whose row ``i`` is
+node ``i`` of the :class:`~helpers.graph.IdMaps`, computed from the ratings passed in alone (no
+test rating leaks in) and vectorised (the same code runs on 25M ratings)."""
 
 from __future__ import annotations
 
@@ -39,10 +35,8 @@ def user_stats(ratings: pd.DataFrame, maps: IdMaps) -> pd.DataFrame:
     mean = np.where(count > 0, _counts(user, n, stars) / np.maximum(count, 1), stars.mean())
     squares = _counts(user, n, stars**2) / np.maximum(count, 1)
     variance = np.where(count > 0, np.maximum(squares - mean**2, 0.0), 0.0)
-    return pd.DataFrame(
-        {"rating_mean": mean, "rating_log_count": np.log1p(count), "rating_var": variance},
-        index=pd.Index(maps.users.ids, name="userId"),
-    )
+    columns = {"rating_mean": mean, "rating_log_count": np.log1p(count), "rating_var": variance}
+    return pd.DataFrame(columns, index=pd.Index(maps.users.ids, name="userId"))
 
 
 def _shares(index: np.ndarray, bucket: np.ndarray, n_nodes: int, n_buckets: int) -> np.ndarray:
@@ -52,11 +46,8 @@ def _shares(index: np.ndarray, bucket: np.ndarray, n_nodes: int, n_buckets: int)
 
 
 def user_temporal(ratings: pd.DataFrame, maps: IdMaps) -> pd.DataFrame:
-    """Share of ratings per hour of day and day of week (UTC), recency and activity span.
-
-    MovieLens timestamps are seconds since 1970-01-01 UTC: "hour 20" is 20:00 UTC, which is the
-    afternoon in California. Recency is measured to the last rating of anyone.
-    """
+    """Share of ratings per hour and weekday (UTC: "hour 20" is afternoon in California),
+    recency (to the last rating of anyone) and activity span."""
     user, n = maps.users.index(ratings["userId"]), len(maps.users)
     seconds = ratings["timestamp"].to_numpy(np.int64)
     hours = _shares(user, (seconds // 3600) % 24, n, 24)
@@ -72,40 +63,31 @@ def user_temporal(ratings: pd.DataFrame, maps: IdMaps) -> pd.DataFrame:
     return pd.DataFrame(columns, index=pd.Index(maps.users.ids, name="userId"))
 
 
-def _on_movies(maps: IdMaps, columns: dict[str, np.ndarray]) -> pd.DataFrame:
-    return pd.DataFrame(columns, index=pd.Index(maps.movies.ids, name="movieId"))
-
-
-def _aligned(movies: pd.DataFrame, maps: IdMaps) -> pd.DataFrame:
-    """``movies`` reindexed to node order (row i = movie node i; unknown movies: empty rows)."""
-    return movies.set_index("movieId").reindex(maps.movies.ids)
-
-
 def movie_stats(train: pd.DataFrame, maps: IdMaps, shrinkage: float = SHRINKAGE) -> pd.DataFrame:
-    """Log popularity and mean rating shrunk toward the global mean, from train ratings only.
-
-    Shrinking keeps a movie with one 5-star rating from looking better than a classic with
-    hundreds; a movie without train ratings gets the global mean.
-    """
+    """Log popularity and mean rating shrunk toward the global mean (one 5-star rating must not
+    beat a classic with hundreds; no train ratings: the global mean)."""
     movie, n = maps.movies.index(train["movieId"]), len(maps.movies)
     stars = train["rating"].to_numpy(np.float64)
     count, total = _counts(movie, n), _counts(movie, n, stars)
     shrunk = (total + shrinkage * (stars.mean() if len(stars) else 0.0)) / (count + shrinkage)
-    return _on_movies(maps, {"rating_log_count": np.log1p(count), "rating_mean_shrunk": shrunk})
+    columns = {"rating_log_count": np.log1p(count), "rating_mean_shrunk": shrunk}
+    return pd.DataFrame(columns, index=pd.Index(maps.movies.ids, name="movieId"))
 
 
 def movie_year(movies: pd.DataFrame, maps: IdMaps) -> pd.DataFrame:
     """Release year from the title; a missing year gets the median and ``year_missing`` = 1."""
-    year = _aligned(movies, maps)["year"].astype("Float64")
+    year = movies.set_index("movieId").reindex(maps.movies.ids)["year"].astype("Float64")
     missing = year.isna().to_numpy()
     median = float(year.median()) if (~missing).any() else 0.0
     filled = year.fillna(median).to_numpy(np.float64)
-    return _on_movies(maps, {"year": filled, "year_missing": missing.astype(np.float64)})
+    columns = {"year": filled, "year_missing": missing.astype(np.float64)}
+    return pd.DataFrame(columns, index=pd.Index(maps.movies.ids, name="movieId"))
 
 
 def movie_genres(movies: pd.DataFrame, maps: IdMaps) -> pd.DataFrame:
     """Multi-hot genres, one ``genre_<name>`` column each (``genre_none`` for no genre listed)."""
-    genres = _aligned(movies, maps)["genres"].fillna("(no genres listed)").astype(str)
+    genres = movies.set_index("movieId").reindex(maps.movies.ids)["genres"]
+    genres = genres.fillna("(no genres listed)").astype(str)
     hot = genres.str.get_dummies(sep="|").rename(columns={"(no genres listed)": "none"})
     hot.columns = [f"genre_{name}" for name in hot.columns]
     return hot.astype(np.float64).set_axis(pd.Index(maps.movies.ids, name="movieId"))
@@ -139,11 +121,8 @@ def svd_reduce(
         scores[:, :fitted] = svd.fit_transform(matrix)
         loadings[:fitted], explained[:fitted] = svd.components_, svd.explained_variance_ratio_
     names = [f"{prefix}_{c:02d}" for c in range(n)]
-    return Reduction(
-        pd.DataFrame(scores, index=pd.Index(movie_ids, name="movieId"), columns=names),
-        pd.DataFrame(loadings, index=names, columns=terms),
-        explained,
-    )
+    scores = pd.DataFrame(scores, index=pd.Index(movie_ids, name="movieId"), columns=names)
+    return Reduction(scores, pd.DataFrame(loadings, index=names, columns=terms), explained)
 
 
 def genome_reduction(
@@ -163,11 +142,9 @@ def genome_reduction(
 
 def train_tags(tags: pd.DataFrame, train: pd.DataFrame) -> pd.DataFrame:
     """Tags whose (user, movie) pair is a train rating: a tag can reveal a held-out rating."""
-
-    def keys(table: pd.DataFrame) -> np.ndarray:
-        return table["userId"].to_numpy(np.int64) << 32 | table["movieId"].to_numpy(np.int64)
-
-    return tags[np.isin(keys(tags), keys(train))]
+    pairs = [table[["userId", "movieId"]].to_numpy(np.int64) for table in (tags, train)]
+    keys = [pair[:, 0] << 32 | pair[:, 1] for pair in pairs]
+    return tags[np.isin(*keys)]
 
 
 def _text_reduction(
@@ -225,11 +202,8 @@ class NodeFeatures:
         return list(self.raw.columns)
 
     def tensor(self) -> Tensor:
-        """The scaled table as a float32 [num_nodes, num_features] tensor, in node order.
-
-        Clipped to 3 standard deviations: a rare flag (``has_genome`` on 1 % of the movies)
-        would otherwise scale to 10 and swamp every other input of its movies.
-        """
+        """The scaled table as a float32 [nodes, features] tensor, clipped to ``CLIP`` std: a rare
+        flag (``has_genome`` on 1 % of movies) would otherwise scale to 10 and swamp the rest."""
         scaled = ((self.raw - self.mean) / self.std).clip(-CLIP, CLIP)
         return torch.tensor(scaled.to_numpy(np.float32))
 
@@ -270,25 +244,24 @@ class FeatureRecipe:
         return pd.concat(parts, axis=1) if parts else None
 
     def movies(self, train: pd.DataFrame, maps: IdMaps, source: MovieData) -> pd.DataFrame | None:
-        """The raw movie table of this recipe (None without movie blocks)."""
-        n, seed, parts = self.n_components, self.seed, []
+        """The raw movie table (None without blocks); genome and tags only if the source has any."""
+        n, seed, movies = self.n_components, self.seed, source.movies
+        blocks = {
+            "stats": lambda: movie_stats(train, maps),
+            "year": lambda: movie_year(movies, maps),
+            "genres": lambda: movie_genres(movies, maps),
+            "title": lambda: title_reduction(movies, n, seed),
+            "genome": lambda: genome_reduction(source.genome, None, n, seed),
+            "tags": lambda: tag_reduction(train_tags(source.tags, train), n, seed),
+        }
+        lacking = {"genome": source.genome is None or not len(source.genome)}
+        lacking["tags"] = source.tags is None
+        parts = []
         for name in self.movie_blocks:
-            if name == "stats":
-                parts.append(movie_stats(train, maps))
-            elif name == "year":
-                parts.append(movie_year(source.movies, maps))
-            elif name == "genres":
-                parts.append(movie_genres(source.movies, maps))
-            elif name == "title":
-                parts.append(
-                    on_movie_nodes(title_reduction(source.movies, n, seed), maps, "has_title")
-                )
-            elif name == "genome" and source.genome is not None and len(source.genome):
-                reduction = genome_reduction(source.genome, None, n, seed)
-                parts.append(on_movie_nodes(reduction, maps, "has_genome"))
-            elif name == "tags" and source.tags is not None:
-                reduction = tag_reduction(train_tags(source.tags, train), n, seed)
-                parts.append(on_movie_nodes(reduction, maps, "has_tags"))
+            if not lacking.get(name):
+                part = blocks[name]()  # a reduction: its scores, with a has_<name> column
+                is_scores = isinstance(part, Reduction)
+                parts.append(on_movie_nodes(part, maps, f"has_{name}") if is_scores else part)
         return pd.concat(parts, axis=1) if parts else None
 
 

@@ -20,7 +20,7 @@ RATED_BY = ("movie", "rev_rates", "user")
 
 @dataclass(frozen=True)
 class IdMap:
-    """Raw MovieLens ids <-> consecutive node indices 0..n-1 (sorted raw ids, so stable)."""
+    """Raw MovieLens ids <-> node indices 0..n-1 (sorted raw ids, so stable; a binary search)."""
 
     ids: np.ndarray
 
@@ -33,26 +33,20 @@ class IdMap:
 
     def index(self, raw: np.ndarray | pd.Series, strict: bool = True) -> np.ndarray:
         """Node indices of raw ids; unknown ids raise (``strict``) or map to -1."""
-        raw = np.asarray(raw)
-        if len(self.ids) == 0:
-            found = np.full(raw.shape, -1)
-        else:  # the ids are sorted: a binary search, no hash index rebuilt on every call
-            position = np.searchsorted(self.ids, raw).clip(max=len(self.ids) - 1)
-            found = np.where(self.ids[position] == raw, position, -1)
+        raw, n = np.asarray(raw), len(self.ids)
+        position = np.searchsorted(self.ids, raw).clip(max=max(n - 1, 0))
+        found = np.where(self.ids[position] == raw, position, -1) if n else np.full(raw.shape, -1)
         if strict and (found < 0).any():
-            unknown = np.asarray(raw)[found < 0][:5].tolist()
+            unknown = raw[found < 0][:5].tolist()
             raise KeyError(f"ids {unknown} are not in this graph (it has {len(self):,} nodes).")
         return found
 
     def raw(self, index: np.ndarray | Tensor) -> np.ndarray:
-        """Raw ids of node indices."""
         return self.ids[np.asarray(index)]
 
 
 @dataclass(frozen=True)
 class IdMaps:
-    """The two maps of a user-movie graph."""
-
     users: IdMap
     movies: IdMap
 
@@ -76,11 +70,8 @@ def build_graph(
     movie_features: Tensor | None = None,
     undirected: bool = True,
 ) -> HeteroData:
-    """A ``HeteroData`` of the given (train) ratings: typed node features, edges both ways.
-
-    ``undirected=False`` keeps only user -> movie edges: the student notebook's mistake, kept so
-    notebook 02 can show what it costs (users then never receive a message).
-    """
+    """A ``HeteroData`` of the (train) ratings; ``undirected=False`` is the student notebook's
+    mistake (user -> movie edges only), kept so notebook 02 can show what it costs."""
     data = HeteroData()
     for kind, ids, x in (
         ("user", maps.users, user_features),
@@ -99,7 +90,7 @@ def build_graph(
 
 
 def csr(rows: Tensor, cols: Tensor, values: Tensor, size: tuple[int, int]) -> Tensor:
-    """A torch sparse CSR matrix (sorted here), without torch's "beta" warning."""
+    """A torch sparse CSR matrix of unordered entries."""
     order = torch.argsort(rows * size[1] + cols)
     return sorted_csr(row_pointers(rows, size[0]), cols[order], values[order], size)
 
@@ -118,13 +109,45 @@ def sorted_csr(crow: Tensor, cols: Tensor, values: Tensor, size: tuple[int, int]
         return torch.sparse_csr_tensor(crow, cols, values, size=size, check_invariants=False)
 
 
-class LikedRows:
-    """Each user's liked movies as a sparse row over the ``max_movies`` most-liked movies.
+@dataclass(frozen=True)
+class Patterns:
+    """The rating edges sorted once by (user, movie) and once by (movie, user): the two sparsity
+    patterns every matrix over them shares (at 25M ratings the sort is what a matrix costs).
 
-    Item-item models (EASE, the graph filter) need a dense movies x movies matrix, which 60,000
-    movies cannot afford; the columns are fixed when fitted, and :meth:`with_users` adds the
-    rows of users who joined later without changing them.
-    """
+    ``order``: the edge of each by-user entry; ``transposed``: the by-user position of each
+    by-movie entry (both int32, which halves their memory)."""
+
+    user_crow: Tensor
+    user_movies: Tensor  # the movie of each by-user entry
+    movie_crow: Tensor
+    movie_users: Tensor  # the user of each by-movie entry
+    order: Tensor
+    transposed: Tensor
+
+    @classmethod
+    def of(cls, users: Tensor, movies: Tensor, n_users: int, n_movies: int) -> Patterns:
+        order = torch.argsort(users * n_movies + movies)
+        transposed = torch.argsort(movies[order] * n_users + users[order])
+        by_user, by_movie = movies[order], users[order][transposed]
+        crows = row_pointers(users, n_users), row_pointers(movies, n_movies)
+        return cls(crows[0], by_user, crows[1], by_movie, order.int(), transposed.int())
+
+    @property
+    def size(self) -> tuple[int, int]:  # (users, movies)
+        return len(self.user_crow) - 1, len(self.movie_crow) - 1
+
+    def by_user(self, values: Tensor) -> Tensor:
+        """The [users, movies] matrix holding ``values`` (one per entry, in by-user order)."""
+        return sorted_csr(self.user_crow, self.user_movies, values, self.size)
+
+    def by_movie(self, values: Tensor) -> Tensor:
+        """The [movies, users] matrix holding ``values`` (one per entry, in by-movie order)."""
+        return sorted_csr(self.movie_crow, self.movie_users, values, self.size[::-1])
+
+
+class LikedRows:
+    """Each user's liked movies as a sparse row over the ``max_movies`` most-liked movies (item-
+    item models need a dense movies x movies matrix); ``with_users`` keeps the fitted columns."""
 
     def __init__(self, liked: pd.DataFrame, max_movies: int | None = None, columns=None):
         if columns is None:
@@ -140,9 +163,8 @@ class LikedRows:
         )
 
     def with_users(self, liked: pd.DataFrame) -> LikedRows:
-        return LikedRows(
-            pd.concat([self.liked, liked[["userId", "movieId"]]]), columns=self.columns
-        )
+        both = pd.concat([self.liked, liked[["userId", "movieId"]]])
+        return LikedRows(both, columns=self.columns)
 
     def of(self, users: np.ndarray) -> sparse.csr_matrix:
         """The rows of ``users`` (raw ids; an unknown user gets an empty row)."""

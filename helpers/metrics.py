@@ -1,26 +1,18 @@
-"""The protocol's metrics (``protocol.md``, notebook 02): RMSE/MAE in stars, per-user NDCG@10,
-Recall@10 and coverage, and the same by how much the model knows of a movie or a user.
-
-Every model (baselines and GNNs) is scored by this one code path.
-"""
-
-from __future__ import annotations
-
-from collections.abc import Callable
+"""The protocol's metrics (``protocol.md``, notebook 02) for every model: RMSE, MAE, per-user
+NDCG@10, Recall@10, coverage; also by a movie's or user's count of train ratings (notebook 03)."""
 
 import numpy as np
 import pandas as pd
 from sklearn.metrics import ndcg_score
 from tqdm.auto import tqdm
 
-from helpers.recommender import Rated, Recommender, clip, top_k
+from helpers.recommender import Rated, Recommender, Score, best_unrated, clip
 
 RELEVANT = 4.0  # a test rating at or above this is a "relevant" movie
 K = 10
 MAX_RANKED_USERS = 20_000  # beyond this many test users, a fixed random sample of them is ranked
 MOVIE_BUCKETS = (0, 1, 5, 20)  # train ratings of a movie: 0, 1-4, 5-19, 20 or more
 USER_BUCKETS = (1, 30, 100)  # train ratings of a user: < 30, 30-99, 100 or more
-Score = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
 def rmse(predicted: np.ndarray, actual: np.ndarray) -> float:
@@ -34,21 +26,16 @@ def mae(predicted: np.ndarray, actual: np.ndarray) -> float:
 
 
 def whole_list_ndcg(predicted: np.ndarray, actual: np.ndarray) -> float:
-    """The student notebook's "NDCG": the whole test set as one list, no K, no users.
-
-    Kept to show why it misleads: random scores get ~0.97 too.
-    """
+    """The student notebook's "NDCG": the test set as one list, no K (random scores get ~0.97)."""
     return float(ndcg_score(actual[None, :], predicted[None, :]))
 
 
 class Ranking:
     """Per-user top-K quality on one (train, test) pair, set up once and applied to any model.
 
-    Each test user with a test rating >= 4 ranks every catalogue movie (``catalogue``, by
-    default those with a train rating) it has not rated in ``train``; relevant = its test
-    movies rated >= 4. NDCG@K uses binary gains, Recall@K = hits / min(#relevant, K). The
-    cold-start protocols pass the ratings a user gave on joining as ``train``, and their own
-    catalogue.
+    Each test user with a test rating >= 4 ranks the ``catalogue`` (default: movies with a train
+    rating) minus what it rated in ``train``; relevant = its test movies rated >= 4. Binary gains;
+    Recall@K = hits / min(#relevant, K). Cold start passes the onboarding ratings as ``train``.
     """
 
     def __init__(
@@ -71,29 +58,22 @@ class Ranking:
         """NDCG@K and Recall@K of every ranked user, and the catalogue positions it was shown."""
         discount = 1.0 / np.log2(np.arange(2, k + 2))
         ideal = np.cumsum(discount)
-        parts, batches = [], range(0, len(self.users), 1024)
-        for start in tqdm(batches, desc="rank", disable=not progress):
+        parts = []
+        for start in tqdm(range(0, len(self.users), 1024), desc="rank", disable=not progress):
             users = self.users[start : start + 1024]
-            scores = np.asarray(score(users, self.rated.catalogue), dtype=np.float64)
-            scores[self.rated.mask(users)] = -np.inf
-            best = top_k(scores, k)
+            best = best_unrated(score, self.rated, users, k)
             hits = np.take_along_axis(self.relevant.mask(users), best, axis=1)
             n = np.minimum(self.n_relevant[start : start + 1024], k)
-            parts.append(pd.DataFrame({
-                "userId": users,
-                f"NDCG@{k}": (hits * discount[: hits.shape[1]]).sum(1) / ideal[n - 1],
-                f"Recall@{k}": hits.sum(1) / n, "shown": list(best),
-            }))  # fmt: skip
+            ndcg = (hits * discount[: hits.shape[1]]).sum(1) / ideal[n - 1]
+            columns = {f"NDCG@{k}": ndcg, f"Recall@{k}": hits.sum(1) / n, "shown": list(best)}
+            parts.append(pd.DataFrame({"userId": users, **columns}))
         return pd.concat(parts, ignore_index=True)
 
     def __call__(self, score: Score, k: int = K, progress: bool = False) -> dict[str, float]:
         table = self.per_user(score, k, progress)
         shown = np.unique(np.concatenate(table["shown"].to_numpy())) if len(table) else []
-        return {
-            f"NDCG@{k}": float(table[f"NDCG@{k}"].mean()),
-            f"Recall@{k}": float(table[f"Recall@{k}"].mean()),
-            "coverage": len(shown) / max(len(self.rated.catalogue), 1),
-        }
+        result = {column: float(table[column].mean()) for column in (f"NDCG@{k}", f"Recall@{k}")}
+        return result | {"coverage": len(shown) / max(len(self.rated.catalogue), 1)}
 
 
 def rating_metrics(model: Recommender, test: pd.DataFrame) -> dict[str, float]:
@@ -104,21 +84,18 @@ def rating_metrics(model: Recommender, test: pd.DataFrame) -> dict[str, float]:
 
 
 def evaluate(
-    model: Recommender,
-    train: pd.DataFrame,
-    test: pd.DataFrame,
-    ratings: bool = True,
-    ranking: bool = True,
+    model: Recommender, train: pd.DataFrame, test: pd.DataFrame, ratings=True, ranking=True
 ) -> dict[str, float]:
     """The whole protocol for one model: rating accuracy and top-K quality."""
     result = rating_metrics(model, test) if ratings else {}
     return result | (Ranking(train, test)(model.score) if ranking else {})
 
 
-def _bucket(counts: np.ndarray, edges: tuple[int, ...]) -> np.ndarray:
+def _bucket(train: pd.DataFrame, test: pd.DataFrame, column: str, edges: tuple) -> np.ndarray:
+    """Each test rating's bucket by the train ratings of its ``column`` (movie or user)."""
+    counts = train[column].value_counts().reindex(test[column]).fillna(0).to_numpy()
     pairs = zip(edges, edges[1:], strict=False)
-    names = [f"{lo}-{hi - 1}" if hi - lo > 1 else f"{lo}" for lo, hi in pairs]
-    names.append(f">= {edges[-1]}")
+    names = [f"{lo}-{hi - 1}" if hi - lo > 1 else f"{lo}" for lo, hi in pairs] + [f">= {edges[-1]}"]
     return np.array(names, dtype=object)[np.searchsorted(edges, counts, side="right") - 1]
 
 
@@ -127,17 +104,12 @@ def buckets(
 ) -> pd.DataFrame:
     """RMSE and NDCG@10 by how many train ratings the movie (and the user) has (notebook 03).
 
-    A movie bucket's NDCG@10 counts only its own movies as relevant (the whole catalogue is
-    still ranked): can the model put a rarely rated movie a user will love in the top 10?
-    Movies without train ratings are not in the catalogue, so their bucket has RMSE only.
+    A movie bucket's NDCG@10 counts only its movies as relevant (the whole catalogue is ranked);
+    movies without train ratings are not in the catalogue, so their bucket has RMSE only.
     """
-    counts = {
-        who: train[column].value_counts().reindex(test[column]).fillna(0).to_numpy()
-        for who, column in (("movie", "movieId"), ("user", "userId"))
-    }
     labels = {
-        "movie": _bucket(counts["movie"], MOVIE_BUCKETS),
-        "user": _bucket(counts["user"], USER_BUCKETS),
+        "movie": _bucket(train, test, "movieId", MOVIE_BUCKETS),
+        "user": _bucket(train, test, "userId", USER_BUCKETS),
     }
     actual = test["rating"].to_numpy(np.float64)
     if ratings:
@@ -147,28 +119,23 @@ def buckets(
     rows = []
     for who, label in labels.items():
         for name in pd.unique(np.sort(label)):
-            part = label == name
-            row = {"bucket": f"{who}s with {name} train ratings", "test ratings": int(part.sum())}
-            row["RMSE"] = rmse(predicted[part], actual[part]) if ratings else np.nan
-            row["NDCG@10"] = np.nan
+            part, ndcg = label == name, np.nan
             if ranking and who == "user":
-                row["NDCG@10"] = float(per_user.reindex(test.loc[part, "userId"].unique()).mean())
+                ndcg = float(per_user.reindex(test.loc[part, "userId"].unique()).mean())
             elif ranking and name != "0":
-                row["NDCG@10"] = Ranking(train, test[part])(model.score)["NDCG@10"]
-            rows.append(row)
+                ndcg = Ranking(train, test[part])(model.score)["NDCG@10"]
+            rmse_ = rmse(predicted[part], actual[part]) if ratings else np.nan
+            bucket = f"{who}s with {name} train ratings"
+            rows.append(
+                {"bucket": bucket, "test ratings": int(part.sum()), "RMSE": rmse_, "NDCG@10": ndcg}
+            )
     return pd.DataFrame(rows).set_index("bucket")
 
 
 def changes(table: pd.DataFrame, metric: str, before: str, after: str) -> pd.Series:
     """Per bucket, in words: is ``after``'s number lower, higher or (to 3 decimals) the same?"""
     pair = table[[before, after]].dropna().round(3)
-    word = np.where(
-        pair[after] == pair[before],
-        "the same",
-        np.where(pair[after] < pair[before], "lower", "higher"),
-    )
-    text = [
-        f"{metric} {w}: {a:.3f} -> {b:.3f}"
-        for w, a, b in zip(word, pair[before], pair[after], strict=True)
-    ]
+    old, new = pair[before], pair[after]
+    word = np.where(new == old, "the same", np.where(new < old, "lower", "higher"))
+    text = [f"{metric} {w}: {a:.3f} -> {b:.3f}" for w, a, b in zip(word, old, new, strict=True)]
     return pd.Series(text, index=pair.index, name=f"{after} vs {before}")

@@ -1,8 +1,6 @@
-"""The kit's named models, end to end: train ratings in, a fitted recommender out.
-
-``python -m helpers.evaluate --model NAME``, ``benchmarks/seeds.py`` and the notebooks train a
-model through :func:`build`, so its numbers are the same wherever they appear.
-"""
+"""The kit's named models, end to end: train ratings in, a fitted recommender out. The notebooks
+(02-08), ``python -m helpers.evaluate`` and ``benchmarks/seeds.py`` all train through
+:func:`build`, so a model's numbers are the same wherever they appear."""
 
 from __future__ import annotations
 
@@ -15,10 +13,11 @@ import torch
 
 from helpers import baselines, data, features, losses, metrics
 from helpers.features import MovieData
-from helpers.graph import IdMaps
+from helpers.graph import IdMaps, Patterns
 from helpers.models.lightgcn import Blend, GraphFilter, RankingLightGCN, normalised_adjacency
-from helpers.models.neighbourhood import NeighbourhoodGNN, sqrt_adjacency
-from helpers.recommender import Embeddings, GNNRecommender
+from helpers.models.neighbourhood import NeighbourhoodGNN
+from helpers.models.sage import Adjacency
+from helpers.recommender import Embeddings, GNNRecommender, Recommender
 from helpers.reproducibility import device, seed_everything
 from helpers.sage_training import LIKED, train_sage
 from helpers.settings import Settings
@@ -28,25 +27,16 @@ from helpers.train import Practice, fit
 BLENDS = (0.0, 0.1, 0.25, 0.5)  # graph-filter shares tried on the validation part
 # LightGCN as chosen on seed 42's validation part (4 layers: 0.147 / 0.150 / 0.156 / 0.147
 # validation NDCG@10 with 2 / 3 / 4 / 6; 512 channels: 0.162, against 0.158 with 256 and 1024).
-LIGHTGCN = {
-    "channels": 512,
-    "layers": 4,
-    "lr": 0.02,
-    "l2": 1e-2,
-    "temperature": 0.25,
-    "epochs": 300,
-}
-NEIGHBOURHOOD = {"channels": 64, "lr": 0.03, "weight_decay": 1e-3, "epochs": 600, "patience": 30}
+LIGHTGCN = dict(channels=512, layers=4, lr=0.02, l2=1e-2, temperature=0.25, epochs=300)
+NEIGHBOURHOOD = dict(channels=64, lr=0.03, weight_decay=1e-3, epochs=600, patience=30)
 
 
 def movie_data(settings: Settings) -> MovieData:
     """The movies, genome and user tags of the configured data set (what features read)."""
-    return MovieData(
-        data.load_movies(settings),
-        data.load_genome(settings),
-        data.load_genome_tags(settings),
-        data.load_tags(settings) if data.has_table("tags", settings) else None,
-    )
+    loaders = (data.load_movies, data.load_genome, data.load_genome_tags)
+    tables = [load(settings) for load in loaders]
+    tags = data.load_tags(settings) if data.has_table("tags", settings) else None
+    return MovieData(*tables, tags)
 
 
 class Both:
@@ -69,8 +59,7 @@ class Both:
 
 
 class Ensemble:
-    """The average of several models' stars and list scores: the same model trained from
-    several seeds (notebook 06), as the strongest peers average their samples."""
+    """The average of several models' stars and list scores (one model from several seeds)."""
 
     def __init__(self, members: list, name: str):
         self.members, self.name = members, name
@@ -85,8 +74,8 @@ class Ensemble:
         return Ensemble([member.fold_in(ratings) for member in self.members], self.name)
 
 
-def _lightgcn_run(train, maps, settings, epochs, validate=None, progress=False):
-    """LightGCN trained on ``train`` for ``epochs`` (early-stopped by ``validate`` if given)."""
+def _lightgcn_run(train, maps, epochs, ranking=None, progress=False):
+    """LightGCN trained on ``train`` for ``epochs`` (early-stopped on ``ranking`` if given)."""
     h, on = LIGHTGCN, device()
     users, movies = (index.to(on) for index in maps.pairs(train))
     model = RankingLightGCN(len(maps.users), len(maps.movies), h["channels"], h["layers"]).to(on)
@@ -107,43 +96,35 @@ def _lightgcn_run(train, maps, settings, epochs, validate=None, progress=False):
             vectors = [z.cpu().numpy() for z in (*model.embed(adjacency), model.movie_bias)]
         return GNNRecommender("LightGCN", maps, base, Embeddings(*vectors))
 
-    check = (lambda: validate(served())) if validate else (lambda: 0.0)
-    every = 5 if validate else epochs
-    history = fit(
-        model, step, check, epochs, h["lr"], patience=30, check_every=every, progress=progress
-    )
+    check = (lambda: ranking(served().score)["NDCG@10"]) if ranking is not None else (lambda: 0.0)
+    every = 5 if ranking is not None else epochs
+    history = fit(model, step, check, epochs, h["lr"], 0.0, 30, every, progress)
     return served(), history
 
 
 def train_lightgcn(
     train: pd.DataFrame, source: MovieData, settings: Settings, seed: int = 42, progress=False,
     graph_filter: bool = True,
-):  # fmt: skip
-    """LightGCN with a softmax loss, early-stopped on validation, then refitted on all train
-    ratings for the best number of epochs; blended with a graph filter at the share that is
-    best on validation (0 included, so the filter is kept only where it helps)."""
+) -> Recommender:  # fmt: skip
+    """LightGCN with a softmax loss, early-stopped on validation and refitted on all of ``train``
+    for the best epoch count; blended with the graph filter at the share best on validation."""
     seed_everything(seed)
     maps = IdMaps.from_tables(train, source.movies)
     fit_part, valid_part = validation_split(train, seed)
     ranking = metrics.Ranking(fit_part, valid_part)
     epochs = settings.epochs(LIGHTGCN["epochs"], len(fit_part))
-    first, history = _lightgcn_run(
-        fit_part, maps, settings, epochs, lambda r: ranking(r.score)["NDCG@10"], progress
-    )
-    shares = {0.0: max(history.valid.values())}
+    first, history = _lightgcn_run(fit_part, maps, epochs, ranking, progress)
+    shares = {0.0: max(history.valid.values())}  # 0: LightGCN alone, the filter kept if it helps
     if graph_filter:
         candidates, ids = GraphFilter().fit(fit_part), ranking.rated.catalogue
         for share in BLENDS[1:]:
-            shares[share] = ranking(Blend(first, candidates, share, ranking.users, ids).score)[
-                "NDCG@10"
-            ]
+            blend = Blend(first, candidates, share, ranking.users, ids)
+            shares[share] = ranking(blend.score)["NDCG@10"]
     seed_everything(seed)
-    final, _ = _lightgcn_run(train, maps, settings, history.best_epoch, progress=progress)
+    final, _ = _lightgcn_run(train, maps, history.best_epoch, progress=progress)
     share = max(shares, key=shares.get)
-    catalogue = np.sort(train["movieId"].unique())
-    model = Blend(
-        final, GraphFilter().fit(train), share, np.sort(train["userId"].unique()), catalogue
-    )
+    users, catalogue = np.sort(train["userId"].unique()), np.sort(train["movieId"].unique())
+    model = Blend(final, GraphFilter().fit(train), share, users, catalogue)
     model.history, model.shares = history, shares
     return model
 
@@ -153,50 +134,44 @@ def train_neighbourhood(
 ) -> GNNRecommender:
     """The neighbourhood rating GNN on the residual of the bias model, early-stopped on RMSE."""
     seed_everything(seed)
-    h = NEIGHBOURHOOD
+    h, on = NEIGHBOURHOOD, device()
     maps = IdMaps.from_tables(train, source.movies)
+    sizes = (len(maps.users), len(maps.movies))
     fit_part, valid_part = validation_split(train, seed)
-    model = NeighbourhoodGNN(len(maps.users), len(maps.movies), h["channels"]).to(device())
+    model = NeighbourhoodGNN(*sizes, h["channels"]).to(on)
 
-    def prepared(part: pd.DataFrame) -> dict:
-        """What training on (or serving from) ``part`` needs: its bias model, pairs, graph."""
-        users, movies = (index.to(device()) for index in maps.pairs(part))
+    def prepared(part: pd.DataFrame) -> tuple:
+        """What serving from ``part`` needs (its bias model, graph and rated movies), then what
+        training on it needs: its pairs and their stars less the bias model's."""
+        users, movies = (index.to(on) for index in maps.pairs(part))
         base = baselines.BiasBaseline().fit(part)
         expected = base.predict(part["userId"].to_numpy(), part["movieId"].to_numpy())
-        residual = torch.tensor(
-            part["rating"].to_numpy() - expected, dtype=torch.float32, device=device()
-        )
+        residual = torch.tensor(part["rating"].to_numpy() - expected, dtype=torch.float32)
         known = np.isin(maps.movies.ids, part["movieId"].unique())
-        adjacency = sqrt_adjacency(users, movies, len(maps.users), len(maps.movies))
-        return {
-            "base": base,
-            "pairs": (users, movies),
-            "residual": residual,
-            "adjacency": adjacency,
-            "known": known,
-        }
+        patterns = Patterns.of(users, movies, *sizes)  # sorted once, for the graph and the loss
+        sums = Adjacency.on(patterns, power=0.5)  # over sqrt(degree)
+        return (base, (sums.to_user, sums.to_movie), known), patterns, residual.to(on)
 
-    def served(part: dict) -> GNNRecommender:
+    def served(base, adjacency: tuple, known: np.ndarray) -> GNNRecommender:
         with torch.no_grad():
-            z_users, z_movies = (z.cpu().numpy().copy() for z in model(*part["adjacency"]))
-        z_movies[~part["known"]] = 0.0  # a movie without ratings here: the bias model answers
+            z_users, z_movies = (z.cpu().numpy().copy() for z in model(*adjacency))
+        z_movies[~known] = 0.0  # a movie without ratings here: the bias model answers
         stars = Embeddings(z_users, z_movies, np.zeros(len(maps.movies), np.float32))
-        return GNNRecommender("GNN (rating)", maps, part["base"], stars=stars)
+        return GNNRecommender("GNN (rating)", maps, base, stars=stars)
 
-    fitting = prepared(fit_part)
-    pairs = losses.Pairs.of(*fitting["pairs"], len(maps.users), len(maps.movies))  # sorted once
+    serving, pairs, residual = prepared(fit_part)
 
     def step() -> float:
-        return losses.pair_mse_backward(*model(*fitting["adjacency"]), pairs, fitting["residual"])
+        return losses.pair_mse_backward(*model(*serving[1]), pairs, residual)
 
-    def validate() -> float:
-        return -metrics.rating_metrics(served(fitting), valid_part)["RMSE"]
+    def check() -> float:
+        return -metrics.rating_metrics(served(*serving), valid_part)["RMSE"]
 
     epochs = settings.epochs(h["epochs"], len(fit_part))
     history = fit(
-        model, step, validate, epochs, h["lr"], h["weight_decay"], h["patience"], 1, progress
+        model, step, check, epochs, h["lr"], h["weight_decay"], h["patience"], 1, progress
     )
-    recommender = served(prepared(train))
+    recommender = served(*prepared(train)[0])
     recommender.history = history
     return recommender
 
@@ -206,22 +181,13 @@ def _baseline(cls) -> Callable:
 
 
 def _sage(objective: str, recipe=None, practice=None, name="GraphSAGE", **hyper) -> Callable:
-    def factory(train, source, settings, seed, progress):
-        return train_sage(
-            train, source, settings, seed, objective, recipe, practice, name, progress, **hyper
-        )
-
-    return factory
+    return lambda train, source, settings, seed, progress: train_sage(
+        train, source, settings, seed, objective, recipe, practice, name, progress, **hyper
+    )
 
 
 def _both(lists: str, stars: str, name: str) -> Callable:
-    def factory(train, source, settings, seed, progress):
-        return Both(
-            *(MODELS[part](train, source, settings, seed, progress) for part in (lists, stars)),
-            name,
-        )
-
-    return factory
+    return lambda *args: Both(MODELS[lists](*args), MODELS[stars](*args), name)
 
 
 def _ensemble(member: str, size: int, name: str) -> Callable:

@@ -1,21 +1,19 @@
-"""What every model in the kit answers (raw MovieLens ids in, numbers out), and top-K lists.
-
-``predict(users, movies)`` gives stars for pairs; ``score(users, movies)`` a users x movies grid
-of ranking scores. Baselines and GNNs answer alike, so :mod:`helpers.metrics` and the explorer
-treat them alike. Notebook 02 introduces it; :class:`Rated` (who rated what) feeds every list.
-"""
+"""What every model answers (notebook 02): ``predict(users, movies)`` stars for pairs and
+``score(users, movies)`` a users x movies grid of ranking scores, raw ids in; and top-K lists."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
 import pandas as pd
 
-from helpers.graph import IdMaps
+from helpers.graph import IdMap, IdMaps
 
 STARS = (0.5, 5.0)  # MovieLens' rating scale: every prediction shown or scored is clipped to it
+Score = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
 class Recommender(Protocol):
@@ -27,7 +25,6 @@ class Recommender(Protocol):
 
 
 def clip(stars: np.ndarray) -> np.ndarray:
-    """Predicted stars on MovieLens' scale."""
     return np.clip(stars, *STARS)
 
 
@@ -37,6 +34,13 @@ def top_k(scores: np.ndarray, k: int) -> np.ndarray:
     part = np.sort(np.argpartition(-scores, k - 1, axis=1)[:, :k], axis=1)
     order = np.argsort(-np.take_along_axis(scores, part, axis=1), axis=1, kind="stable")
     return np.take_along_axis(part, order, axis=1)
+
+
+def best_unrated(score: Score, rated: Rated, users: np.ndarray, k: int) -> np.ndarray:
+    """Catalogue positions of each user's ``k`` best-scored movies that it has not rated."""
+    scores = np.asarray(score(users, rated.catalogue), dtype=np.float64)
+    scores[rated.mask(users)] = -np.inf
+    return top_k(scores, k)
 
 
 @dataclass(frozen=True)
@@ -56,36 +60,27 @@ class Rated:
             catalogue = np.sort(ratings["movieId"].unique())
         order = np.argsort(ratings["userId"].to_numpy(), kind="stable")
         user_ids, counts = np.unique(ratings["userId"].to_numpy()[order], return_counts=True)
-        movies = ratings["movieId"].to_numpy()[order]
-        position = np.searchsorted(catalogue, movies).clip(max=max(len(catalogue) - 1, 0))
-        known = catalogue[position] == movies if len(catalogue) else np.zeros(len(movies), bool)
+        positions = IdMap(catalogue).index(ratings["movieId"].to_numpy()[order], strict=False)
         stars = ratings["rating"].to_numpy(np.float32)[order]
-        indptr = np.concatenate([[0], np.cumsum(counts)])
-        return cls(catalogue, user_ids, indptr, np.where(known, position, -1), stars)
+        return cls(catalogue, user_ids, np.concatenate([[0], np.cumsum(counts)]), positions, stars)
 
     def rows(self, users: np.ndarray) -> np.ndarray:
         """Row of each user id (-1 for a user without ratings)."""
-        row = np.searchsorted(self.user_ids, users).clip(max=max(len(self.user_ids) - 1, 0))
-        return np.where(self.user_ids[row] == users, row, -1) if len(self.user_ids) else row - 1
+        return IdMap(self.user_ids).index(users, strict=False)
 
     def of_user(self, user: int) -> tuple[np.ndarray, np.ndarray]:
         """Catalogue positions and stars of one user's ratings (empty for an unknown user)."""
         row = self.rows(np.array([user]))[0]
-        if row < 0:
-            return np.array([], dtype=np.int64), np.array([], dtype=np.float32)
-        part = slice(self.indptr[row], self.indptr[row + 1])
+        part = slice(self.indptr[row], self.indptr[row + 1]) if row >= 0 else slice(0)
         return self.positions[part], self.stars[part]
 
     def mask(self, users: np.ndarray) -> np.ndarray:
         """Boolean [len(users), len(catalogue)]: True where the user rated the movie."""
-        rows = self.rows(users)
-        starts = np.where(rows >= 0, self.indptr[rows], 0)
-        counts = np.where(rows >= 0, self.indptr[rows + 1] - starts, 0)
-        owner = np.repeat(np.arange(len(users)), counts)
-        offset = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
-        positions = self.positions[np.repeat(starts, counts) + offset]
         mask = np.zeros((len(users), len(self.catalogue)), dtype=bool)
-        mask[owner[positions >= 0], positions[positions >= 0]] = True
+        for i, row in enumerate(self.rows(users)):
+            if row >= 0:
+                positions = self.positions[self.indptr[row] : self.indptr[row + 1]]
+                mask[i, positions[positions >= 0]] = True
         return mask
 
 
@@ -105,18 +100,13 @@ class Embeddings:
 
 
 class GNNRecommender:
-    """A GNN behind raw ids: lists from ``lists`` embeddings, stars from ``base`` (a bias
-    model) plus the fit of the ``stars`` embeddings (both optional).
-
-    A user the graph does not know gets the popularity part of the scores; a movie it does not
-    know is never listed (-inf) and gets the base model's stars.
-    """
+    """A GNN behind raw ids: lists from ``lists``, stars from ``base`` (a bias model) plus the fit
+    of ``stars``; unknown users get popularity scores, unknown movies are never listed."""
 
     def __init__(self, name: str, maps: IdMaps, base, lists=None, stars=None):
         self.name, self.maps, self.base, self.lists, self.stars = name, maps, base, lists, stars
 
     def _index(self, users: np.ndarray, movies: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        users, movies = np.asarray(users), np.asarray(movies)
         return self.maps.users.index(users, False), self.maps.movies.index(movies, False)
 
     def predict(self, users: np.ndarray, movies: np.ndarray) -> np.ndarray:
@@ -148,19 +138,10 @@ class GNNRecommender:
 def top_movies(
     model: Recommender, user: int, rated: Rated, movies: pd.DataFrame, k: int = 10
 ) -> pd.DataFrame:
-    """The user's ``k`` best-scored movies of the catalogue among those it has not rated.
-
-    Ranked by ``score``; ``predicted stars`` from ``predict`` (a ranking model's scores are not
-    on the star scale).
-    """
+    """The user's ``k`` best-scored unrated movies, with stars from ``predict`` (not ``score``)."""
     catalogue = movies.set_index("movieId").loc[rated.catalogue]
-    scores = model.score(np.array([user]), rated.catalogue)
-    scores[rated.mask(np.array([user]))] = -np.inf
-    best = top_k(scores, k)[0]
+    best = best_unrated(model.score, rated, np.array([user]), k)[0]
     table = catalogue.iloc[best][["title", "genres"]].reset_index()
     stars = clip(model.predict(np.full(len(best), user), table["movieId"].to_numpy()))
-    return (
-        table.assign(**{"predicted stars": stars.round(2)})
-        .rename_axis("rank")
-        .rename(index=lambda i: i + 1)
-    )
+    table = table.assign(**{"predicted stars": stars.round(2)}).rename_axis("rank")
+    return table.rename(index=lambda i: i + 1)

@@ -1,22 +1,18 @@
-"""What a GraphSAGE reads and how it is served (notebooks 02-05, 07).
-
-:class:`Tables` holds the recipe's node features standardised on the training ratings;
-:class:`Graph`, the tensors a training step reads (edges, their order in time, features) and
-the cold-start practice drawn from them; :class:`SageRecommender`, a trained model embedding
-the graph of all train ratings once, and folding in users who joined later.
-"""
+"""What a GraphSAGE reads and how it is served (notebooks 02-05, 07): the recipe's feature
+tables, the training graph with its cold-start practice, and the recommender that embeds all
+train ratings once and folds in users who joined later."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, is_dataclass, replace
 
 import numpy as np
 import pandas as pd
 import torch
 
-from helpers.features import FeatureRecipe, MovieData, NodeFeatures, user_stats
-from helpers.graph import IdMap, IdMaps
-from helpers.models.sage import Adjacency, GraphSAGE, Mean
+from helpers.features import FeatureRecipe, MovieData, NodeFeatures
+from helpers.graph import IdMap, IdMaps, Patterns
+from helpers.models.sage import Adjacency, GraphSAGE
 from helpers.recommender import Embeddings, GNNRecommender
 from helpers.train import Practice
 
@@ -33,17 +29,23 @@ class Tables:
     def fit(cls, recipe, ratings: pd.DataFrame, maps: IdMaps, source: MovieData) -> Tables:
         if recipe is None:
             return cls(None, None, None)
-        users, movies = recipe.users(ratings, maps), recipe.movies(ratings, maps, source)
-        scale = lambda raw: NodeFeatures.standardise(raw) if raw is not None else None  # noqa: E731
-        return cls(recipe, scale(users), scale(movies))
+        tables = recipe.users(ratings, maps), recipe.movies(ratings, maps, source)
+        return cls(recipe, *(None if t is None else NodeFeatures.standardise(t) for t in tables))
 
     def on(self, ratings: pd.DataFrame, maps: IdMaps) -> tuple:
-        """Feature tensors for the graph of ``ratings``: user features computed from them and
-        scaled as in training; the movie table as fitted (its SVDs must not move)."""
+        """Feature tensors for the graph of ``ratings``: users recomputed and scaled as fitted,
+        movies as fitted (their SVDs must not move)."""
         if self.recipe is None:
             return None, None
         users = self.users.apply(self.recipe.users(ratings, maps)).tensor() if self.users else None
         return users, self.movies.tensor() if self.movies else None
+
+
+def _to(value, device: torch.device):
+    """A tensor, or a dataclass of them (None kept), on ``device``."""
+    if not is_dataclass(value):
+        return None if value is None else value.to(device)
+    return replace(value, **{f.name: _to(getattr(value, f.name), device) for f in fields(value)})
 
 
 @dataclass
@@ -57,6 +59,7 @@ class Graph:
     known: torch.Tensor  # movies whose id embedding is used (by default those rated here)
     user_x: torch.Tensor | None
     movie_x: torch.Tensor | None
+    patterns: Patterns  # the rating edges sorted both ways, shared by the adjacency and the loss
     adjacency: Adjacency
 
     @classmethod
@@ -64,50 +67,36 @@ class Graph:
         """``all_ids``: every movie keeps its id (a warm list model trains unrated movies as
         movies nobody picks); otherwise a movie without ratings here is known by features alone."""
         users, movies = maps.pairs(ratings)
-        order = (
-            ratings.sort_values(["timestamp", "movieId"], kind="stable")
-            .groupby("userId")
-            .cumcount()
-        )
+        by_time = ratings.sort_values(["timestamp", "movieId"], kind="stable").groupby("userId")
         known = torch.full((len(maps.movies),), all_ids)
         known[movies] = True
-        adjacency = Adjacency.of(users, movies, len(maps.users), len(maps.movies))
+        patterns = Patterns.of(users, movies, len(maps.users), len(maps.movies))
         stars = torch.tensor(ratings["rating"].to_numpy(np.float32))
-        rank = torch.tensor(order.reindex(ratings.index).to_numpy())
-        return cls(users, movies, stars, rank, known, *features, adjacency)
+        rank = torch.tensor(by_time.cumcount().reindex(ratings.index).to_numpy())
+        return cls(users, movies, stars, rank, known, *features, patterns, Adjacency.on(patterns))
 
     def to(self, device: torch.device) -> Graph:
-        """The same graph on ``device`` (a GPU while training)."""
-        move = lambda t: None if t is None else t.to(device)  # noqa: E731
-        mean = lambda m: Mean(m.matrix.to(device), m.transpose.to(device))  # noqa: E731
-        tensors = (
-            self.users,
-            self.movies,
-            self.stars,
-            self.order,
-            self.known,
-            self.user_x,
-            self.movie_x,
-        )
-        return Graph(
-            *map(move, tensors),
-            Adjacency(*map(mean, (self.adjacency.to_movie, self.adjacency.to_user))),
-        )
+        """The same graph on ``device`` (a GPU while training), its matrices sharing indices."""
+        if self.users.device == device:
+            return self
+        moved = _to(replace(self, adjacency=None), device)
+        return replace(moved, adjacency=Adjacency.on(moved.patterns))
+
+    @property
+    def size(self) -> tuple[int, int]:  # (users, movies)
+        return self.patterns.size
 
     def practise(self, practice: Practice) -> tuple:
-        """This epoch's (message edges, asked ratings, movies with ids); all of them without
-        practice (None stands for "every edge", "every rating" and "every id": no copies)."""
+        """This epoch's (message edges, asked ratings, movies with ids); None: all (no copies)."""
         if not practice:
             return None, None, None
-        n_users, n_movies = len(self.adjacency.to_user.matrix), len(self.known)
-        return practice.draw(self.users, self.movies, self.order, n_users, n_movies)
+        return practice.draw(self.users, self.movies, self.order, *self.size)
 
     def embed(self, model: GraphSAGE, messages=None, ids=None) -> tuple[torch.Tensor, torch.Tensor]:
         """The model's embeddings with only ``messages`` edges and ``ids`` movie ids (practice)."""
         adjacency = self.adjacency
         if messages is not None:
-            n = (len(self.adjacency.to_user.matrix), len(self.known))
-            adjacency = Adjacency.of(self.users[messages], self.movies[messages], *n)
+            adjacency = Adjacency.of(self.users[messages], self.movies[messages], *self.size)
         known = self.known if ids is None else self.known & ids
         return model(self.user_x, self.movie_x, known, adjacency)
 
@@ -126,9 +115,7 @@ class SageRecommender(GNNRecommender):
         vectors = Embeddings(numpy(z_users), numpy(z_movies), numpy(model.movie_bias))
         self.movie_layers = [layer.cpu() for layer in self.movie_layers]
         if objective == "stars" and model.movie_features is None:
-            vectors.movies[~graph.known.cpu().numpy()] = (
-                0.0  # nothing known: the bias model answers
-            )
+            vectors.movies[~graph.known.cpu().numpy()] = 0.0  # nothing known: the bias answers
         lists, stars = (vectors, None) if objective == "lists" else (None, vectors)
         super().__init__(name, maps, base, lists, stars)
         self.model, self.tables, self.objective = model, tables, objective
@@ -139,10 +126,10 @@ class SageRecommender(GNNRecommender):
         new = IdMap.from_ids(ratings["userId"])
         maps = IdMaps(new, self.maps.movies)
         users, movies = maps.pairs(ratings)
-        to_user = Mean.of(users, movies, (len(new), len(self.maps.movies)))
+        to_user = Adjacency.of(users, movies, len(new), len(self.maps.movies)).to_user
         user_x = None
         if self.tables.users is not None:
-            user_x = self.tables.users.apply(user_stats(ratings, maps)).tensor()
+            user_x = self.tables.on(ratings, maps)[0]  # the recipe's user blocks
         vectors = self.model.fold_in(self.movie_layers, user_x, to_user).numpy()
         if self.objective == "lists" and self.shrinkage:  # few ratings: lean to the average user
             n = np.bincount(users.numpy(), minlength=len(new)).astype(np.float32)[:, None]

@@ -1,10 +1,6 @@
-"""Training GraphSAGE for lists or for stars, and serving it (notebooks 02-05, 07).
-
-The model trains on the fit part of the train ratings and stops early on the validation part;
-it then embeds the graph of *all* train ratings with no further training (the validation
-ratings become messages: GraphSAGE is inductive). Stars are a residual on the user + movie bias
-model, so a movie or user the graph knows nothing about gets the bias model's answer.
-"""
+"""Training GraphSAGE for lists or for stars (notebooks 02-05, 07): trained on the fit part, early
+stopped on the validation part, served on all train ratings (inductive). Stars are a residual on
+the bias model, which answers for a movie or user the graph knows nothing about."""
 
 from __future__ import annotations
 
@@ -15,7 +11,7 @@ import torch
 from helpers import coldstart, losses, metrics
 from helpers.baselines import BiasBaseline
 from helpers.features import FeatureRecipe, MovieData
-from helpers.graph import IdMaps
+from helpers.graph import IdMaps, Patterns
 from helpers.models.sage import GraphSAGE
 from helpers.reproducibility import device, seed_everything
 from helpers.sage_serving import Graph, SageRecommender, Tables
@@ -26,18 +22,9 @@ from helpers.train import Practice, fit
 LIKED = 3.5  # ratings at or above this are the movies a list should find
 PAIRS_PER_STEP = 262_144  # liked pairs per step at most (MovieLens 25M has ~12 million)
 # Chosen on the validation part of seed 42 (scratch runs, NDCG@10 and RMSE).
-LISTS = {
-    "channels": 64,
-    "layers": 2,
-    "lr": 0.01,
-    "l2": 1e-4,
-    "temperature": 0.25,
-    "epochs": 300,
-    "patience": 60,
-}
-STARS = {"channels": 64, "layers": 2, "lr": 0.01, "epochs": 100, "patience": 10}
-# pseudo-ratings of "the average user" a newcomer starts with (notebook 07)
-SHRINKAGES = (0.0, 1.0, 2.0, 4.0, 8.0)
+LISTS = dict(channels=64, layers=2, lr=0.01, l2=1e-4, temperature=0.25, epochs=300, patience=60)
+STARS = dict(channels=64, layers=2, lr=0.01, epochs=100, patience=10)
+SHRINKAGES = (0.0, 1.0, 2.0, 4.0, 8.0)  # pseudo-ratings of "the average user" (notebook 07)
 
 
 def _list_step(model, graph: Graph, practice: Practice, hyper: dict, *_):
@@ -64,13 +51,9 @@ def _list_step(model, graph: Graph, practice: Practice, hyper: dict, *_):
 def _star_step(model, graph: Graph, practice: Practice, hyper, base, ratings: pd.DataFrame):
     expected = base.predict(ratings["userId"].to_numpy(), ratings["movieId"].to_numpy())
     residual = graph.stars - torch.from_numpy(expected).float().to(graph.stars.device)
-    # a hidden movie is new to the bias model too: its residual keeps the movie's own bias
-    unbiased = base.predict(ratings["userId"].to_numpy(), -np.ones(len(ratings)))
-    movie_bias = torch.from_numpy(expected - unbiased).float().to(graph.stars.device)
-
-    size = (len(graph.adjacency.to_user.matrix), len(graph.known))
-    # without practice every rating is asked for: sorted once, not every epoch
-    every = None if practice else losses.Pairs.of(graph.users, graph.movies, *size)
+    if practice:  # a hidden movie is new to the bias model too: its residual keeps its own bias
+        unbiased = base.predict(ratings["userId"].to_numpy(), -np.ones(len(ratings)))
+        movie_bias = torch.from_numpy(expected - unbiased).float().to(graph.stars.device)
 
     def step() -> float:
         messages, asked, ids = graph.practise(practice)
@@ -78,9 +61,9 @@ def _star_step(model, graph: Graph, practice: Practice, hyper, base, ratings: pd
         if practice:
             target = residual + movie_bias * ~ids[graph.movies]
         users, movies = graph.embed(model, messages, ids)
-        if asked is None:
-            return losses.pair_mse_backward(users, movies, every, target)
-        pairs = losses.Pairs.of(graph.users[asked], graph.movies[asked], *size)
+        if asked is None:  # every rating is asked for: the graph's patterns, sorted once
+            return losses.pair_mse_backward(users, movies, graph.patterns, target)
+        pairs = Patterns.of(graph.users[asked], graph.movies[asked], *graph.size)
         return losses.pair_mse_backward(users, movies, pairs, target[asked])
 
     return step
@@ -99,11 +82,9 @@ def train_sage(
     cold: str | None = None,
     **hyper,
 ) -> SageRecommender:
-    """GraphSAGE for ``objective`` ("lists" or "stars") with the recipe's node features.
-
+    """GraphSAGE for ``objective`` ("lists" or "stars") with the recipe's node features;
     ``cold="new-users"`` (or ``"new-movies"``) stops early on that cold-start protocol played
-    inside the train part (users or movies held out of training) instead of on held-out ratings.
-    """
+    inside the train part instead of on held-out ratings."""
     if objective not in ("lists", "stars"):
         raise ValueError(f"objective must be 'lists' or 'stars', not {objective!r}.")
     hyper = (LISTS if objective == "lists" else STARS) | hyper
@@ -114,70 +95,53 @@ def train_sage(
     if cold not in (None, "new-users", "new-movies"):
         raise ValueError(f"cold must be None, 'new-users' or 'new-movies', not {cold!r}.")
     if cold:
-        held_out_seed = seed + 1000
-        held_out = (new_users_split if cold == "new-users" else new_movies_split)(
-            train, held_out_seed
-        )
+        split = new_users_split if cold == "new-users" else new_movies_split
+        held_out = split(train, seed + 1000)
         fit_part = held_out.train
     tables = Tables.fit(recipe, fit_part, maps, source)
     all_ids = objective == "lists" and not practice
     graph = Graph.of(fit_part, maps, tables.on(fit_part, maps), all_ids)
-    model = GraphSAGE(
-        len(maps.movies), hyper["channels"], hyper["layers"],
-        tables.users.raw.shape[1] if tables.users else 0,
-        tables.movies.raw.shape[1] if tables.movies else 0,
-    )  # fmt: skip
+    n_features = [table.raw.shape[1] if table else 0 for table in (tables.users, tables.movies)]
+    model = GraphSAGE(len(maps.movies), hyper["channels"], hyper["layers"], *n_features)
     graph, model = graph.to(device()), model.to(device())  # a GPU trains when there is one
     base = BiasBaseline().fit(fit_part)
-    if cold:
-        step = (_list_step if objective == "lists" else _star_step)(
-            model, graph, practice, hyper, base, fit_part
-        )
-        metric = "NDCG@10" if objective == "lists" else "RMSE"
+    step = (_list_step if objective == "lists" else _star_step)(
+        model, graph, practice, hyper, base, fit_part
+    )
+    metric = "NDCG@10" if objective == "lists" else "RMSE"
+    ranking = metrics.Ranking(fit_part, valid_part) if objective == "lists" and not cold else None
 
-        def validate() -> float:
-            served = SageRecommender(model, graph, maps, tables, base, objective, name)
-            if cold == "new-users":
-                value = coldstart.new_users(served, held_out, train)[metric]
-            else:
-                value = coldstart.new_movies(served, held_out)[metric]
-            return value if metric == "NDCG@10" else -value
-    elif objective == "lists":
-        step = _list_step(model, graph, practice, hyper)
-        ranking = metrics.Ranking(fit_part, valid_part)
-
-        def validate() -> float:
-            served = SageRecommender(model, graph, maps, tables, base, objective, name)
-            return ranking(served.score)["NDCG@10"]
-    else:
-        step = _star_step(model, graph, practice, hyper, base, fit_part)
-
-        def validate() -> float:
-            served = SageRecommender(model, graph, maps, tables, base, objective, name)
-            return -metrics.rating_metrics(served, valid_part)["RMSE"]
+    def validate() -> float:
+        served = SageRecommender(model, graph, maps, tables, base, objective, name)
+        if cold == "new-users":
+            value = coldstart.new_users(served, held_out, train)[metric]
+        elif cold:
+            value = coldstart.new_movies(served, held_out)[metric]
+        elif ranking is not None:
+            value = ranking(served.score)[metric]
+        else:
+            value = metrics.rating_metrics(served, valid_part)[metric]
+        return value if objective == "lists" else -value
 
     epochs = settings.epochs(hyper["epochs"], len(fit_part))
+    every = hyper.get("check_every", 5 if objective == "lists" else 1)
     history = fit(
-        model, step, validate, epochs, hyper["lr"], patience=hyper["patience"],
-        check_every=hyper.get("check_every", 5 if objective == "lists" else 1), progress=progress,
-    )  # fmt: skip
+        model, step, validate, epochs, hyper["lr"], 0.0, hyper["patience"], every, progress
+    )
     served_on, model = Graph.of(train, maps, tables.on(train, maps), all_ids), model.cpu()
     recommender = SageRecommender(
         model, served_on, maps, tables, BiasBaseline().fit(train), objective, name
     )
     recommender.history = history
     if cold == "new-users" and objective == "lists":
-        on_fit = SageRecommender(
-            model, graph.to(torch.device("cpu")), maps, tables, base, objective, name
-        )
-        recommender.shrinkages = _choose_shrinkage(on_fit, train, held_out_seed)
+        on_fit = SageRecommender(model, graph.to("cpu"), maps, tables, base, objective, name)
+        recommender.shrinkages = _choose_shrinkage(on_fit, train, seed + 1000)
         recommender.shrinkage = max(recommender.shrinkages, key=recommender.shrinkages.get)
     return recommender
 
 
 def _choose_shrinkage(served: SageRecommender, train: pd.DataFrame, seed: int) -> dict:
-    """Validation NDCG@10 (mean over K = 1 and 5 onboarding ratings) of each shrinkage, on the
-    users held out of training: how much a newcomer's few ratings should move their list."""
+    """Held-out new users' NDCG@10 (mean over 1 and 5 onboarding ratings) of each shrinkage."""
     joining = [new_users_split(train, seed, k=k) for k in (1, 5)]
     values = {}
     for shrinkage in SHRINKAGES:

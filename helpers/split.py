@@ -1,8 +1,5 @@
 """The protocol's splits (``protocol.md``): the random 80/20 split, validation carved from train,
-a temporal split (notebook 05) and the two cold-start splits, new users and new movies
-(notebook 07)."""
-
-from __future__ import annotations
+a temporal split (notebook 05) and the cold-start splits, new users and new movies (notebook 07)."""
 
 from typing import NamedTuple
 
@@ -15,22 +12,24 @@ ONBOARDING = 5  # ratings a new user gives when joining (protocol.md: K = 5 unle
 
 
 class Split(NamedTuple):
-    """Train and test ratings of one split (test is touched once, for the reported numbers)."""
-
     train: pd.DataFrame
-    test: pd.DataFrame
+    test: pd.DataFrame  # touched once, for the reported numbers
+
+
+class NewUsers(NamedTuple):
+    train: pd.DataFrame  # the other users' ratings
+    onboarding: pd.DataFrame  # new users' first K ratings
+    test: pd.DataFrame  # the rest of theirs
 
 
 def protocol_split(ratings: pd.DataFrame, seed: int = SEED) -> Split:
     """``train_test_split`` on the rows in file order, exactly as ``protocol.md`` says."""
-    train, test = train_test_split(ratings, test_size=0.2, random_state=seed)
-    return Split(train, test)
+    return Split(*train_test_split(ratings, test_size=0.2, random_state=seed))
 
 
 def validation_split(train: pd.DataFrame, seed: int = SEED, size: float = 0.1) -> Split:
     """Carve a validation part (early stopping, tuning) out of the train part only."""
-    fit, valid = train_test_split(train, test_size=size, random_state=seed + 1000)
-    return Split(fit, valid)
+    return Split(*train_test_split(train, test_size=size, random_state=seed + 1000))
 
 
 def temporal_split(ratings: pd.DataFrame, test_size: float = 0.2) -> Split:
@@ -46,27 +45,22 @@ def first_ratings(ratings: pd.DataFrame, k: int) -> pd.Series:
     return (ordered.groupby("userId").cumcount() < k).reindex(ratings.index)
 
 
-class NewUsers(NamedTuple):
-    """Ratings of the other users (train), new users' first K ratings, and the rest (test)."""
-
-    train: pd.DataFrame
-    onboarding: pd.DataFrame
-    test: pd.DataFrame
+def _drawn(ids: pd.Series, seed: int) -> pd.Series:
+    """True for the rows of 20 % of the ids, drawn from the sorted unique ids."""
+    unique = np.sort(ids.unique())
+    new = np.random.default_rng(seed).choice(unique, size=round(0.2 * len(unique)), replace=False)
+    return ids.isin(new)
 
 
 def new_users_split(ratings: pd.DataFrame, seed: int = SEED, k: int = ONBOARDING) -> NewUsers:
-    """20 % of the users (drawn from the sorted ids) join after training with ``k`` ratings."""
-    ids = np.sort(ratings["userId"].unique())
-    new = np.random.default_rng(seed).choice(ids, size=round(0.2 * len(ids)), replace=False)
-    joining = ratings["userId"].isin(new)
+    """20 % of the users join after training with ``k`` ratings."""
+    joining = _drawn(ratings["userId"], seed)
     theirs = ratings[joining]
     onboarding = first_ratings(theirs, k)
     return NewUsers(ratings[~joining], theirs[onboarding], theirs[~onboarding])
 
 
 def new_movies_split(ratings: pd.DataFrame, seed: int = SEED) -> Split:
-    """20 % of the movies (drawn from the sorted ids with seed + 1) have no rating in train."""
-    ids = np.sort(ratings["movieId"].unique())
-    new = np.random.default_rng(seed + 1).choice(ids, size=round(0.2 * len(ids)), replace=False)
-    is_new = ratings["movieId"].isin(new)
+    """20 % of the movies (drawn with seed + 1) have no rating in train."""
+    is_new = _drawn(ratings["movieId"], seed + 1)
     return Split(ratings[~is_new], ratings[is_new])

@@ -1,9 +1,5 @@
-"""One training loop with early stopping (notebook 02 writes it inline first), and the cold-start
-practice it can train with (notebook 07).
-
-``fit`` takes a ``step`` (one optimizer step's loss, backward included) and a ``validate``
-(a number on the validation part, higher is better) and keeps the weights of the best check.
-"""
+"""The training loop with early stopping (notebook 02 writes it inline first), and the cold-start
+practice it can train with (notebook 07)."""
 
 from __future__ import annotations
 
@@ -44,13 +40,9 @@ def fit(
     check_every: int = 5,
     progress: bool = False,
 ) -> History:
-    """Adam steps; keep the weights of the best ``validate()`` (higher is better).
-
-    ``step()`` computes the loss, calls its ``backward()`` and returns its value.
-
-    Validation runs every ``check_every`` epochs and on the last one; training stops after
-    ``patience`` epochs without a better check.
-    """
+    """Adam on ``step()`` (loss, backward included); keeps the weights of the best ``validate()``
+    (higher is better), checked every ``check_every`` epochs and on the last; stops after
+    ``patience`` epochs without a better check."""
     optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
     history, best_state = History(budget=epochs), None
     bar = tqdm(range(1, epochs + 1), desc="train", disable=not progress)
@@ -78,12 +70,8 @@ def fit(
 
 @dataclass(frozen=True)
 class Practice:
-    """Cold-start practice: each epoch, some movies lose their ids and ratings, some users all
-    but their first few ratings, and the model must still score what was hidden.
-
-    ``movies`` and ``users`` are the shares drawn per epoch; a practising user keeps its first
-    1..``onboarding`` ratings (in time) as input and is asked for the rest.
-    """
+    """Cold-start practice: each epoch hides the ids and ratings of a share ``movies`` of the
+    movies, and cuts a share ``users`` of the users to their first 1..``onboarding`` ratings."""
 
     movies: float = 0.0
     users: float = 0.0
@@ -95,8 +83,8 @@ class Practice:
     def draw(
         self, users: Tensor, movies: Tensor, order: Tensor, n_users: int, n_movies: int
     ) -> tuple[Tensor, Tensor, Tensor]:
-        """For the rating edges (``order``: each edge's rank in its user's history): which edges
-        carry messages, which ratings are asked for, and which movies keep their id."""
+        """Edges that carry messages, ratings asked for, and movies that keep their id; ``order``
+        is each edge's rank in its user's history."""
         hidden = torch.rand(n_movies, device=users.device) < self.movies
         practising = torch.rand(n_users, device=users.device) < self.users
         keep = torch.randint(1, self.onboarding + 1, (n_users,), device=users.device)

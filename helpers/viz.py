@@ -1,8 +1,5 @@
-"""Pictures of the data and the models (notebooks 01-08), and the numbers that check them.
-
-A picture alone proves nothing: :func:`neighbour_agreement` puts a number, with a shuffled
-baseline, next to every embedding map.
-"""
+"""Pictures of the data and the models (notebooks 01-08), and the numbers that check them: a
+picture alone proves nothing, so :func:`neighbour_agreement` scores every embedding map."""
 
 from __future__ import annotations
 
@@ -15,8 +12,6 @@ import pandas as pd
 from matplotlib.figure import Figure
 from sklearn.neighbors import NearestNeighbors
 
-MARKERS = "osD^v<>Ph"
-
 
 def short(title: str, width: int = 28) -> str:
     return title if len(title) <= width else title[: width - 1] + "…"
@@ -25,21 +20,16 @@ def short(title: str, width: int = 28) -> str:
 def training_curve(history, title: str, metric: str = "validation") -> Figure:
     """Train loss (left) and the validation number (right) per epoch, the kept epoch marked.
 
-    The first epochs' loss is far above the rest; the loss axis starts after them so that
-    convergence stays visible.
-    """
-    table = history.frame()
+    The loss axis starts after the first epochs, whose loss is far above the rest."""
+    table, best = history.frame(), history.best_epoch
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.2))
     skip = min(5, len(table) - 1)
     left.plot(table.index[skip:], table["train loss"].iloc[skip:], color="tab:blue")
-    left.set(
-        xlabel="epoch", ylabel="train loss", title=f"{title}: train loss (from epoch {skip + 1})"
-    )
+    heading = f"{title}: train loss (from epoch {skip + 1})"
+    left.set(xlabel="epoch", ylabel="train loss", title=heading)
     checks = table["validation"].dropna()
     right.plot(checks.index, checks.to_numpy(), marker=".", color="tab:orange")
-    right.axvline(
-        history.best_epoch, color="grey", linestyle="--", label=f"kept: epoch {history.best_epoch}"
-    )
+    right.axvline(best, color="grey", linestyle="--", label=f"kept: epoch {best}")
     right.set(xlabel="epoch", ylabel=metric, title="validation")
     right.legend(loc="best")
     fig.tight_layout()
@@ -72,21 +62,14 @@ def user_neighbourhood(user: int, liked: pd.DataFrame, listed: pd.DataFrame) -> 
     fig, ax = plt.subplots(figsize=(10, 0.45 * max(len(liked), len(listed)) + 1.5))
     colours = [graph.edges[e]["colour"] for e in graph.edges]
     nx.draw_networkx_edges(graph, position, ax=ax, edge_color=colours, alpha=0.6, width=2)
-    nodes = [
-        "tab:grey" if n == "you" else ("tab:blue" if n[0] < 0 else "tab:orange") for n in graph
-    ]
-    nx.draw_networkx_nodes(graph, position, ax=ax, node_color=nodes, node_size=250)
+    fill = ["tab:grey" if n == "you" else graph.edges["you", n]["colour"] for n in graph]
+    nx.draw_networkx_nodes(graph, position, ax=ax, node_color=fill, node_size=250)
     for node, (x, y) in position.items():
-        label = f"user {user}" if node == "you" else node[1]
-        ha = "center" if node == "you" else ("right" if x < 0 else "left")
-        ax.text(
-            x + (0 if node == "you" else 0.07 * np.sign(x)),
-            y + (0.12 if node == "you" else 0),
-            label,
-            ha=ha,
-            va="center",
-            fontsize=9,
-        )
+        if node == "you":
+            ax.text(x, y + 0.12, f"user {user}", ha="center", va="center", fontsize=9)
+        else:
+            ha = "right" if x < 0 else "left"
+            ax.text(x + 0.07 * np.sign(x), y, node[1], ha=ha, va="center", fontsize=9)
     ax.set_title(f"user {user}: rated 5 stars (blue, left), recommended (orange, right)")
     ax.set_xlim(-2.6, 2.6)
     ax.axis("off")
@@ -110,37 +93,21 @@ def project_2d(
 
 
 def neighbour_agreement(
-    vectors: np.ndarray,
-    labels: np.ndarray,
-    k: int = 10,
-    metric: str = "cosine",
-    shuffles: int = 5,
-    seed: int = 42,
+    vectors: np.ndarray, labels: np.ndarray, k: int = 10, metric: str = "cosine"
 ) -> pd.Series:
     """Share of each point's ``k`` nearest neighbours with its label, and with shuffled labels.
 
     Embeddings are compared by angle (``cosine``), a 2-D map by distance (``euclidean``). If
-    the shuffled share is as high as the real one, the colours in the picture are noise.
+    the share with 5 shuffles of the labels is as high, the colours in the picture are noise.
     """
     labels = np.asarray(labels)
-    index = (
-        NearestNeighbors(n_neighbors=k + 1, metric=metric)
-        .fit(vectors)
-        .kneighbors(vectors, return_distance=False)[:, 1:]
-    )
-    rng = np.random.default_rng(seed)
-    shuffled = np.mean(
-        [
-            (names[index] == names[:, None]).mean()
-            for names in (rng.permutation(labels) for _ in range(shuffles))
-        ]
-    )
-    return pd.Series(
-        {
-            "k-NN agreement": float((labels[index] == labels[:, None]).mean()),
-            "shuffled labels": float(shuffled),
-        }
-    )
+    search = NearestNeighbors(n_neighbors=k + 1, metric=metric).fit(vectors)
+    index = search.kneighbors(vectors, return_distance=False)[:, 1:]
+    rng = np.random.default_rng(42)
+    shuffles = [rng.permutation(labels) for _ in range(5)]
+    shuffled = np.mean([(names[index] == names[:, None]).mean() for names in shuffles])
+    agreement = (labels[index] == labels[:, None]).mean()
+    return pd.Series({"k-NN agreement": float(agreement), "shuffled labels": float(shuffled)})
 
 
 def embedding_map(coordinates: np.ndarray, labels: np.ndarray, title: str, top: int = 6) -> Figure:
@@ -152,14 +119,8 @@ def embedding_map(coordinates: np.ndarray, labels: np.ndarray, title: str, top: 
     ax.scatter(*coordinates[other].T, s=4, color="lightgrey", label="other genres")
     for number, name in enumerate(common):
         chosen = (labels == name).to_numpy()
-        ax.scatter(
-            *coordinates[chosen].T,
-            s=12,
-            marker=MARKERS[number],
-            color=plt.get_cmap("tab10")(number),
-            label=name,
-            alpha=0.8,
-        )
+        style = {"marker": "osD^v<>Ph"[number], "color": plt.get_cmap("tab10")(number)}
+        ax.scatter(*coordinates[chosen].T, s=12, label=name, alpha=0.8, **style)
     ax.legend(markerscale=1.5, fontsize=8, loc="best")
     ax.set(title=title, xticks=[], yticks=[])
     fig.tight_layout()
@@ -182,17 +143,13 @@ def rating_subgraph(edges: pd.DataFrame, movie_popularity: pd.Series, titles: pd
     position |= {m: (1.0, -i * span) for i, m in enumerate(ordered)}
     fig, ax = plt.subplots(figsize=(9, 0.3 * len(movies) + 1.5))
     nx.draw_networkx_edges(graph, position, ax=ax, alpha=0.35)
-    nx.draw_networkx_nodes(
-        graph, position, nodelist=users, ax=ax, node_shape="s", node_color="lightgrey",
-        node_size=420, edgecolors="grey",
-    )  # fmt: skip
-    drawn = nx.draw_networkx_nodes(
-        graph, position, nodelist=ordered, ax=ax, node_size=110, cmap="viridis",
-        node_color=np.log10(movie_popularity.reindex(ordered).fillna(1).to_numpy(float)),
-    )  # fmt: skip
-    nx.draw_networkx_labels(
-        graph, position, {u: u.removeprefix("user ") for u in users}, ax=ax, font_size=8
-    )
+    squares = {"node_shape": "s", "node_color": "lightgrey", "node_size": 420, "edgecolors": "grey"}
+    nx.draw_networkx_nodes(graph, position, nodelist=users, ax=ax, **squares)
+    popularity = np.log10(movie_popularity.reindex(ordered).fillna(1).to_numpy(float))
+    circles = {"node_size": 110, "cmap": "viridis", "node_color": popularity}
+    drawn = nx.draw_networkx_nodes(graph, position, nodelist=ordered, ax=ax, **circles)
+    numbers = {u: u.removeprefix("user ") for u in users}
+    nx.draw_networkx_labels(graph, position, numbers, ax=ax, font_size=8)
     for movie in ordered:
         x, y = position[movie]
         ax.text(x + 0.04, y, short(str(titles[movie]), 40), ha="left", va="center", fontsize=8)
@@ -209,9 +166,8 @@ def rating_clock(temporal: pd.DataFrame) -> Figure:
     hours, days = temporal.filter(like="hour_").mean(), temporal.filter(like="day_").mean()
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.2), gridspec_kw={"width_ratios": [3, 1]})
     left.bar(range(24), hours.to_numpy(), color="tab:blue")
-    left.set(
-        xlabel="hour of day (UTC)", ylabel="mean share of a user's ratings", xticks=range(0, 24, 3)
-    )
+    share = "mean share of a user's ratings"
+    left.set(xlabel="hour of day (UTC)", ylabel=share, xticks=range(0, 24, 3))
     right.bar([d.removeprefix("day_") for d in days.index], days.to_numpy(), color="tab:green")
     right.set(xlabel="day of week (UTC)")
     fig.tight_layout()

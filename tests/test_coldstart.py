@@ -110,3 +110,25 @@ def test_inductive_graphsage_answers_for_users_it_never_saw(course, small_folder
     average = lists.lists.users.mean(0)
     expected = (n[:, None] * plain.lists.users + 2.0 * average) / (n[:, None] + 2.0)
     np.testing.assert_allclose(shrunk.lists.users, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_a_model_with_temporal_user_features_folds_in_new_users(course, small_folder):
+    from helpers import Settings, data, features
+    from helpers.sage_training import train_sage
+
+    settings = Settings.from_env().replace(
+        dataset=str(small_folder), cache=course["settings"].cache, max_epochs=2
+    )
+    parts = split.new_users_split(data.load_ratings(settings), seed=42)
+    model = train_sage(
+        parts.train,
+        pipeline.movie_data(settings),
+        settings,
+        42,
+        "stars",
+        features.temporal_features,
+    )
+    assert "temporal" in model.tables.recipe.user_blocks
+    joined = model.fold_in(parts.onboarding)  # every user block, recomputed from the onboarding
+    users = parts.onboarding["userId"].to_numpy()
+    assert np.isfinite(joined.predict(users, parts.onboarding["movieId"].to_numpy())).all()

@@ -18,6 +18,24 @@ def _edges(n_users=30, n_movies=40, n=200, seed=0):
     return torch.unique(pairs, dim=1)
 
 
+def test_the_four_means_share_two_patterns_and_are_means():
+    users, movies = _edges()[:, torch.randperm(_edges().shape[1], generator=torch.Generator())]
+    adjacency = Adjacency.of(users, movies, 30, 40)
+    to_user, to_movie = adjacency.to_user, adjacency.to_movie
+    for one, other in ((to_user.matrix, to_movie.transpose), (to_movie.matrix, to_user.transpose)):
+        assert one.col_indices().data_ptr() == other.col_indices().data_ptr()  # no copies
+    rated = torch.zeros(30, 40)
+    rated[users, movies] = 1.0
+    by_user, by_movie = (
+        rated / rated.sum(1, keepdim=True).clamp(min=1),
+        rated / rated.sum(0).clamp(min=1),
+    )
+    assert torch.allclose(to_user.matrix.to_dense(), by_user)
+    assert torch.allclose(to_user.transpose.to_dense(), by_user.T)
+    assert torch.allclose(to_movie.matrix.to_dense(), by_movie.T)
+    assert torch.allclose(to_movie.transpose.to_dense(), by_movie)
+
+
 def test_mean_sage_conv_is_pyg_sage_conv_forward_and_backward():
     users, movies = _edges()
     adjacency = Adjacency.of(users, movies, 30, 40)

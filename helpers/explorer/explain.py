@@ -17,31 +17,20 @@ LIKED = 4.0  # stars: the rated movies a recommendation may be explained by
 def because_you_liked(
     vectors: np.ndarray, positions: np.ndarray, rated: np.ndarray, stars: np.ndarray
 ) -> pd.DataFrame:
-    """For each recommended row, the rated movie nearest to it in embedding space (cosine of
-    mean-centred embeddings: the direction every movie shares says nothing about any one).
-
-    "Rated" means at least :data:`LIKED` stars, or the three best-rated when none is that high.
-    """
+    """For each recommended row, the liked movie nearest to it: cosine of mean-centred vectors
+    (the direction all movies share says nothing). Liked: :data:`LIKED` stars, else the best 3."""
     known = rated >= 0
     rated, stars = rated[known], stars[known]
     if len(rated) == 0 or len(positions) == 0:
         raise ExplorerError("Nothing to explain: no rated movie is in the catalogue.")
-    liked = (
-        rated[stars >= LIKED]
-        if (stars >= LIKED).any()
-        else rated[np.argsort(-stars, kind="stable")[:3]]
-    )
+    good = stars >= LIKED
+    liked = rated[good] if good.any() else rated[np.argsort(-stars, kind="stable")[:3]]
     centred = vectors - vectors.mean(axis=0)
     unit = centred / np.maximum(np.linalg.norm(centred, axis=1, keepdims=True), 1e-12)
     similarity = np.round(unit[positions] @ unit[liked].T, 2)  # rounded: near-ties to the first
     nearest = similarity.argmax(axis=1)
-    return pd.DataFrame(
-        {
-            "position": positions,
-            "liked": liked[nearest],
-            "similarity": similarity[np.arange(len(positions)), nearest],
-        }
-    )
+    best = similarity[np.arange(len(positions)), nearest]
+    return pd.DataFrame({"position": positions, "liked": liked[nearest], "similarity": best})
 
 
 def explanation_graph(
@@ -51,18 +40,12 @@ def explanation_graph(
     graph, titles = nx.DiGraph(), catalogue.movies["title"].to_numpy()
     graph.add_node("user", label=user, layer=0)
     given = dict(zip(rated, stars, strict=True))
-    for row in because.itertuples(index=False):
-        graph.add_node(
-            ("rated", row.liked), label=f"{titles[row.liked]} ({given[row.liked]:g}★)", layer=1
-        )
-        graph.add_edge("user", ("rated", row.liked), kind="rated")
-        graph.add_node(("listed", row.position), label=titles[row.position], layer=2)
-        graph.add_edge(
-            ("rated", row.liked),
-            ("listed", row.position),
-            kind="because",
-            similarity=row.similarity,
-        )
+    for position, liked, similarity in because.itertuples(index=False):
+        rated_node, listed = ("rated", liked), ("listed", position)
+        graph.add_node(rated_node, label=f"{titles[liked]} ({given[liked]:g}★)", layer=1)
+        graph.add_edge("user", rated_node, kind="rated")
+        graph.add_node(listed, label=titles[position], layer=2)
+        graph.add_edge(rated_node, listed, kind="because", similarity=similarity)
     return graph
 
 
@@ -76,18 +59,16 @@ def draw_explanation(graph: nx.DiGraph) -> Figure:
     colours = ["#4c72b0", "#55a868", "#dd8452"]
     fill = [colours[graph.nodes[n]["layer"]] for n in graph]
     nx.draw_networkx_nodes(graph, layout, ax=ax, node_size=120, node_color=fill)
+    grey = {"edge_color": "#999999", "arrows": False}
     for kind, style in (("rated", "-"), ("because", "--")):
         edges = [(a, b) for a, b, k in graph.edges(data="kind") if k == kind]
-        nx.draw_networkx_edges(
-            graph, layout, ax=ax, edgelist=edges, style=style, edge_color="#999999", arrows=False
-        )
+        nx.draw_networkx_edges(graph, layout, ax=ax, edgelist=edges, style=style, **grey)
     for node, (x, y) in layout.items():
         ha, dx = [("right", -0.08), ("center", 0.0), ("left", 0.08)][x]
         label, lift = short(graph.nodes[node]["label"], 34), 0.06 if x == 1 else 0
         ax.text(x + dx, y + lift, label, ha=ha, va="center", fontsize=8)
     for x, title in enumerate(["", "rated highly", "recommended, because ..."]):
         ax.text(x, 1.02, title, ha="center", fontsize=9, weight="bold")
-    ax.set_xlim(-0.9, 3.3)
-    ax.set_ylim(-0.02, 1.08)
+    ax.set(xlim=(-0.9, 3.3), ylim=(-0.02, 1.08))
     ax.set_axis_off()
     return figure

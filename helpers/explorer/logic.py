@@ -1,11 +1,5 @@
-"""The explorer's logic as plain functions (notebook 08): filter, rank and explain a list, for a
-user of the data set or for *you*, from a few ratings folded into the model (the "because you
-liked" explanations are in :mod:`helpers.explorer.explain`).
-
-Everything takes arrays and DataFrames and returns DataFrames, or raises :class:`ExplorerError`
-with a sentence for the learner, so it is tested without a browser; ``widget`` only wires
-controls to it.
-"""
+"""The explorer's logic (notebook 08): filter and rank a list for a user or for *you*, as plain
+functions (an :class:`ExplorerError` tells the learner what to change); ``widget`` wires them."""
 
 from __future__ import annotations
 
@@ -41,22 +35,18 @@ class Catalogue:
     @classmethod
     def of(cls, movies: pd.DataFrame, train: pd.DataFrame) -> Catalogue:
         counts = train["movieId"].value_counts()
-        table = movies[movies["movieId"].isin(counts.index)].sort_values("movieId")
-        table = table.reset_index(drop=True)
+        rated = movies["movieId"].isin(counts.index)
+        table = movies[rated].sort_values("movieId", ignore_index=True)
         names = table["genres"].astype(str).str.split("|")
         genres = tuple(sorted({g for row in names for g in row} - {NO_GENRE}))
-        hot = np.array([[g in row for g in genres] for row in names], dtype=bool).reshape(
-            len(table), len(genres)
-        )
+        hot = np.array([[g in row for g in genres] for row in names], dtype=bool)
         n_ratings = counts.reindex(table["movieId"]).to_numpy(np.int64)
-        view = pd.DataFrame({
-            "movieId": table["movieId"].to_numpy(),
-            "title": table["title"].astype(str).str.replace(r"\s*\(\d{4}\)\s*$", "", regex=True),
-            "year": table["year"].array,
-            "genres": [", ".join(row) for row in names],
-            "ratings": n_ratings,
-        })  # fmt: skip
-        return cls(view, genres, hot, n_ratings)
+        view = table[["movieId", "title", "year"]].assign(
+            title=table["title"].astype(str).str.replace(r"\s*\(\d{4}\)\s*$", "", regex=True),
+            genres=[", ".join(row) for row in names],
+            ratings=n_ratings,
+        )
+        return cls(view, genres, hot.reshape(len(table), len(genres)), n_ratings)
 
     def __len__(self) -> int:
         return len(self.movies)
@@ -70,8 +60,7 @@ class Catalogue:
         return self.movies["year"].astype("Float64").to_numpy(np.float64, na_value=np.nan)
 
     def labels(self) -> pd.Series:
-        """Titles with their year ("Toy Story (1995)"); a label two movies share gets the
-        movieId ("Emma (1996) #838"), so every movie can be picked from a list."""
+        """Titles with their year; a label two movies share gets the id ("Emma (1996) #838")."""
         return self._labels[0]
 
     @cached_property
@@ -123,29 +112,25 @@ def filter_steps(catalogue: Catalogue, stars: np.ndarray, rated: np.ndarray, fil
         raise ExplorerError(f"K must be at least 1 (got {filters.k}).")
     if filters.years is not None and filters.years[0] > filters.years[1]:
         raise ExplorerError(f"The year range {filters.years} is empty: put the earlier year first.")
-    conditions = []
+    steps = [("movies in the catalogue", np.ones(len(catalogue), dtype=bool))]
+
+    def keep(name: str, condition: np.ndarray) -> None:
+        steps.append((name, steps[-1][1] & condition))
+
     if filters.hide_rated:
-        unrated = np.ones(len(catalogue), dtype=bool)
-        unrated[rated[rated >= 0]] = False
-        conditions.append(("not rated by the user", unrated))
+        keep("not rated by the user", ~np.isin(np.arange(len(catalogue)), rated))
     if filters.genres:
         hot = catalogue.genre_hot[:, [catalogue.genres.index(g) for g in filters.genres]]
         joined = (" or " if filters.match == "any" else " and ").join(filters.genres)
-        conditions.append((f"in {joined}", hot.any(1) if filters.match == "any" else hot.all(1)))
+        keep(f"in {joined}", hot.any(1) if filters.match == "any" else hot.all(1))
     if filters.years is not None:
         low, high = filters.years
-        years = (catalogue.year >= low) & (catalogue.year <= high)  # no year: never in a range
-        conditions.append((f"released {low}-{high}", years))
+        keep(f"released {low}-{high}", (catalogue.year >= low) & (catalogue.year <= high))
     if filters.min_ratings > 1:
-        rated_enough = catalogue.n_ratings >= filters.min_ratings
-        conditions.append((f"with at least {filters.min_ratings} ratings", rated_enough))
+        least = filters.min_ratings
+        keep(f"with at least {least} ratings", catalogue.n_ratings >= least)
     if filters.min_stars > STARS[0]:
-        conditions.append(
-            (f"predicted at least {filters.min_stars:g} stars", stars >= filters.min_stars)
-        )
-    steps = [("movies in the catalogue", np.ones(len(catalogue), dtype=bool))]
-    for name, condition in conditions:
-        steps.append((name, steps[-1][1] & condition))
+        keep(f"predicted at least {filters.min_stars:g} stars", stars >= filters.min_stars)
     return steps
 
 
@@ -163,26 +148,19 @@ def recommend(
 ) -> Recommendations:
     """Filter, rank by ``scores`` (the top or the bottom), tabulate with the predicted ``stars``.
 
-    An empty result names the filter to relax. The bottom of a ranking holds the movies the
-    user is least likely to pick, which is not the same as the movies they would rate lowest.
-    """
+    The bottom holds the movies the user is least likely to pick, not those it would rate lowest."""
     steps = filter_steps(catalogue, stars, rated, filters)
-    mask = steps[-1][1]
-    if not mask.any():
+    mask, remaining = steps[-1][1], int(steps[-1][1].sum())
+    if not remaining:
         chain = " -> ".join(f"{int(m.sum()):,} {name}" for name, m in steps)
         culprit = next(name for name, m in steps if not m.any())
         raise ExplorerError(f"No movie passes the filters: {chain}. Relax the filter '{culprit}'.")
     signed = np.where(mask, scores if filters.order == "top" else -scores, -np.inf)
-    positions = top_k(signed[None, :], min(int(filters.k), int(mask.sum())))[0]
-    rows = catalogue.movies.iloc[positions]
-    table = rows[["title", "year", "genres"]].assign(
-        **{
-            "predicted stars": clip(stars[positions]).round(2),
-            "ratings": rows["ratings"].to_numpy(),
-        }
-    )
+    positions = top_k(signed[None, :], min(int(filters.k), remaining))[0]
+    table = catalogue.movies.iloc[positions][["title", "year", "genres", "ratings"]]
+    table.insert(3, "predicted stars", clip(stars[positions]).round(2))
     table.index = pd.RangeIndex(1, len(positions) + 1, name="rank")
-    which, remaining = ("Top" if filters.order == "top" else "Least likely"), int(mask.sum())
+    which = "Top" if filters.order == "top" else "Least likely"
     status = f"{which} {len(positions)} of {remaining:,} movies that pass the filters."
     if remaining < filters.k:
         passes = "movie passes" if remaining == 1 else "movies pass"
@@ -191,21 +169,16 @@ def recommend(
 
 
 class Scores:
-    """Each user's scores for every catalogue movie, computed once, not on every click.
-
-    Small data: one users x movies matrix up front. At MovieLens 25M: one row per user when
-    first shown, kept in an LRU cache. ``score`` is any recommender's ``score`` over raw ids.
-    """
+    """Each user's scores (any recommender's ``score``) for every catalogue movie, computed once:
+    small data as one users x movies matrix, MovieLens 25M per user when shown, in an LRU cache."""
 
     def __init__(self, score, user_ids: np.ndarray, movie_ids: np.ndarray, cache: int = 256):
         self.score, self.movie_ids, self.size = score, movie_ids, cache
         self.user_ids = np.sort(user_ids)
         self.matrix, self.cache = None, OrderedDict()
         if len(user_ids) * len(movie_ids) <= PRECOMPUTE_LIMIT:
-            rows = [
-                score(self.user_ids[s : s + 1024], movie_ids)
-                for s in range(0, len(self.user_ids), 1024)
-            ]
+            starts = range(0, len(self.user_ids), 1024)
+            rows = [score(self.user_ids[s : s + 1024], movie_ids) for s in starts]
             self.matrix = np.concatenate(rows).astype(np.float32)
 
     def __call__(self, user: int) -> np.ndarray:
@@ -215,9 +188,8 @@ class Scores:
         if self.matrix is not None:
             return self.matrix[row]
         if user not in self.cache:
-            self.cache[user] = np.asarray(
-                self.score(np.array([user]), self.movie_ids)[0], np.float32
-            )
+            scores = self.score(np.array([user]), self.movie_ids)[0]
+            self.cache[user] = np.asarray(scores, np.float32)
             if len(self.cache) > self.size:
                 self.cache.popitem(last=False)
         self.cache.move_to_end(user)
@@ -226,17 +198,17 @@ class Scores:
 
 def user_row(rated: Rated, text: object) -> int:
     """The user id typed in ``text``; a malformed or unknown id says which ids exist."""
+    ids = rated.user_ids
     try:
         user = int(str(text).strip())
     except ValueError:
         raise ExplorerError(
-            f"{text!r} is not a user id: type a whole number such as {rated.user_ids[0]}."
+            f"{text!r} is not a user id: type a whole number such as {ids[0]}."
         ) from None
     if rated.rows(np.array([user]))[0] < 0:
         raise ExplorerError(
             f"User {user} has no training ratings, so there is nothing to recommend from. Pick one "
-            f"of the {len(rated.user_ids):,} users "
-            f"with ids {rated.user_ids[0]} to {rated.user_ids[-1]}."
+            f"of the {len(ids):,} users with ids {ids[0]} to {ids[-1]}."
         )
     return user
 
@@ -253,6 +225,14 @@ class YourRatings:
     def __init__(self, catalogue: Catalogue):
         self.catalogue, self.stars = catalogue, OrderedDict()
 
+    @property
+    def rows(self) -> np.ndarray:
+        return np.fromiter(self.stars, np.int64, len(self.stars))
+
+    @property
+    def given(self) -> np.ndarray:
+        return np.fromiter(self.stars.values(), np.float32, len(self.stars))
+
     def add(self, title: str, stars: float) -> int:
         """Rate a movie (a full title from the list, or a part only one title has)."""
         if not STARS[0] <= float(stars) <= STARS[1] or float(stars) * 2 != round(float(stars) * 2):
@@ -264,29 +244,21 @@ class YourRatings:
     def remove(self, title: str) -> None:
         position = self.catalogue.find(title)
         if position not in self.stars:
-            raise ExplorerError(
-                f"You have not rated {self.catalogue.labels().iloc[position]!r}, "
-                "so there is nothing to remove."
-            )
+            label = self.catalogue.labels().iloc[position]
+            raise ExplorerError(f"You have not rated {label!r}, so there is nothing to remove.")
         del self.stars[position]
 
     def frame(self) -> pd.DataFrame:
         """Your ratings as rating rows of the user :data:`YOU` (what ``fold_in`` reads)."""
-        positions = np.fromiter(self.stars, dtype=np.int64, count=len(self.stars))
-        return pd.DataFrame({
-            "userId": YOU, "movieId": self.catalogue.movie_ids[positions],
-            "rating": np.fromiter(self.stars.values(), np.float32, len(self.stars)),
-            "timestamp": np.arange(len(positions), dtype=np.int64),
-        })  # fmt: skip
+        ids, stars = self.catalogue.movie_ids[self.rows], self.given
+        order = np.arange(len(ids), dtype=np.int64)
+        return pd.DataFrame({"userId": YOU, "movieId": ids, "rating": stars, "timestamp": order})
 
 
 def for_you(
     model, catalogue: Catalogue, yours: YourRatings, filters: Filters
 ) -> tuple[Recommendations, np.ndarray]:
-    """Your list: your ratings folded into the model (no gradient step), filtered and ranked.
-
-    Returns the recommendations and your rated rows (for the explanations).
-    """
+    """Your list, your ratings folded into the model (no gradient step), and your rated rows."""
     if not yours.stars:
         raise ExplorerError(
             "Rate a movie you have seen (search its title, pick stars, Add) to get your list."
@@ -294,5 +266,5 @@ def for_you(
     joined = model.fold_in(yours.frame())
     you, ids = np.array([YOU]), catalogue.movie_ids
     scores, stars = joined.score(you, ids)[0], joined.predict(np.full(len(ids), YOU), ids)
-    rated = np.fromiter(yours.stars, dtype=np.int64, count=len(yours.stars))
+    rated = yours.rows
     return recommend(catalogue, scores, rated, filters, stars), rated

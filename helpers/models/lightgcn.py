@@ -1,21 +1,14 @@
-"""LightGCN and the graph filter, the kit's best list models (notebook 06).
-
-LightGCN (He et al., 2020; PyG's ``LightGCN``) propagates id embeddings over the normalised
-user-movie graph with no weights and no ReLU and averages the layers. The graph filter is that
-propagation in closed form (GF-CF's linear filter, Shen et al., 2021): a user's liked movies
-spread two hops, ``r_u R~^T R~`` with ``R~ = D_u^-1/2 R D_m^-1/2``. The blend adds a share of the
-filter's exact co-like counts to the embeddings' smoothed ones.
-"""
+"""LightGCN (He et al., 2020) and the graph filter, its propagation in closed form (GF-CF,
+Shen et al., 2021): the kit's best list models, blended (notebook 06)."""
 
 from __future__ import annotations
-
-import copy
 
 import numpy as np
 import pandas as pd
 import torch
 from torch_geometric.nn.models import LightGCN
 
+from helpers.baselines import ItemItem
 from helpers.graph import LikedRows, csr
 
 FILTER_MOVIES = 20_000  # a dense movies x movies matrix, capped as EASE's (1.6 GB of float32)
@@ -46,10 +39,10 @@ class RankingLightGCN(LightGCN):
         return z[: self.n_users], z[self.n_users :]
 
 
-class GraphFilter:
+class GraphFilter(ItemItem):
     """Two-hop normalised co-like scores (raw ids in) over the ``max_movies`` most-liked movies."""
 
-    name = "graph filter"
+    name, missing = "graph filter", 0.0
 
     def __init__(self, min_rating: float = 3.5, max_movies: int = FILTER_MOVIES):
         self.min_rating, self.max_movies, self._similarity = min_rating, max_movies, None
@@ -78,17 +71,11 @@ class GraphFilter:
             self._similarity = gram
         return self._similarity
 
-    def score(self, users: np.ndarray, movies: np.ndarray) -> np.ndarray:
-        """Scores of user rows x movie columns; 0 for a movie left out or a user unknown."""
-        column = self.rows.columns.index(movies, strict=False)
-        spread = np.asarray(self.rows.of(users) @ self.similarity)
-        return np.where(column >= 0, spread[:, np.maximum(column, 0)], 0.0)
+    weights = similarity
 
     def fold_in(self, ratings: pd.DataFrame) -> GraphFilter:
-        """New users' rows from their liked ratings (the similarity is not refitted)."""
-        joined = copy.copy(self)  # (copying drops the similarity, as pickling does)
+        joined = super().fold_in(ratings)  # (copying drops the similarity, as pickling does)
         joined._similarity = self.similarity  # the training users' co-likes, not refitted
-        joined.rows = self.rows.with_users(ratings[ratings["rating"] >= self.min_rating])
         return joined
 
     def __getstate__(self) -> dict:
@@ -100,10 +87,8 @@ class Blend:
 
     def __init__(self, first, second, share: float, users: np.ndarray, movies: np.ndarray):
         self.first, self.second, self.share, self.name = first, second, share, first.name
-        sample = users[:SPREAD_USERS]
-        self.spreads = [
-            float(np.std(model.score(sample, movies))) or 1.0 for model in (first, second)
-        ]
+        scores = [model.score(users[:SPREAD_USERS], movies) for model in (first, second)]
+        self.spreads = [float(np.std(sample)) or 1.0 for sample in scores]
 
     def score(self, users: np.ndarray, movies: np.ndarray) -> np.ndarray:
         first = self.first.score(users, movies) / self.spreads[0]

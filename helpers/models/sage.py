@@ -1,12 +1,6 @@
-"""GraphSAGE on the user-movie graph (notebooks 02-05 and 07).
-
-A movie starts from an id embedding (only movies with train ratings have a trained one) plus a
-projection of its features; a user has no id embedding at all: it starts from a projection of
-its features (or one shared vector) and becomes what its movies tell it. Each round, a movie
-hears the mean of its raters and a user the mean of its movies (PyG's ``SAGEConv``, one per
-direction); the output is the mean of all rounds. A user who was never trained on is embedded
-from its ratings alone (:meth:`GraphSAGE.fold_in`): GraphSAGE's inductive power.
-"""
+"""GraphSAGE on the user-movie graph (notebooks 02-05 and 07): a movie starts from an id embedding
+plus its features, a user from its features alone; each round both hear the mean of their
+neighbours, and the output is the mean of all rounds. New users fold in from their ratings."""
 
 from __future__ import annotations
 
@@ -16,7 +10,7 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.nn import SAGEConv
 
-from helpers.graph import csr
+from helpers.graph import Patterns
 
 
 class _Product(torch.autograd.Function):
@@ -34,30 +28,19 @@ class _Product(torch.autograd.Function):
 
 @dataclass(frozen=True)
 class Mean:
-    """The mean over each node's neighbours as a sparse matrix, with its transpose.
-
-    ``power=0.5`` divides the sum by sqrt(degree) instead (the neighbourhood rating GNN).
-    """
+    """The mean over each node's neighbours as a sparse matrix, with its transpose."""
 
     matrix: Tensor
     transpose: Tensor
-
-    @classmethod
-    def of(cls, targets: Tensor, sources: Tensor, size: tuple[int, int], power=1.0) -> Mean:
-        degree = torch.bincount(targets, minlength=size[0]).clamp(min=1).float()
-        weight = degree[targets] ** -power
-        return cls(csr(targets, sources, weight, size), csr(sources, targets, weight, size[::-1]))
 
     def __call__(self, x: Tensor) -> Tensor:
         return _Product.apply(x, self.matrix, self.transpose)
 
 
 class MeanSAGEConv(SAGEConv):
-    """PyG's SAGEConv (mean aggregation) computing the mean as one sparse matrix product.
+    """PyG's SAGEConv (mean aggregation, same weights and outputs) as one sparse matrix product.
 
-    Same weights and outputs as ``SAGEConv``. Why: at 25M ratings PyG's gather/scatter messages
-    need 13 GB per layer, and its sparse path re-sorts the transposed matrix in every backward
-    pass (measured on the course machines; benchmarks/scale.py times this path at scale).
+    Why: at 25M ratings PyG's messages need 13 GB per layer (benchmarks/scale.py times this).
     """
 
     def forward(self, x: tuple[Tensor, Tensor], mean: Mean) -> Tensor:
@@ -74,9 +57,25 @@ class Adjacency:
     @classmethod
     def of(cls, users: Tensor, movies: Tensor, n_users: int, n_movies: int) -> Adjacency:
         """From the rating edges (user and movie node indices)."""
-        return cls(
-            Mean.of(movies, users, (n_movies, n_users)), Mean.of(users, movies, (n_users, n_movies))
+        return cls.on(Patterns.of(users, movies, n_users, n_movies))
+
+    @classmethod
+    def on(cls, patterns: Patterns, power: float = 1.0) -> Adjacency:
+        """On the patterns' shared indices (``power=0.5``: sums over sqrt(degree), for the
+        neighbourhood rating GNN)."""
+        per_user, per_movie = patterns.user_crow.diff(), patterns.movie_crow.diff()
+        user_weight, movie_weight = (
+            n.clamp(min=1).float() ** -power for n in (per_user, per_movie)
         )
+        to_movie = Mean(
+            patterns.by_movie(movie_weight.repeat_interleave(per_movie)),
+            patterns.by_user(movie_weight[patterns.user_movies]),
+        )
+        to_user = Mean(
+            patterns.by_user(user_weight.repeat_interleave(per_user)),
+            patterns.by_movie(user_weight[patterns.movie_users]),
+        )
+        return cls(to_movie, to_user)
 
 
 class GraphSAGE(nn.Module):
@@ -122,7 +121,7 @@ class GraphSAGE(nn.Module):
         return user_layers, movie_layers
 
     def forward(
-        self, user_x: Tensor | None, movie_x: Tensor | None, known: Tensor, adjacency: Adjacency
+        self, user_x, movie_x, known: Tensor, adjacency: Adjacency
     ) -> tuple[Tensor, Tensor]:
         """Final user and movie embeddings: the mean over the inputs and every round."""
         users = self.user_inputs(user_x, adjacency.to_user.matrix.size(0))
@@ -131,11 +130,8 @@ class GraphSAGE(nn.Module):
 
     @torch.no_grad()
     def fold_in(self, movie_layers: list[Tensor], user_x: Tensor | None, to_user: Mean) -> Tensor:
-        """Embeddings of users the model never saw, from their ratings (``to_user``) alone.
-
-        No gradient step: each round reads the stored movie embeddings of that round, so a new
-        user costs a few small products, whatever the size of the graph.
-        """
+        """Embeddings of unseen users from their ratings (``to_user``) and the stored movie
+        layers alone: no gradient step, a few small products whatever the size of the graph."""
         users = [self.user_inputs(user_x, to_user.matrix.size(0))]
         for to_user_conv, movies in zip(self.to_user, movie_layers, strict=False):
             users.append(to_user_conv((movies, users[-1]), to_user))

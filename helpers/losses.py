@@ -19,7 +19,8 @@ def pair_mse_backward(users: Tensor, movies: Tensor, pairs: Patterns, target: Te
     gather (benchmarks/decode.py)."""
     u, m = users.detach(), movies.detach()
     wanted = target[pairs.order]
-    fit = torch.sparse.sampled_addmm(pairs.by_user(wanted), u, m.T, beta=0.0).values()
+    pattern = pairs.by_user(wanted)  # its values are ignored: beta=0 keeps only the pattern
+    fit = torch.sparse.sampled_addmm(pattern, u, m.T, beta=0.0).values()
     error = fit - wanted
     gradient = error * (2.0 / len(error))
     to_users, to_movies = pairs.by_user(gradient), pairs.by_movie(gradient[pairs.transposed])

@@ -75,8 +75,9 @@ class Graph:
         rank = torch.tensor(by_time.cumcount().reindex(ratings.index).to_numpy())
         return cls(users, movies, stars, rank, known, *features, patterns, Adjacency.on(patterns))
 
-    def to(self, device: torch.device) -> Graph:
+    def to(self, device: torch.device | str) -> Graph:
         """The same graph on ``device`` (a GPU while training), its matrices sharing indices."""
+        device = torch.device(device)
         if self.users.device == device:
             return self
         moved = _to(replace(self, adjacency=None), device)

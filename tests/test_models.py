@@ -1,9 +1,12 @@
 """GraphSAGE's pieces: PyG's SAGEConv arithmetic, exact fold-in of new users, cold practice."""
 
+import pandas as pd
 import torch
 from torch_geometric.nn import SAGEConv
 
+from helpers.graph import IdMaps
 from helpers.models.sage import Adjacency, GraphSAGE, MeanSAGEConv
+from helpers.sage_serving import Graph
 from helpers.train import Practice
 
 
@@ -103,3 +106,17 @@ def test_practice_hides_movies_and_cuts_users_to_their_first_ratings():
     assert not (messages & asked).any()  # and is asked only for the others
     none = Practice()
     assert not none and Practice(users=0.1)
+
+
+def test_a_graph_moved_to_the_device_it_is_on_is_the_same_graph():
+    ratings = pd.DataFrame(
+        {
+            "userId": [1, 1, 2],
+            "movieId": [10, 20, 10],
+            "rating": [4.0, 3.0, 5.0],
+            "timestamp": [1, 2, 3],
+        }
+    )
+    graph = Graph.of(ratings, IdMaps.from_tables(ratings, ratings), (None, None))
+    assert graph.to("cpu") is graph  # no copy, no rebuilt adjacency
+    assert graph.to(torch.device("cpu")) is graph

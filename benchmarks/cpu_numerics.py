@@ -1,15 +1,15 @@
-"""What pinning numba, MKL and torch to one CPU code path costs, and that it makes results portable.
+"""What pinning numba, MKL, torch and OpenBLAS to one CPU code path costs, and what stays equal.
 
 The kit's executors start notebook kernels with ``tools.stored_outputs.PORTABLE_NUMERICS`` in
 the environment (``tools/run_notebooks.py``, and the root ``conftest.py`` for the test
 command), so stored outputs match on any x86-64 CPU; ``import helpers`` sets nothing. The
-variables are read when numba, MKL and torch start, so each run here is a fresh process, under
-one of three settings:
+variables are read when numba, MKL, torch and OpenBLAS start, so each run here is a fresh
+process, under one of three settings:
 
-* ``pinned``: ``PORTABLE_NUMERICS`` (numba for a generic x86-64, MKL and torch on their AVX2
-  paths), what the executors set;
+* ``pinned``: ``PORTABLE_NUMERICS`` (numba for a generic x86-64, MKL, torch and, where the CPU
+  has AVX2, OpenBLAS on their AVX2 paths), what the executors set;
 * ``native``: each library's fastest path for this CPU (the same variables set to this CPU's
-  best, as a probe without them reports it);
+  best, as a probe without them reports it; OpenBLAS's own choice);
 * ``pinned, AVX2-only MKL``: pinned, with MKL told this CPU has no AVX-512 (an older server).
 
 Each run (the workload's parts, ``--parts``) on ml-latest-small, seed 42, protocol split:

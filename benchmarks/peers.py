@@ -163,3 +163,24 @@ def build(name: str, train: pd.DataFrame, seed: int):
 
 
 PEERS = {"myfm": "stars", "ials": "lists", "ease-tuned": "lists"}  # what each one is scored on
+
+
+class Ensemble:
+    """The average of several models' stars and list scores: one kit model from several seeds
+    (the kit's answer to myFM averaging 300 samples)."""
+
+    def __init__(self, members: list, name: str):
+        self.members, self.name = members, name
+
+    def score(self, users: np.ndarray, movies: np.ndarray) -> np.ndarray:
+        return np.mean([member.score(users, movies) for member in self.members], axis=0)
+
+    def predict(self, users: np.ndarray, movies: np.ndarray) -> np.ndarray:
+        return np.mean([member.predict(users, movies) for member in self.members], axis=0)
+
+    def fold_in(self, ratings: pd.DataFrame) -> Ensemble:
+        return Ensemble([member.fold_in(ratings) for member in self.members], self.name)
+
+
+# ``<model>-x3``: a kit model trained from three seeds (member 0 is the single model), averaged
+ENSEMBLES = {"gnn-ranking-x3": "GNN (lists), 3 seeds", "gnn-rating-x3": "GNN (rating), 3 seeds"}

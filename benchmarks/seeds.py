@@ -61,9 +61,14 @@ DEFAULTS = {
 
 
 def build(name: str, train: pd.DataFrame, source, settings, seed: int):
-    """A model of ``pipeline.MODELS``, or the graph filter anchor (no training)."""
+    """A model of ``pipeline.MODELS``, a three-seed ensemble, or the graph filter anchor."""
     if name == "graph-filter":
         return GraphFilter().fit(train)
+    if name in peers.ENSEMBLES:
+        seeds = [seed + 1000 * i for i in range(3)]
+        member = name.removesuffix("-x3")
+        members = [pipeline.build(member, train, source, settings, s) for s in seeds]
+        return peers.Ensemble(members, peers.ENSEMBLES[name])
     return pipeline.build(name, train, source, settings, seed)
 
 
@@ -194,10 +199,10 @@ def main(argv: list[str] | None = None) -> int:
         report(pd.concat([pd.read_csv(path) for path in args.summarise], ignore_index=True))
         return 0
     models = args.models or DEFAULTS[args.protocol]
-    extra = ("graph-filter", "genre-profile", "genre-profile-year")
+    extra = ("graph-filter", "genre-profile", "genre-profile-year", *peers.ENSEMBLES)
     unknown = [m for m in models if m not in {*pipeline.MODELS, *extra, *peers.PEERS}]
     if unknown:
-        known = ", ".join([*pipeline.MODELS, *peers.PEERS])
+        known = ", ".join([*pipeline.MODELS, *extra, *peers.PEERS])
         parser.error(f"unknown model(s) {unknown}; choose from: {known}")
     if args.protocol != "warm" and set(models) & set(peers.PEERS):
         parser.error(f"the peers ({', '.join(peers.PEERS)}) run on the warm protocol only")

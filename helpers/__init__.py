@@ -1,5 +1,5 @@
-"""The course kit's helpers, one module per step of the pipeline (the notebook that teaches each
-is named in its docstring):
+"""The course kit's helpers (notebooks 01-08), one module per step of the pipeline (the notebook
+that teaches each is named in its docstring):
 
 ``settings`` -> ``data`` -> ``split`` -> ``features`` -> ``graph`` -> ``models`` / ``losses`` /
 ``train`` -> ``recommender`` / ``metrics`` / ``baselines`` -> ``viz`` / ``explorer``.

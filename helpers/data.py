@@ -9,7 +9,6 @@ kept as a parquet copy named by the hash of its content. Every problem raises
 from __future__ import annotations
 
 import hashlib
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +24,7 @@ from helpers.download import (
 )
 from helpers.settings import Settings
 
+STARS = (0.5, 5.0)  # MovieLens' rating scale: every prediction shown or scored is clipped to it
 # Column -> dtype of every table as the kit uses them (int32/float32 keep 25M in memory).
 SCHEMAS = {
     "ratings": {"userId": "int32", "movieId": "int32", "rating": "float32", "timestamp": "int64"},
@@ -83,9 +83,10 @@ def typed(frame: pd.DataFrame, table: str, source: str = "table") -> pd.DataFram
     if table in keys and frame.duplicated(keys[table]).any():
         count = int(frame.duplicated(keys[table]).sum())
         raise DataError(f"{source}: {count:,} duplicate {tuple(keys[table])} rows.")
-    if table == "ratings" and not frame["rating"].between(0.5, 5.0).all():
-        bad = frame.loc[~frame["rating"].between(0.5, 5.0), "rating"]
-        raise DataError(f"{source}: {len(bad):,} ratings outside 0.5..5 (e.g. {bad.iloc[0]}).")
+    if table == "ratings" and not frame["rating"].between(*STARS).all():
+        bad = frame.loc[~frame["rating"].between(*STARS), "rating"]
+        scale = f"{STARS[0]:g}..{STARS[1]:g}"
+        raise DataError(f"{source}: {len(bad):,} ratings outside {scale} (e.g. {bad.iloc[0]}).")
     if table == "genome-scores" and not frame["relevance"].between(0.0, 1.0).all():
         raise DataError(f"{source}: genome relevance values outside 0..1.")
     return frame
@@ -177,8 +178,3 @@ def load_genome_tags(settings: Settings) -> pd.DataFrame | None:
     """The genome's tag names (tagId, tag), or None where they are not at hand."""
     source = _genome_source(settings, "genome-tags")
     return read_table(source, "genome-tags", settings) if source else None
-
-
-def clear_cache(settings: Settings) -> None:
-    """Delete every download and parquet copy (the next load fetches again)."""
-    shutil.rmtree(settings.cache, ignore_errors=True)

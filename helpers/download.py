@@ -9,7 +9,6 @@ an extracted CSV is accepted only when it is byte for byte GroupLens' file. Ever
 
 from __future__ import annotations
 
-import hashlib
 import os
 import tempfile
 import zipfile
@@ -91,15 +90,6 @@ def write_atomically(path: Path, write: Callable[[Path], object]) -> Path:
     return path
 
 
-def file_digest(path: Path) -> str:
-    """SHA-256 of a file, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 @dataclass(frozen=True)
 class Source:
     """One table's CSV: a name for messages, a key naming its exact content, how to open it."""
@@ -111,7 +101,7 @@ class Source:
 
 def file_source(path: Path) -> Source:
     """A CSV on disk, keyed on its content."""
-    return Source(str(path), file_digest(path), lambda: open(path, "rb"))
+    return Source(str(path), pooch.file_hash(path), lambda: open(path, "rb"))
 
 
 def _local(mirror: str) -> Path | None:
@@ -173,7 +163,7 @@ def _checked_file(path: Path, published: str | None) -> Source:
             f"{path} has no published checksum to verify it against; put the release's zip "
             "in the mirror folder instead."
         )
-    if file_digest(path) != published:
+    if pooch.file_hash(path) != published:
         raise DataError(
             f"{path} is not GroupLens' file (its SHA-256 differs from the published one: "
             "edited or damaged). Replace it with the original, or put the release's zip beside."

@@ -1,5 +1,5 @@
-"""The kit's named models, end to end: train ratings in, a fitted recommender out. The notebooks
-(02-08), ``python -m helpers.evaluate`` and ``benchmarks/seeds.py`` all train through
+"""The kit's named models, end to end: train ratings in, a fitted recommender out. Notebooks
+02-08, ``python -m helpers.evaluate`` and ``benchmarks/seeds.py`` all train through
 :func:`build`, so a model's numbers are the same wherever they appear."""
 
 from __future__ import annotations
@@ -56,22 +56,6 @@ class Both:
 
     def movie_vectors(self, movies: np.ndarray) -> np.ndarray:
         return self.lists.movie_vectors(movies)
-
-
-class Ensemble:
-    """The average of several models' stars and list scores (one model from several seeds)."""
-
-    def __init__(self, members: list, name: str):
-        self.members, self.name = members, name
-
-    def score(self, users: np.ndarray, movies: np.ndarray) -> np.ndarray:
-        return np.mean([member.score(users, movies) for member in self.members], axis=0)
-
-    def predict(self, users: np.ndarray, movies: np.ndarray) -> np.ndarray:
-        return np.mean([member.predict(users, movies) for member in self.members], axis=0)
-
-    def fold_in(self, ratings: pd.DataFrame) -> Ensemble:
-        return Ensemble([member.fold_in(ratings) for member in self.members], self.name)
 
 
 def _lightgcn_run(train, maps, epochs, ranking=None, progress=False):
@@ -190,14 +174,6 @@ def _both(lists: str, stars: str, name: str) -> Callable:
     return lambda *args: Both(MODELS[lists](*args), MODELS[stars](*args), name)
 
 
-def _ensemble(member: str, size: int, name: str) -> Callable:
-    def factory(train, source, settings, seed, progress):
-        seeds = [seed + 1000 * i for i in range(size)]  # member 0 is the single model
-        return Ensemble([MODELS[member](train, source, settings, s, progress) for s in seeds], name)
-
-    return factory
-
-
 def _sage_pair(key: str, recipe, name: str) -> dict[str, Callable]:
     """GraphSAGE for stars (``key-stars``), for lists (``key-lists``), and the two as one."""
     return {
@@ -239,8 +215,6 @@ MODELS: dict[str, Callable] = {
     "gnn-ranking": train_lightgcn,
     "gnn-rating": train_neighbourhood,
     "gnn": _both("gnn-ranking", "gnn-rating", "GNN"),
-    "gnn-ranking-x3": _ensemble("gnn-ranking", 3, "GNN (lists), 3 seeds"),
-    "gnn-rating-x3": _ensemble("gnn-rating", 3, "GNN (rating), 3 seeds"),
 }
 DEFAULT_MODEL = "gnn"  # best on both metrics over seeds 42-44 (benchmarks/seeds.py)
 

@@ -10,9 +10,9 @@ from typing import Protocol
 import numpy as np
 import pandas as pd
 
+from helpers.data import STARS
 from helpers.graph import IdMap, IdMaps
 
-STARS = (0.5, 5.0)  # MovieLens' rating scale: every prediction shown or scored is clipped to it
 Score = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 

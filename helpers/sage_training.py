@@ -22,8 +22,10 @@ from helpers.train import Practice, fit
 LIKED = 3.5  # ratings at or above this are the movies a list should find
 PAIRS_PER_STEP = 262_144  # liked pairs per step at most (MovieLens 25M has ~12 million)
 # Chosen on the validation part of seed 42 (scratch runs, NDCG@10 and RMSE).
-LISTS = dict(channels=64, layers=2, lr=0.01, l2=1e-4, temperature=0.25, epochs=300, patience=60)
-STARS = dict(channels=64, layers=2, lr=0.01, epochs=100, patience=10)
+LIST_MODEL = dict(
+    channels=64, layers=2, lr=0.01, l2=1e-4, temperature=0.25, epochs=300, patience=60
+)
+STAR_MODEL = dict(channels=64, layers=2, lr=0.01, epochs=100, patience=10)
 SHRINKAGES = (0.0, 1.0, 2.0, 4.0, 8.0)  # pseudo-ratings of "the average user" (notebook 07)
 
 
@@ -87,7 +89,7 @@ def train_sage(
     inside the train part instead of on held-out ratings."""
     if objective not in ("lists", "stars"):
         raise ValueError(f"objective must be 'lists' or 'stars', not {objective!r}.")
-    hyper = (LISTS if objective == "lists" else STARS) | hyper
+    hyper = (LIST_MODEL if objective == "lists" else STAR_MODEL) | hyper
     practice = practice or Practice()
     seed_everything(seed)
     maps = IdMaps.from_tables(train, source.movies)

@@ -1,7 +1,7 @@
 """Every setting the kit takes from the environment, read here once and validated.
 
-Notebooks start with ``settings = Settings.from_env()`` and pass it down; no other module reads
-environment variables. The README lists the variables.
+Notebooks start with ``settings = Settings.from_env()`` (notebook 01 shows it) and pass it
+down; no other module reads environment variables. The README lists the variables.
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
+import pooch
 import pytest
 import requests
 
@@ -63,23 +64,23 @@ def test_published_checksums_match_the_shared_files(shared):
         for name, published in download.RELEASES[release].files.items():
             path = shared / release / name
             if path.exists():
-                assert download.file_digest(path) == published, path
+                assert pooch.file_hash(path) == published, path
     archive = shared / f"{SMALL}.zip"
-    assert download.file_digest(archive) == download.RELEASES[SMALL].sha256
+    assert pooch.file_hash(archive) == download.RELEASES[SMALL].sha256
     assert archive.stat().st_size == download.RELEASES[SMALL].size
 
 
 def test_mirror_folder_serves_the_verified_archive(settings, cache):
     archive = download.fetch_archive(SMALL, settings)
     assert archive == cache / f"{SMALL}.zip"
-    assert download.file_digest(archive) == download.RELEASES[SMALL].sha256
+    assert pooch.file_hash(archive) == download.RELEASES[SMALL].sha256
     assert _files(cache) == [archive], "no partial download may be left behind"
 
 
 def test_mirror_as_file_url(shared, cache):
     settings = Settings(mirror=shared.as_uri(), cache=cache)
     assert len(data.load_ratings(settings)) == 100_836
-    assert download.file_digest(cache / f"{SMALL}.zip") == download.RELEASES[SMALL].sha256
+    assert pooch.file_hash(cache / f"{SMALL}.zip") == download.RELEASES[SMALL].sha256
 
 
 def test_row_counts_and_types_of_ml_latest_small(settings):
@@ -126,7 +127,7 @@ def test_truncated_archive_in_the_cache_is_replaced_from_the_mirror(settings, sh
     cache.mkdir()
     (cache / f"{SMALL}.zip").write_bytes((shared / f"{SMALL}.zip").read_bytes()[:1000])
     assert len(data.load_ratings(settings)) == 100_836
-    assert download.file_digest(cache / f"{SMALL}.zip") == download.RELEASES[SMALL].sha256
+    assert pooch.file_hash(cache / f"{SMALL}.zip") == download.RELEASES[SMALL].sha256
 
 
 def test_offline_without_mirror_says_how_to_fix_it(cache, monkeypatch):

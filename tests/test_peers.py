@@ -10,7 +10,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import peers  # noqa: E402
-from helpers import metrics  # noqa: E402
+from helpers import baselines, metrics  # noqa: E402
 
 
 def _structured(seed: int = 0, n: int = 2_000) -> pd.DataFrame:
@@ -59,3 +59,18 @@ def test_a_tuned_peer_keeps_the_setting_best_on_validation(peer, monkeypatch):
             f"factors {model.factors}, alpha {model.alpha}, regularization {model.regularization}"
         )
         assert model.chosen == hyper
+
+
+def test_an_ensemble_averages_its_members_and_folds_each_in():
+    ratings = _structured(2)
+    train, test = ratings.iloc[:1500], ratings.iloc[1500:]
+    members = [baselines.BiasBaseline(reg_user=r).fit(train) for r in (1.0, 50.0)]
+    ensemble = peers.Ensemble(members, "two biases")
+    users, movies = test["userId"].to_numpy(), test["movieId"].to_numpy()
+    mean = (members[0].predict(users, movies) + members[1].predict(users, movies)) / 2
+    assert np.allclose(ensemble.predict(users, movies), mean)
+    assert not np.allclose(mean, members[0].predict(users, movies))  # the members differ
+    newcomer = test[test["userId"] == users[0]].assign(userId=-7)
+    joined = ensemble.fold_in(newcomer)
+    alone = [m.fold_in(newcomer).predict(np.array([-7] * 5), movies[:5]) for m in members]
+    assert np.allclose(joined.predict(np.array([-7] * 5), movies[:5]), np.mean(alone, axis=0))

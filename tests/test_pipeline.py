@@ -51,17 +51,3 @@ def test_no_gnn_is_worse_than_the_bias_model_on_movies_without_train_ratings(cou
         bias.predict(cold["userId"].to_numpy(), cold["movieId"].to_numpy()), actual
     )
     assert len(cold) > 500 and ours <= theirs + 1e-9
-
-
-def test_an_ensemble_averages_its_members_and_folds_each_in(small):
-    _, train, test, _ = small
-    members = [baselines.BiasBaseline(reg_user=r).fit(train) for r in (1.0, 50.0)]
-    ensemble = pipeline.Ensemble(members, "two biases")
-    users, movies = test["userId"].to_numpy(), test["movieId"].to_numpy()
-    mean = (members[0].predict(users, movies) + members[1].predict(users, movies)) / 2
-    assert np.allclose(ensemble.predict(users, movies), mean)
-    assert not np.allclose(mean, members[0].predict(users, movies))  # the members differ
-    newcomer = test[test["userId"] == users[0]].assign(userId=-7)
-    joined = ensemble.fold_in(newcomer)
-    alone = [m.fold_in(newcomer).predict(np.array([-7] * 5), movies[:5]) for m in members]
-    assert np.allclose(joined.predict(np.array([-7] * 5), movies[:5]), np.mean(alone, axis=0))

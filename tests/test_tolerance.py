@@ -1,8 +1,20 @@
 """The nbval tolerance policy of conftest.py: last digits may move, results may not."""
 
+import json
+import os
+import subprocess
+import sys
+
 import pytest
 
-from tools.stored_outputs import agrees, close
+from tools.stored_outputs import (
+    OPENBLAS_PROBE,
+    PORTABLE_NUMERICS,
+    agrees,
+    close,
+    openblas_architectures,
+    openblas_pin,
+)
 
 
 @pytest.mark.parametrize(
@@ -70,3 +82,28 @@ def test_nbval_applies_the_tolerance(printed, stored, tags, passes):
     result = subprocess.run(command, cwd=root, capture_output=True, text=True)
     Path(notebook).unlink()
     assert (result.returncode == 0) is passes, result.stdout[-2000:]
+
+
+@pytest.mark.parametrize(
+    ("picked", "pinned"),
+    [
+        (["SkylakeX"], True),  # an AVX-512 server: pinned to the AVX2 kernels laptops run
+        (["Zen", "Haswell"], True),  # numpy's and scipy's own copies of OpenBLAS
+        (["Sandybridge"], False),  # no AVX2: forcing Haswell would crash, so leave it alone
+        (["SkylakeX", "Nehalem"], False),
+        ([], False),  # no OpenBLAS (Accelerate, MKL builds) or the probe failed
+    ],
+)
+def test_openblas_is_pinned_only_where_the_cpu_has_avx2(picked, pinned):
+    assert openblas_pin(picked) == ({"OPENBLAS_CORETYPE": "Haswell"} if pinned else {})
+
+
+def test_kernels_started_with_the_settings_run_openblas_on_its_avx2_kernels():
+    """The variable is honoured: a fresh Python with the executors' settings reports Haswell."""
+    if not openblas_pin(openblas_architectures()):
+        pytest.skip("OpenBLAS picks no AVX2 kernels on this CPU: nothing is pinned")
+    env = os.environ | PORTABLE_NUMERICS
+    done = subprocess.run(
+        [sys.executable, "-c", OPENBLAS_PROBE], env=env, capture_output=True, text=True
+    )
+    assert set(json.loads(done.stdout)) == {"Haswell"}, done.stderr

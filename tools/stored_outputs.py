@@ -1,9 +1,10 @@
 """Stored notebook outputs that hold on any machine: the code paths the executors pin, and the
 README's tolerance policy, as nbval applies it (conftest.py).
 
-Each library picks its fastest code path for the CPU it runs on, and different paths add floats
-in different orders. The kit's executors (tools/run_notebooks.py, the test command) start
-notebook kernels with :data:`PORTABLE_NUMERICS`; what still differs is compared with tolerance.
+Each library picks its fastest code path for the CPU it runs on (numba, MKL, torch, and the
+OpenBLAS inside numpy and scipy), and different paths add floats in different orders. The kit's
+executors (tools/run_notebooks.py, the test command) start notebook kernels with
+:data:`PORTABLE_NUMERICS`; what still differs is compared with tolerance.
 A decimal may differ from the stored one by 1 % of it or 2 units of its last digit, whichever is
 larger; whole numbers must be equal, except in cells tagged ``approx-counts`` (counts read off a
 trained model or a UMAP map: 2 % + 1). Text, titles, ids and messages must be equal.
@@ -11,13 +12,43 @@ trained model or a UMAP map: 2 % + 1). Text, titles, ids and messages must be eq
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
+import sys
+
+# OpenBLAS kernel sets that need AVX2 or more (numpy's and scipy's BLAS; names as it reports them)
+AVX2_OR_BETTER = {"haswell", "zen", "skylakex", "cooperlake", "sapphirerapids"}
+OPENBLAS_PROBE = (
+    "import json, numpy, threadpoolctl; print(json.dumps([i.get('architecture') or '' for i in "
+    "threadpoolctl.threadpool_info() if i.get('internal_api') == 'openblas']))"
+)
+
+
+def openblas_pin(architectures: list[str]) -> dict[str, str]:
+    """OpenBLAS's AVX2 kernels where it picked AVX2 or better; nothing where it did not: unlike
+    MKL's and torch's settings, a forced OpenBLAS core type is not checked against the CPU."""
+    fit = bool(architectures) and all(a.lower() in AVX2_OR_BETTER for a in architectures)
+    return {"OPENBLAS_CORETYPE": "Haswell"} if fit else {}
+
+
+def openblas_architectures() -> list[str]:
+    """The kernel sets numpy's OpenBLAS picks on this CPU, asked in a fresh Python (numpy would
+    fix them in this one on import); [] where the probe fails."""
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", OPENBLAS_PROBE], capture_output=True, text=True, timeout=60
+        )
+        return json.loads(done.stdout) if done.returncode == 0 else []
+    except (OSError, ValueError, subprocess.TimeoutExpired):
+        return []
+
 
 PORTABLE_NUMERICS = {
     "NUMBA_CPU_NAME": "generic",  # numba (UMAP, the SVD kernels) compiles for any x86-64
     "MKL_CBWR": "AVX2",  # MKL's matrix products take the AVX2 path on every CPU that has it
     "ATEN_CPU_CAPABILITY": "avx2",  # so do torch's own vectorised kernels
-}
+} | openblas_pin(openblas_architectures())  # numpy's and scipy's OpenBLAS too, where it is safe
 NUMBER = re.compile(r"-?\d+(?:,\d{3})*(?:\.\d+)?(?:[eE][-+]?\d+)?")
 RELATIVE, LAST_DIGITS, COUNTS = 0.01, 2, 0.02
 

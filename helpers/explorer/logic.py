@@ -11,7 +11,8 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from helpers.recommender import STARS, Rated, clip, top_k
+from helpers.data import STARS
+from helpers.recommender import Rated, clip, top_k
 
 NO_GENRE = "(no genres listed)"
 LOVED = 4.5  # stars: a user "loved" a movie it rated at least this
@@ -96,7 +97,7 @@ class Filters:
     genres: tuple[str, ...] = ()
     match: Literal["any", "all"] = "any"
     years: tuple[int, int] | None = None
-    min_stars: float = 0.5
+    min_stars: float = STARS[0]
     min_ratings: int = 1
     hide_rated: bool = True
     k: int = 10
@@ -236,7 +237,10 @@ class YourRatings:
     def add(self, title: str, stars: float) -> int:
         """Rate a movie (a full title from the list, or a part only one title has)."""
         if not STARS[0] <= float(stars) <= STARS[1] or float(stars) * 2 != round(float(stars) * 2):
-            raise ExplorerError(f"{stars} is not a rating: give 0.5 to 5 stars in half stars.")
+            low, high = STARS
+            raise ExplorerError(
+                f"{stars} is not a rating: give {low:g} to {high:g} stars in half stars."
+            )
         position = self.catalogue.find(title)
         self.stars[position] = float(stars)
         return position

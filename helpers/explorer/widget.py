@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from helpers.data import STARS
 from helpers.explorer import explain, logic
 from helpers.explorer.logic import ExplorerError, Filters, Recommendations
 from helpers.recommender import Rated
@@ -95,7 +96,7 @@ class Explorer:
         self.title = search(
             "Movie", placeholder="search a title", options=titles, continuous_update=True
         )
-        stars = [s / 2 for s in range(10, 0, -1)]
+        stars = [s / 2 for s in range(int(2 * STARS[1]), int(2 * STARS[0]) - 1, -1)]  # 5 .. 0.5
         self.your_stars = _wide(widgets.Dropdown, "Stars", options=stars, value=4.0)
         self.add = widgets.Button(description="Add")
         self.remove = widgets.Button(description="Remove")
@@ -103,7 +104,7 @@ class Explorer:
         self.genres = _wide(widgets.SelectMultiple, "Genres", options=self.catalogue.genres, rows=5)
         self.match = _toggles("Match", ["any", "all"], button_width="80px")
         self.years = _slider(widgets.IntRangeSlider, "Released", low, high, (low, high))
-        self.min_stars = _slider(widgets.FloatSlider, "Min stars", 0.5, 5.0, 0.5, step=0.25)
+        self.min_stars = _slider(widgets.FloatSlider, "Min stars", *STARS, STARS[0], step=0.25)
         self.min_ratings = _slider(widgets.IntSlider, "Min ratings", 1, 100, MIN_RATINGS)
         self.k = _slider(widgets.IntSlider, "Top K", 1, 50, 10)
         self.hide_rated = widgets.Checkbox(value=True, description="hide movies already rated")

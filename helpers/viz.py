@@ -10,7 +10,7 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
-from sklearn.neighbors import NearestNeighbors
+from sklearn.metrics import pairwise_distances_chunked
 
 
 def short(title: str, width: int = 28) -> str:
@@ -92,6 +92,17 @@ def project_2d(
         return reducer.fit_transform(np.asarray(vectors, dtype=np.float32))
 
 
+TIE = 1e-9  # distances this close are one distance (identical vectors differ by rounding)
+
+
+def _neighbour_weights(distances: np.ndarray, k: int) -> np.ndarray:
+    """Each row's ``k`` nearest columns as weights: 1 for those closer than the ``k``-th, and the
+    places left shared by all tied with it, so no tie is broken by row order or rounding noise."""
+    kth = np.partition(distances, k - 1, axis=1)[:, k - 1 : k]
+    closer, tied = distances < kth - TIE, np.abs(distances - kth) <= TIE
+    return closer + tied * (k - closer.sum(1, keepdims=True)) / tied.sum(1, keepdims=True)
+
+
 def neighbour_agreement(
     vectors: np.ndarray, labels: np.ndarray, k: int = 10, metric: str = "cosine"
 ) -> pd.Series:
@@ -99,15 +110,24 @@ def neighbour_agreement(
 
     Embeddings are compared by angle (``cosine``), a 2-D map by distance (``euclidean``). If
     the share with 5 shuffles of the labels is as high, the colours in the picture are noise.
+    Neighbours tied at the ``k``-th distance (movies with the same tags) share its places.
     """
     labels = np.asarray(labels)
-    search = NearestNeighbors(n_neighbors=k + 1, metric=metric).fit(vectors)
-    index = search.kneighbors(vectors, return_distance=False)[:, 1:]
     rng = np.random.default_rng(42)
-    shuffles = [rng.permutation(labels) for _ in range(5)]
-    shuffled = np.mean([(names[index] == names[:, None]).mean() for names in shuffles])
-    agreement = (labels[index] == labels[:, None]).mean()
-    return pd.Series({"k-NN agreement": float(agreement), "shuffled labels": float(shuffled)})
+    label_sets = [labels] + [rng.permutation(labels) for _ in range(5)]
+
+    def shares(distances: np.ndarray, start: int) -> np.ndarray:
+        """Per row of this chunk, its neighbours' share with its label in every label set."""
+        rows = np.arange(start, start + len(distances))
+        distances[np.arange(len(rows)), rows] = np.inf  # a point is not its own neighbour
+        weights = _neighbour_weights(distances, k)
+        return np.stack([(weights * (s == s[rows, None])).sum(1) / k for s in label_sets], 1)
+
+    chunks = pairwise_distances_chunked(
+        np.asarray(vectors, np.float64), metric=metric, reduce_func=shares, working_memory=64
+    )
+    share = np.concatenate(list(chunks))
+    return pd.Series({"k-NN agreement": share[:, 0].mean(), "shuffled labels": share[:, 1:].mean()})
 
 
 def embedding_map(coordinates: np.ndarray, labels: np.ndarray, title: str, top: int = 6) -> Figure:

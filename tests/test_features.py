@@ -146,6 +146,30 @@ def test_neighbour_agreement_sees_real_clusters():
     assert result["k-NN agreement"] > 0.9 > 0.5 > result["shuffled labels"]
 
 
+def test_neighbour_agreement_shares_tied_places_and_never_counts_the_point_itself():
+    # four copies of one point (labels a, a, b, b) and two of another (c, c): for a copy of the
+    # first, the 3 others tie as its nearest neighbour, 1 of them shares its label
+    vectors = np.array([[1.0, 0.0]] * 4 + [[0.0, 1.0]] * 2)
+    labels = np.array(["a", "a", "b", "b", "c", "c"])
+    result = viz.neighbour_agreement(vectors, labels, k=1, metric="euclidean")
+    assert result["k-NN agreement"] == pytest.approx((4 * (1 / 3) + 2 * 1.0) / 6)
+
+
+def test_neighbour_agreement_is_the_same_under_rounding_noise_and_row_order():
+    rng = np.random.default_rng(1)
+    distinct = rng.normal(size=(40, 6))
+    vectors = distinct[rng.integers(0, 40, 200)]  # many exact copies, as movies with equal tags
+    labels = rng.choice(list("abcd"), 200)
+    noisy = vectors * (1 + 1e-13 * rng.standard_normal(vectors.shape))
+    order = rng.permutation(200)
+    results = [
+        viz.neighbour_agreement(v, y, k=5)["k-NN agreement"]
+        for v, y in ((vectors, labels), (noisy, labels), (vectors[order], labels[order]))
+    ]
+    assert results[0] == pytest.approx(results[1], abs=1e-12)
+    assert results[0] == pytest.approx(results[2], abs=1e-12)
+
+
 def test_scaling_uses_table_statistics_clips_and_names_columns(course, tables, maps):
     _, _, train, _ = tables
     users = features.NodeFeatures.standardise(features.rich_features.users(train, maps))

@@ -29,9 +29,17 @@ def clip(stars: np.ndarray) -> np.ndarray:
 
 
 def top_k(scores: np.ndarray, k: int) -> np.ndarray:
-    """Column indices of the ``k`` best scores per row, best first; ties go to the lower index."""
+    """Column indices of the ``k`` best scores per row, best first; ties go to the lower index,
+    also at the k-th place, where ``argpartition`` alone keeps an arbitrary few of the tied."""
     k = min(k, scores.shape[1])
-    part = np.sort(np.argpartition(-scores, k - 1, axis=1)[:, :k], axis=1)
+    part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+    kth = np.take_along_axis(scores, part, axis=1).min(axis=1, keepdims=True)
+    if np.isnan(kth).any():
+        raise ValueError("Scores hold NaN where a list needs numbers: the model is broken.")
+    for row in np.flatnonzero((scores >= kth).sum(axis=1) > k):  # more tie at the k-th than fit
+        best = np.flatnonzero(scores[row] > kth[row])
+        part[row] = np.concatenate([best, np.flatnonzero(scores[row] == kth[row])[: k - len(best)]])
+    part = np.sort(part, axis=1)  # so the stable sort below leaves tied columns in index order
     order = np.argsort(-np.take_along_axis(scores, part, axis=1), axis=1, kind="stable")
     return np.take_along_axis(part, order, axis=1)
 

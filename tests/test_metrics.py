@@ -20,6 +20,19 @@ def test_top_k_breaks_ties_by_index():
     assert top_k(np.array([[0.5, 0.9, 0.9, 0.1, 0.9]]), 3).tolist() == [[1, 2, 4]]
 
 
+def test_top_k_gives_ties_at_the_kth_place_to_the_lower_index():
+    assert top_k(np.zeros((1, 1000)), 3).tolist() == [[0, 1, 2]]
+    scores = np.random.default_rng(0).integers(0, 5, (50, 1000)).astype(float)  # many ties
+    scores[0, 5:] = -np.inf  # fewer finite scores than K
+    expected = np.argsort(-scores, axis=1, kind="stable")[:, :10]
+    assert np.array_equal(top_k(scores, 10), expected)
+
+
+def test_top_k_refuses_nan_scores():
+    with pytest.raises(ValueError, match="NaN"):
+        top_k(np.full((2, 20), np.nan), 5)
+
+
 def _split():
     train = pd.DataFrame({"userId": [1, 1, 2, 2], "movieId": [10, 20, 10, 30], "rating": 4.0})
     test = pd.DataFrame(

@@ -35,8 +35,8 @@ def top_k(scores: np.ndarray, k: int) -> np.ndarray:
     part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
     kth = np.take_along_axis(scores, part, axis=1).min(axis=1, keepdims=True)
     if np.isnan(kth).any():
-        raise ValueError("Scores hold NaN where a list needs numbers: the model is broken.")
-    for row in np.flatnonzero((scores >= kth).sum(axis=1) > k):  # more tie at the k-th than fit
+        raise ValueError("The model scored NaN where a list needs numbers: check its score().")
+    for row in np.flatnonzero((scores >= kth).sum(axis=1) > k):  # more tied at the k-th than fit
         best = np.flatnonzero(scores[row] > kth[row])
         part[row] = np.concatenate([best, np.flatnonzero(scores[row] == kth[row])[: k - len(best)]])
     part = np.sort(part, axis=1)  # so the stable sort below leaves tied columns in index order

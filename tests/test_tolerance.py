@@ -4,16 +4,23 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from tools.stored_outputs import (
+    APPROX_COUNTS,
+    CELLS,
+    EXACT,
     OPENBLAS_PROBE,
     PORTABLE_NUMERICS,
+    Tolerance,
+    accepts,
     agrees,
     close,
     openblas_architectures,
     openblas_pin,
+    tolerance,
 )
 
 
@@ -46,42 +53,76 @@ def test_text_around_the_numbers_must_match():
     assert not agrees("1 2 3", "1 2", counts=False)
 
 
-def _notebook(folder, printed: str, stored: str, tags=()) -> str:
-    """A one-cell notebook that prints ``printed`` and holds ``stored`` as its saved output."""
+def _notebook(folder, printed: str, stored: str, declared: tuple[str, str] | None) -> str:
+    """A one-cell notebook that prints ``printed`` and holds ``stored`` as its saved output;
+    named and numbered as the ``declared`` cell of tools.stored_outputs.CELLS, if given."""
     import nbformat
 
     cell = nbformat.v4.new_code_cell(f"print({printed!r})", execution_count=1)
-    cell.metadata["tags"] = list(tags)
+    cell.id = declared[1] if declared else "c00"
     cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=stored + "\n")]
-    path = folder / f"check_{abs(hash((printed, stored, tags)))}.ipynb"
+    name = declared[0] if declared else f"check_{abs(hash((printed, stored)))}"
+    path = folder / f"{name}.ipynb"
     nbformat.write(nbformat.v4.new_notebook(cells=[cell]), path)
     return str(path)
 
 
+COUNTED = next(key for key, allowed in CELLS.items() if allowed == APPROX_COUNTS)
+
+
 @pytest.mark.parametrize(
-    ("printed", "stored", "tags", "passes"),
+    ("printed", "stored", "declared", "passes"),
     [
-        ("NDCG@10 0.255", "NDCG@10 0.254", (), True),  # last digit: within tolerance
-        ("NDCG@10 0.300", "NDCG@10 0.254", (), False),  # a regression still fails
-        ("214 distinct movies", "213 distinct movies", (), False),  # counts are exact ...
-        ("214 distinct movies", "213 distinct movies", ("approx-counts",), True),  # ... or 2 % + 1
-        ("Toy Story", "Jumanji", (), False),  # text is compared as it is
+        ("NDCG@10 0.255", "NDCG@10 0.254", None, True),  # last digit: within tolerance
+        ("NDCG@10 0.300", "NDCG@10 0.254", None, False),  # a regression still fails
+        ("214 distinct movies", "213 distinct movies", None, False),  # counts are exact ...
+        ("214 distinct movies", "213 distinct movies", COUNTED, True),  # ... or 2 % + 1
+        ("Toy Story", "Jumanji", None, False),  # text is compared as it is
     ],
 )
-def test_nbval_applies_the_tolerance(printed, stored, tags, passes):
+def test_nbval_applies_the_tolerance(tmp_path, printed, stored, declared, passes):
     """nbval itself, through the repository's conftest.py, on a stored notebook."""
     import subprocess
     import sys
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[1]
-    folder = root / "build" / "tolerance-check"  # inside the repository: its conftest applies
+    folder = root / "build" / "tolerance-check" / tmp_path.name  # the repository's conftest
     folder.mkdir(parents=True, exist_ok=True)
-    notebook = _notebook(folder, printed, stored, tags)
+    notebook = _notebook(folder, printed, stored, declared)
     command = [sys.executable, "-m", "pytest", notebook, "--nbval", "-q", "-p", "no:cacheprovider"]
     result = subprocess.run(command, cwd=root, capture_output=True, text=True)
     Path(notebook).unlink()
     assert (result.returncode == 0) is passes, result.stdout[-2000:]
+
+
+def test_cells_are_exact_unless_declared():
+    assert tolerance("01_dataset_exploration", "c05") == EXACT
+    assert tolerance(*COUNTED) == APPROX_COUNTS
+
+
+def test_declared_cells_exist():
+    """A declaration names a code cell that prints something (not a renamed or moved one)."""
+    import nbformat
+
+    root = Path(__file__).resolve().parents[1]
+    for notebook, cell_id in CELLS:
+        cells = {c.id: c for c in nbformat.read(root / "notebooks" / f"{notebook}.ipynb", 4).cells}
+        assert cell_id in cells and cells[cell_id].get("outputs"), (notebook, cell_id)
+
+
+RANKED = "1  Fargo (1996)  4.5\n2  Heat (1995)  4.4\n3  Alien (1979)  4.3\n4  Big (1988)  4.2"
+
+
+def test_ranked_titles_compare_by_overlap_not_order():
+    titles = Tolerance(overlap=0.75)
+    shuffled = "1  Heat (1995)  4.5\n2  Fargo (1996)  4.4\n3  Big (1988)  4.3\n4  Alien (1979)  4.1"
+    one_new = RANKED.replace("Alien (1979)", "Jaws (1975)")
+    two_new = one_new.replace("Big (1988)", "Up (2009)")
+    assert accepts(RANKED, shuffled, titles) and not accepts(RANKED, shuffled, EXACT)
+    assert accepts(RANKED, one_new, titles)  # 3 of 4 stored lines come back
+    assert not accepts(RANKED, two_new, titles)
+    assert not accepts(RANKED, RANKED + "\n5  Up (2009)  4.0", titles)  # another length
 
 
 @pytest.mark.parametrize(

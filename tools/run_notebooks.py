@@ -51,9 +51,12 @@ def kernel_peak(client: NotebookClient) -> int | None:
 
 
 def execute(
-    path: Path, target: Path | None, with_solutions: bool = False
+    path: Path, target: Path | None, with_solutions: bool = False, preamble: str = ""
 ) -> tuple[float, int | None]:
-    """Run one notebook in a fresh ``python3`` kernel, cell by cell with a progress bar."""
+    """Run one notebook in a fresh ``python3`` kernel, cell by cell with a progress bar.
+
+    ``preamble`` runs in the kernel before the first cell and is stored nowhere
+    (benchmarks/portability.py perturbs the kernel's numerics with it)."""
     notebook = nbformat.read(path, as_version=4)
     for cell in notebook.cells:
         cell.metadata.pop("execution", None)  # timestamps of an earlier run
@@ -73,6 +76,10 @@ def execute(
     started = time.perf_counter()
     code = [index for index, cell in enumerate(notebook.cells) if cell.cell_type == "code"]
     with client.setup_kernel(env=PORTABLE_NUMERICS | os.environ):  # your own settings win
+        if preamble:  # run as a first cell, then taken out again
+            notebook.cells.insert(0, nbformat.v4.new_code_cell(preamble))
+            client.execute_cell(notebook.cells[0], 0)
+            del notebook.cells[0]
         for index in tqdm(code, desc=path.stem, unit="cell"):
             client.execute_cell(notebook.cells[index], index)
         peak = kernel_peak(client)

@@ -6,8 +6,10 @@ OpenBLAS inside numpy and scipy), and different paths add floats in different or
 executors (tools/run_notebooks.py, the test command) start notebook kernels with
 :data:`PORTABLE_NUMERICS`; what still differs is compared with tolerance.
 A decimal may differ from the stored one by 1 % of it or 2 units of its last digit, whichever is
-larger; whole numbers must be equal, except in cells tagged ``approx-counts`` (counts read off a
-trained model or a UMAP map: 2 % + 1). Text, titles, ids and messages must be equal.
+larger; whole numbers must be equal. Text, titles, ids and messages must be equal. The cells of
+:data:`CELLS` declare more, each from what ``benchmarks/portability.py`` measured: counts read
+off a trained model or a UMAP map (2 % + 1), and a trained model's ranked titles (compared by
+overlap, never by order).
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import json
 import re
 import subprocess
 import sys
+from collections import Counter
+from dataclasses import dataclass
 
 # OpenBLAS kernel sets that need AVX2 or more (numpy's and scipy's BLAS; names as it reports them)
 AVX2_OR_BETTER = {"haswell", "zen", "skylakex", "cooperlake", "sapphirerapids"}
@@ -53,21 +57,68 @@ NUMBER = re.compile(r"-?\d+(?:,\d{3})*(?:\.\d+)?(?:[eE][-+]?\d+)?")
 RELATIVE, LAST_DIGITS, COUNTS = 0.01, 2, 0.02
 
 
-def close(stored: str, fresh: str, counts: bool) -> bool:
+@dataclass(frozen=True)
+class Tolerance:
+    """How far one cell's fresh output may stray from its stored one.
+
+    ``counts``: whole numbers may differ by this share of them + 1 (0: they must be equal).
+    ``overlap``: below 1, the cell prints a trained model's ranked titles, one per line: as many
+    lines must come back, and this share of the stored lines (numbers and spacing aside) must be
+    among them, in any order."""
+
+    counts: float = 0.0
+    overlap: float = 1.0
+
+
+EXACT = Tolerance()
+APPROX_COUNTS = Tolerance(counts=COUNTS)
+# (notebook, cell id) -> what that cell may move by, from benchmarks/portability.py
+CELLS: dict[tuple[str, str], Tolerance] = {
+    ("02_graph_and_graphsage", "c20"): APPROX_COUNTS,  # the epoch early stopping kept
+    ("02_graph_and_graphsage", "c26"): APPROX_COUNTS,  # distinct movies in 100 lists
+    ("02_graph_and_graphsage", "c32"): APPROX_COUNTS,
+    ("02_graph_and_graphsage", "c34"): APPROX_COUNTS,
+    ("05_temporal_features", "c14"): APPROX_COUNTS,
+    ("06_best_gnns", "c06"): APPROX_COUNTS,
+}
+
+
+def tolerance(notebook: str, cell_id: str) -> Tolerance:
+    """The declared tolerance of a cell (``notebook`` as its file name without ``.ipynb``)."""
+    return CELLS.get((notebook, cell_id), EXACT)
+
+
+def close(stored: str, fresh: str, counts: bool | float) -> bool:
     """Whether two printed numbers agree under the tolerance policy."""
     if "." not in stored and "e" not in stored.lower():
         if stored == fresh or not counts or "." in fresh:
             return stored == fresh
         a, b = int(stored.replace(",", "")), int(fresh.replace(",", ""))
-        return abs(a - b) <= COUNTS * abs(a) + 1
+        return abs(a - b) <= (COUNTS if counts is True else counts) * abs(a) + 1
     decimals = len(stored.split(".")[1].split("e")[0]) if "." in stored else 0
     a, b = float(stored.replace(",", "")), float(fresh.replace(",", ""))
     return abs(a - b) <= max(RELATIVE * abs(a), LAST_DIGITS * 10.0**-decimals)
 
 
-def agrees(stored: str, fresh: str, counts: bool) -> bool:
+def agrees(stored: str, fresh: str, counts: bool | float) -> bool:
     """Same text around the numbers, and every number within tolerance."""
     if NUMBER.sub("#", stored) != NUMBER.sub("#", fresh):
         return False
     pairs = zip(NUMBER.findall(stored), NUMBER.findall(fresh), strict=True)
     return all(close(a, b, counts) for a, b in pairs)
+
+
+def overlaps(stored: str, fresh: str, share: float) -> bool:
+    """As many lines, and ``share`` of the stored ones among the fresh (numbers and spacing
+    aside, any order): a trained model's ranked titles, whose order another CPU may change."""
+    old, new = stored.splitlines(), fresh.splitlines()
+    shape = lambda line: " ".join(NUMBER.sub("#", line).split())  # noqa: E731
+    common = Counter(map(shape, old)) & Counter(map(shape, new))
+    return len(old) == len(new) and sum(common.values()) >= share * len(old)
+
+
+def accepts(stored: str, fresh: str, allowed: Tolerance) -> bool:
+    """Whether nbval should take ``fresh`` for ``stored`` under the cell's tolerance."""
+    if allowed.overlap < 1 and overlaps(stored, fresh, allowed.overlap):
+        return True
+    return agrees(stored, fresh, allowed.counts)

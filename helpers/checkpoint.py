@@ -1,7 +1,8 @@
 """Save a trained model and load it back instead of training it again (notebooks 05-08).
 
-A saved model carries a fingerprint of what made it: the ratings it trained on, the model's
-name and seed, the data settings and every line of ``helpers``. Loading a model whose
+A saved model carries a fingerprint of what made it: the ratings it trained on, the movies,
+genome and tags it read, the model's name and seed, the data settings and every line of
+``helpers``. Loading a model whose
 fingerprint differs, or a damaged file, says so in one sentence and trains a fresh one.
 """
 
@@ -27,13 +28,24 @@ def code_digest() -> str:
     return digest.hexdigest()
 
 
-def fingerprint(name: str, train: pd.DataFrame, settings: Settings, seed: int) -> str:
-    """What a saved model must match to be reused."""
+def _table_digest(table: pd.DataFrame | None) -> bytes:
+    """SHA-256 of a table's columns, dtypes and rows (of ``None``: a fixed word)."""
+    if table is None:
+        return hashlib.sha256(b"none").digest()
+    digest = hashlib.sha256(repr([(str(c), str(t)) for c, t in table.dtypes.items()]).encode())
+    digest.update(pd.util.hash_pandas_object(table, index=False).to_numpy().tobytes())
+    return digest.digest()
+
+
+def fingerprint(
+    name: str, train: pd.DataFrame, settings: Settings, seed: int, source: MovieData
+) -> str:
+    """What a saved model must match to be reused: the code, the train ratings, every table of
+    ``source`` (movies, genome, genome tags, user tags), the model's name, seed and settings."""
     digest = hashlib.sha256(code_digest().encode())
-    rows = pd.util.hash_pandas_object(
-        train[["userId", "movieId", "rating", "timestamp"]], index=False
-    )
-    digest.update(rows.to_numpy().tobytes())
+    digest.update(_table_digest(train[["userId", "movieId", "rating", "timestamp"]]))
+    for table in (source.movies, source.genome, source.genome_tags, source.tags):
+        digest.update(_table_digest(table))
     digest.update(repr((name, seed, settings.label, settings.genome, settings.max_epochs)).encode())
     return digest.hexdigest()[:16]
 
@@ -78,7 +90,7 @@ def load_or_train(
     progress: bool = False,
 ):
     """``pipeline.build(name, ...)``, from ``artifacts/`` when an up-to-date copy is there."""
-    expected = fingerprint(name, train, settings, seed)
+    expected = fingerprint(name, train, settings, seed, source)
     path = path_of(name, settings)
     model = load(path, expected)
     if model is None:

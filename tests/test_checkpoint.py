@@ -1,5 +1,6 @@
 """Saved models: reused when up to date, retrained (with one sentence) when damaged or stale."""
 
+import dataclasses
 import shutil
 
 import numpy as np
@@ -47,18 +48,42 @@ def test_a_damaged_file_is_reported_and_retrained(setup, capsys, damage):
         train["userId"][:3].to_numpy(), train["movieId"][:3].to_numpy()
     ).shape == (3,)
     assert (
-        checkpoint.load(path, checkpoint.fingerprint("bias", train, settings, 42)) is not None
+        checkpoint.load(path, checkpoint.fingerprint("bias", train, settings, 42, source))
+        is not None
     )  # rewritten whole
 
 
 def test_other_data_seed_or_settings_make_a_saved_model_stale(setup, capsys):
     settings, train, source = setup
     checkpoint.load_or_train("bias", train, source, settings)
-    expected = checkpoint.fingerprint("bias", train, settings, 42)
-    assert checkpoint.fingerprint("bias", train, settings, 43) != expected
-    assert checkpoint.fingerprint("bias", train.iloc[1:], settings, 42) != expected
-    assert checkpoint.fingerprint("bias", train, settings.replace(max_epochs=3), 42) != expected
+    expected = checkpoint.fingerprint("bias", train, settings, 42, source)
+    assert checkpoint.fingerprint("bias", train, settings, 43, source) != expected
+    assert checkpoint.fingerprint("bias", train.iloc[1:], settings, 42, source) != expected
+    assert (
+        checkpoint.fingerprint("bias", train, settings.replace(max_epochs=3), 42, source)
+        != expected
+    )
     checkpoint.load_or_train("bias", train, source, settings, seed=43)
+    assert "made by other data or code" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("table", ["movies", "genome", "genome_tags", "tags"])
+def test_a_change_to_any_table_the_model_reads_makes_a_saved_model_stale(setup, capsys, table):
+    settings, train, source = setup
+    checkpoint.load_or_train("bias", train, source, settings)
+    original = getattr(source, table)
+    if original is None:
+        pytest.skip(f"the small folder has no {table}")
+    changed = original.copy()
+    column = "relevance" if table == "genome" else changed.columns[-1]
+    if table == "movies":
+        column = "title"
+    other = changed[column][changed[column] != changed[column].iloc[0]].iloc[0]
+    changed.loc[changed.index[0], column] = other
+    altered = dataclasses.replace(source, **{table: changed})
+    expected = checkpoint.fingerprint("bias", train, settings, 42, source)
+    assert checkpoint.fingerprint("bias", train, settings, 42, altered) != expected
+    checkpoint.load_or_train("bias", train, altered, settings)
     assert "made by other data or code" in capsys.readouterr().out
 
 

@@ -3,18 +3,19 @@
 A saved model carries a fingerprint of what made it: the ratings it trained on, the movies,
 genome and tags it read, the model's name and seed, the data settings and every line of
 ``helpers``. Loading a model whose
-fingerprint differs, or a damaged file, says so in one sentence and trains a fresh one.
+fingerprint differs, or a damaged file, says so in one sentence and trains a fresh one. Files
+hold no pickle: nothing in ``artifacts/`` can run code when a model is loaded.
 """
 
 from __future__ import annotations
 
 import hashlib
-import pickle
+import json
 from pathlib import Path
 
 import pandas as pd
 
-from helpers import pipeline
+from helpers import pipeline, safe_store
 from helpers.data import write_atomically
 from helpers.features import MovieData
 from helpers.settings import REPO, Settings
@@ -56,28 +57,50 @@ def path_of(name: str, settings: Settings) -> Path:
     return settings.artifacts / f"{name}{suffix}.pt"
 
 
-def save(model, path: Path, fingerprint_: str) -> Path:
-    """Write the model and its fingerprint in one file, atomically.
+MAGIC = b"gnn-recsys-kit model v2\n"  # then one JSON line (fingerprint, SHA-256), then the model
 
-    The model is pickled inside: its fingerprint can be read without running any of the code
-    that pickled it, so a stale file never needs today's classes to be recognised as stale.
+
+def save(model, path: Path, fingerprint_: str) -> Path:
+    """Write the model, its fingerprint and its content's SHA-256 in one file, atomically.
+
+    The model is kept by :mod:`helpers.safe_store` (no pickle); a one-line JSON header before it
+    holds the fingerprint and the payload's digest, so :func:`load` checks both first.
     """
-    payload = pickle.dumps({"fingerprint": fingerprint_, "model": pickle.dumps(model)})
-    return write_atomically(path, lambda scratch: scratch.write_bytes(payload))
+    payload = safe_store.dumps(model)
+    header = {"fingerprint": fingerprint_, "sha256": hashlib.sha256(payload).hexdigest()}
+    raw = MAGIC + json.dumps(header).encode() + b"\n" + payload
+    return write_atomically(path, lambda scratch: scratch.write_bytes(raw))
+
+
+def _header(raw: bytes) -> tuple[dict, bytes]:
+    """The header and payload of a saved model; ValueError if ``raw`` is not one."""
+    if not raw.startswith(MAGIC):
+        raise ValueError("not a model file of this kit")
+    line, newline, payload = raw[len(MAGIC) :].partition(b"\n")
+    header = json.loads(line) if newline else None
+    if not isinstance(header, dict) or not {"fingerprint", "sha256"} <= header.keys():
+        raise ValueError("no header")
+    return header, payload
 
 
 def load(path: Path, expected: str):
-    """The saved model if ``path`` holds one with the ``expected`` fingerprint, else None."""
+    """The saved model if ``path`` holds one with the ``expected`` fingerprint, else None.
+
+    The fingerprint and the SHA-256 of the contents are checked before anything is rebuilt,
+    and rebuilding runs no code from the file (:mod:`helpers.safe_store`).
+    """
     if not path.exists():
         return None
     try:
-        payload = pickle.loads(path.read_bytes())  # the kit's own file
-        if payload["fingerprint"] != expected:
+        header, payload = _header(path.read_bytes())
+        if header["fingerprint"] != expected:
             print(f"{path.name} was made by other data or code, so the model is trained again.")
             return None
-        return pickle.loads(payload["model"])
-    except Exception as error:  # truncated, emptied or not ours: unpickling fails many ways
-        print(f"{path.name} is damaged ({type(error).__name__}), so the model is trained again.")
+        if hashlib.sha256(payload).hexdigest() != header["sha256"]:
+            raise ValueError("its contents differ from their SHA-256")
+        return safe_store.loads(payload)
+    except Exception as error:  # cut short, overwritten, or not ours
+        print(f"{path.name} is damaged ({error}), so the model is trained again.")
         return None
 
 

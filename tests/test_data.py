@@ -187,7 +187,8 @@ def test_processes_loading_into_one_empty_cache_do_not_crash_each_other(shared, 
         assert load.returncode == 0, err
         assert out.strip() == "100836"
     assert [path.name for path in _files(cache)][:1] == [f"{SMALL}.zip"]
-    assert not [path for path in _files(cache) if path.suffix not in (".zip", ".parquet")]
+    kept = (".zip", ".parquet", ".sha256")  # .sha256: each parquet copy's digest
+    assert not [path for path in _files(cache) if path.suffix not in kept]
 
 
 def test_two_writers_of_one_file_never_share_a_scratch_name(tmp_path):
@@ -278,6 +279,18 @@ def test_truncated_parquet_copy_is_rebuilt(settings, cache):
     copy.write_bytes(copy.read_bytes()[: copy.stat().st_size // 2])
     pd.testing.assert_frame_equal(data.load_ratings(settings), first)
     pd.testing.assert_frame_equal(pd.read_parquet(copy), first)
+
+
+@pytest.mark.parametrize("where", [0.1, 0.5, 0.9])  # 0.1, 0.9: inside values pyarrow decodes
+def test_bytes_overwritten_inside_the_parquet_copy_are_never_read(settings, cache, where):
+    first = data.load_ratings(settings)
+    (copy,) = (cache / "parquet").glob("ratings-*.parquet")
+    raw = bytearray(copy.read_bytes())
+    offset = int(len(raw) * where)
+    raw[offset : offset + 8] = b"\x00" * 8
+    copy.write_bytes(bytes(raw))
+    pd.testing.assert_frame_equal(data.load_ratings(settings), first)
+    pd.testing.assert_frame_equal(pd.read_parquet(copy), first)  # rebuilt from the CSV
 
 
 def test_user_folder_in_csv_layout(shared, tmp_path):

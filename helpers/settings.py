@@ -91,8 +91,9 @@ class Settings:
 
     @property
     def is_course_data(self) -> bool:
-        """True for the data the committed notebooks show (ml-latest-small, every user)."""
-        return self.label == DEFAULT_DATASET
+        """True for the data the committed notebooks show: GroupLens' verified ml-latest-small
+        release, every user; never a folder, whatever its name."""
+        return self.dataset == DEFAULT_DATASET and self.user_sample is None
 
     def epochs(self, wanted: int, n_ratings: int) -> int:
         """``wanted`` epochs, capped by ``max_epochs``, or by LARGE_EPOCHS from LARGE ratings."""

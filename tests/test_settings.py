@@ -97,3 +97,16 @@ def test_settings_are_frozen_and_replace_makes_a_copy(tmp_path):
         settings.cache = tmp_path  # type: ignore[misc]
     moved = settings.replace(cache=tmp_path)
     assert moved.cache == tmp_path and settings.cache == REPO / "data"
+
+
+@pytest.mark.parametrize("folder", ["ml-latest-small/", "./ml-latest-small"])  # bare: the release
+def test_a_folder_named_like_the_course_data_is_not_the_course_data(tmp_path, folder, monkeypatch):
+    from helpers import checkpoint, leaderboard
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "ml-latest-small").mkdir()
+    for path in (folder, str(tmp_path / folder)):
+        settings = Settings(dataset=path)
+        assert not settings.is_course_data
+        assert leaderboard.path(settings).name != "leaderboard.csv"
+        assert checkpoint.path_of("gnn", settings).name != "gnn.pt"

@@ -24,3 +24,24 @@ def test_inplace_refuses_a_folder_named_like_the_course_data(tmp_path, monkeypat
     monkeypatch.setenv("MOVIELENS_DATASET", str(tmp_path / "ml-latest-small"))
     assert run_notebooks.main(["--inplace", "--only", "01*"]) == 2
     assert "--inplace would store" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("pattern", ["", " ", "/etc/*", "../*", "../notebooks/*", "x/../../*"])
+def test_only_takes_names_inside_notebooks(pattern, no_kernel, capsys):
+    assert run_notebooks.main(["--only", pattern]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --only takes a glob") and err.count("\n") == 1
+
+
+def test_only_never_runs_a_file_that_is_not_a_notebook(no_kernel, capsys):
+    assert run_notebooks.main(["--only", "*.md"]) == 2
+    assert "no notebook matches" in capsys.readouterr().err
+
+
+def test_out_naming_a_file_is_refused_before_any_notebook_runs(tmp_path, no_kernel, capsys):
+    existing = tmp_path / "keep.txt"
+    existing.write_text("keep me")
+    assert run_notebooks.main(["--only", "01*", "--out", str(existing)]) == 2
+    assert "is a file" in capsys.readouterr().err and existing.read_text() == "keep me"
+    assert run_notebooks.main(["--only", "01*", "--out", str(existing / "sub")]) == 2
+    assert "cannot be written" in capsys.readouterr().err

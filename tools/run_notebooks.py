@@ -28,8 +28,31 @@ SOLUTION = re.compile(r"<details><summary>Solution[^<]*</summary>\s*```python\n(
 
 
 def notebooks(pattern: str = "*.ipynb") -> list[Path]:
-    """The course notebooks, in their numbered order."""
-    return sorted((REPO / "notebooks").glob(pattern))
+    """The course notebooks matching ``pattern`` (names in ``notebooks/``), in numbered order;
+    ValueError for a pattern that is empty or reaches outside ``notebooks/``."""
+    if not pattern.strip() or "/" in pattern or "\\" in pattern or ".." in pattern:
+        raise ValueError(
+            f"--only takes a glob of notebook names in notebooks/ (e.g. '0[2-4]*'), not "
+            f"{pattern!r}."
+        )
+    return sorted(path for path in (REPO / "notebooks").glob(pattern) if path.suffix == ".ipynb")
+
+
+def writable(out: Path) -> Path:
+    """``--out`` created and proven writable; ValueError says what to choose instead."""
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} is a file; name a folder (it is created if missing).")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as error:
+        raise ValueError(
+            f"--out {out} cannot be written ({error.strerror or error}); name a folder you can "
+            "write to."
+        ) from error
+    return out
 
 
 def solutions(notebook) -> list[str]:
@@ -112,9 +135,13 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out or REPO / "build" / "notebooks" / (
         "" if settings.is_course_data else settings.label
     )
-    paths = notebooks(args.only)
-    if not paths:
-        print(f"error: no notebook matches {args.only!r} in notebooks/.", file=sys.stderr)
+    try:
+        paths = notebooks(args.only)
+        if not paths:
+            raise ValueError(f"no notebook matches {args.only!r} in notebooks/.")
+        out = out if args.inplace else writable(out)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
         return 2
     print(f"data set: {settings.label}", flush=True)
     total = 0.0

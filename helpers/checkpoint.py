@@ -89,10 +89,15 @@ def load(path: Path, expected: str):
     The fingerprint and the SHA-256 of the contents are checked before anything is rebuilt,
     and rebuilding runs no code from the file (:mod:`helpers.safe_store`).
     """
-    if not path.exists():
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as error:
+        print(f"{path} cannot be read ({error.strerror or error}), so the model is trained again.")
         return None
     try:
-        header, payload = _header(path.read_bytes())
+        header, payload = _header(raw)
         if header["fingerprint"] != expected:
             print(f"{path.name} was made by other data or code, so the model is trained again.")
             return None
@@ -118,5 +123,11 @@ def load_or_train(
     model = load(path, expected)
     if model is None:
         model = pipeline.build(name, train, source, settings, seed, progress)
-        save(model, path, expected)
+        try:
+            save(model, path, expected)
+        except OSError as error:  # the trained model is still returned
+            print(
+                f"{path} cannot be written ({error.strerror or error}), so the model is not "
+                "kept; set MOVIELENS_ARTIFACTS to a folder you can write to."
+            )
     return model

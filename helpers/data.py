@@ -9,6 +9,7 @@ it: a copy whose bytes changed is rebuilt from the CSV, never read. Every proble
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 from pathlib import Path
@@ -46,16 +47,43 @@ def read_table(source: Source, table: str, settings: Settings) -> pd.DataFrame:
     """The table typed and validated, through a parquet copy keyed on the CSV's content."""
     key = hashlib.sha256(f"{table}|{source.key}".encode()).hexdigest()[:20]
     cached = settings.cache / "parquet" / f"{table}-{key}.parquet"
-    if (frame := read_cached(cached)) is not None:
-        return frame
-    with source.open() as handle:
-        try:
-            frame = pd.read_csv(handle, engine="pyarrow", dtype="string", encoding="utf-8-sig")
-        except Exception as error:  # pyarrow raises several types for malformed CSVs
-            raise DataError(f"{source.name} is not a readable CSV ({error}).") from error
-    frame = typed(frame, table, source.name)
-    write_cached(cached, frame)
+    try:
+        if (frame := read_cached(cached)) is not None:
+            return frame
+    except OSError as error:
+        raise cache_error(settings, error) from error
+    frame = typed(read_csv(source), table, source.name)
+    try:
+        write_cached(cached, frame)
+    except OSError as error:
+        raise cache_error(settings, error) from error
     return frame
+
+
+def read_csv(source: Source) -> pd.DataFrame:
+    """The CSV's cells as strings; DataError when it cannot be opened or parsed."""
+    try:
+        with source.open() as handle:
+            return pd.read_csv(handle, engine="pyarrow", dtype="string", encoding="utf-8-sig")
+    except DataError:
+        raise
+    except OSError as error:
+        raise DataError(
+            f"Cannot read {source.name} ({error.strerror or error}); check that it is a file "
+            "you may read."
+        ) from error
+    except Exception as error:  # pyarrow raises several types for malformed CSVs
+        raise DataError(f"{source.name} is not a readable CSV ({error}).") from error
+
+
+def cache_error(settings: Settings, error: OSError) -> DataError:
+    """The sentence for a cache that cannot be read or written."""
+    if error.errno == errno.ENOSPC:
+        return DataError(f"No space left in the cache {settings.cache}: free some space.")
+    return DataError(
+        f"The cache {settings.cache} cannot be used ({error.strerror or error}). Set "
+        "MOVIELENS_CACHE to a folder you can read and write."
+    )
 
 
 def _digest_path(cached: Path) -> Path:
@@ -74,7 +102,7 @@ def read_cached(cached: Path) -> pd.DataFrame | None:
     (missing, cut short, overwritten or without a digest: it is rebuilt from the CSV)."""
     try:
         raw, expected = cached.read_bytes(), _digest_path(cached).read_text().strip()
-    except FileNotFoundError:
+    except FileNotFoundError:  # other OSErrors: the cache itself is unusable (read_table)
         return None
     if hashlib.sha256(raw).hexdigest() == expected:
         try:

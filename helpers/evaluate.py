@@ -149,6 +149,9 @@ def main(argv: list[str] | None = None) -> int:
     except (data.DataError, SettingsError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except OSError as error:  # one the kit has no sentence of its own for
+        print(f"error: {error.filename or 'a file'}: {error.strerror or error}.", file=sys.stderr)
+        return 2
     print(f"{name} on {folder}, {args.protocol} protocol, seed {args.seed}"
           f"{changed_settings(settings)}:")  # fmt: skip
     for metric, value in result.items():

@@ -11,6 +11,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlparse
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATASET = "ml-latest-small"
@@ -44,6 +45,37 @@ def _count(name: str, value: str) -> int | None:
     return int(value)
 
 
+MIRROR_HELP = (
+    "Point it at a folder laid out like GroupLens' datasets/movielens/ (holding "
+    "ml-latest-small.zip ...), or at a file://, http:// or https:// URL of one."
+)
+
+
+def _mirror(value: str) -> str | None:
+    """A mirror folder or URL the downloader can use, or None for an empty value."""
+    mirror = value.strip() or None
+    if mirror is None:
+        return None
+    if "://" not in mirror:
+        try:
+            is_folder = Path(mirror).expanduser().is_dir()
+        except OSError:  # e.g. a name too long for the file system
+            is_folder = False
+        if not is_folder:
+            raise SettingsError(f"MOVIELENS_MIRROR={mirror!r} is not a folder. {MIRROR_HELP}")
+        return mirror
+    try:
+        parsed = urlparse(mirror)
+        parsed.port  # noqa: B018 - raises ValueError for a malformed host or port
+    except ValueError as error:
+        raise SettingsError(f"MOVIELENS_MIRROR={mirror!r} is not a valid URL ({error}).") from None
+    if parsed.scheme not in ("file", "http", "https") or (
+        parsed.scheme != "file" and not parsed.hostname
+    ):
+        raise SettingsError(f"MOVIELENS_MIRROR={mirror!r} cannot be read. {MIRROR_HELP}")
+    return mirror
+
+
 @dataclass(frozen=True)
 class Settings:
     """Where the data comes from and goes, and how much of it to use (defaults: the course)."""
@@ -62,13 +94,7 @@ class Settings:
         """The settings the ``MOVIELENS_*`` variables ask for; a bad value raises SettingsError."""
         env = os.environ if environ is None else environ
         get = {name: env.get(variable, "") for name, variable in VARIABLES.items()}
-        mirror = get["mirror"].strip() or None
-        if mirror and "://" not in mirror and not Path(mirror).expanduser().is_dir():
-            raise SettingsError(
-                f"MOVIELENS_MIRROR={mirror!r} is not a folder. Point it at a folder laid out "
-                "like GroupLens' datasets/movielens/ (holding ml-latest-small.zip ...), or at a "
-                "file:// or http:// URL."
-            )
+        mirror = _mirror(get["mirror"])
         return cls(
             dataset=get["dataset"].strip() or DEFAULT_DATASET,
             mirror=mirror,

@@ -173,3 +173,14 @@ def test_a_file_naming_a_class_outside_the_kit_is_refused(setup, tmp_path, capsy
     path.write_bytes(checkpoint.MAGIC + json.dumps(header).encode() + b"\n" + payload)
     assert checkpoint.load(path, "f") is None
     assert "refuses to rebuild a subprocess:Popen" in capsys.readouterr().out
+
+
+def test_an_artifacts_folder_that_cannot_be_written_keeps_the_trained_model(setup, tmp_path,
+                                                                            capsys):  # fmt: skip
+    settings, train, source = setup
+    (tmp_path / "file").write_text("")
+    settings = settings.replace(artifacts=tmp_path / "file" / "artifacts")
+    model = checkpoint.load_or_train("bias", train, source, settings)
+    assert model.predict(train["userId"][:3].to_numpy(), train["movieId"][:3].to_numpy()).shape
+    out = capsys.readouterr().out
+    assert "cannot be written" in out and "MOVIELENS_ARTIFACTS" in out

@@ -463,3 +463,72 @@ def test_sample_users_keeps_the_order_of_an_unsorted_table():
         kept = ratings[ratings["userId"].isin(sample["userId"].unique())].reset_index(drop=True)
         assert sample["userId"].nunique() == 2
         pd.testing.assert_frame_equal(sample, kept)
+
+
+# Operating-system errors and misleading messages (issue 30, items 13 and 17) ----------------
+
+
+def _one_sentence_without(error: pytest.ExceptionInfo, *misleading: str) -> str:
+    text = str(error.value)
+    assert "\n" not in text and not [word for word in misleading if word in text], text
+    return text
+
+
+def test_a_cache_that_is_a_file_is_named_not_blamed_on_the_network(settings, cache):
+    cache.write_text("not a folder")
+    with pytest.raises(data.DataError, match="MOVIELENS_CACHE") as error:
+        data.load_ratings(settings)
+    _one_sentence_without(error, "offline", "SHA-256", "put the zip")
+
+
+def test_a_cache_that_is_a_file_stops_a_folder_data_set_in_one_sentence(tmp_path):
+    settings = _folder(tmp_path, ratings=HEADER + "1,1,4.0,0\n")
+    settings.cache.write_text("not a folder")
+    with pytest.raises(data.DataError, match="MOVIELENS_CACHE") as error:
+        data.load_ratings(settings)
+    _one_sentence_without(error)
+
+
+def test_a_ratings_file_that_cannot_be_read_is_named(tmp_path):
+    settings = _folder(tmp_path)
+    (Path(settings.dataset) / "ratings.csv").mkdir()  # unreadable as a file, even for root
+    with pytest.raises(data.DataError, match="Cannot read .*ratings.csv") as error:
+        data.load_ratings(settings)
+    _one_sentence_without(error)
+
+
+def test_a_full_disk_says_so(tmp_path, monkeypatch):
+    import errno
+
+    settings = _folder(tmp_path, ratings=HEADER + "1,1,4.0,0\n")
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(pd.DataFrame, "to_parquet", full)
+    with pytest.raises(data.DataError, match="No space left") as error:
+        data.load_ratings(settings)
+    _one_sentence_without(error)
+
+
+def test_a_mirror_copy_that_cannot_be_read_is_not_called_offline(tmp_path, cache):
+    mirror = tmp_path / "mirror"
+    (mirror / f"{SMALL}.zip").mkdir(parents=True)  # unreadable as a file, even for root
+    with pytest.raises(data.DataError, match="Could not copy .* from the mirror") as error:
+        data.load_ratings(Settings(mirror=str(mirror), cache=cache))
+    _one_sentence_without(error, "offline", "SHA-256")
+
+
+def test_a_damaged_zip_in_the_cache_is_not_answered_with_put_the_zip_there(
+    shared, cache, monkeypatch
+):
+    cache.mkdir()
+    (cache / f"{SMALL}.zip").write_bytes((shared / f"{SMALL}.zip").read_bytes()[:1000])
+
+    def offline(*args, **kwargs):
+        raise requests.ConnectionError("Temporary failure in name resolution")
+
+    monkeypatch.setattr(requests, "get", offline)
+    with pytest.raises(data.DataError, match="replace the damaged") as error:
+        data.load_ratings(Settings(cache=cache))
+    assert "put the zip in" not in str(error.value)

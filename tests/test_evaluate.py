@@ -176,3 +176,13 @@ def test_onboarding_beyond_every_history_is_refused_before_training(folder, tmp_
     args = ("--protocol", "new-users", "--model", "bias", "--onboarding", "100000")
     assert protocol(folder, tmp_path, *args) == 2
     assert "leaves the new users no ratings to test" in capsys.readouterr().err
+
+
+def test_a_cache_that_is_a_file_ends_in_one_error_line(folder, tmp_path):
+    import os
+
+    (tmp_path / "cache").write_text("")
+    env = os.environ | {"MOVIELENS_CACHE": str(tmp_path / "cache")}
+    result = _run("--data-dir", folder, "--out", tmp_path / "out", "--model", "bias", env=env)
+    assert result.returncode == 2 and result.stderr.startswith("error:"), result.stderr
+    assert "MOVIELENS_CACHE" in result.stderr and "Traceback" not in result.stderr

@@ -110,3 +110,18 @@ def test_a_folder_named_like_the_course_data_is_not_the_course_data(tmp_path, fo
         assert not settings.is_course_data
         assert leaderboard.path(settings).name != "leaderboard.csv"
         assert checkpoint.path_of("gnn", settings).name != "gnn.pt"
+
+
+@pytest.mark.parametrize(
+    ("mirror", "message"),
+    [
+        ("https://[bad", "is not a valid URL"),
+        ("http://host:port/", "is not a valid URL"),
+        ("ftp://files.grouplens.org/datasets/movielens", "cannot be read"),
+        ("https://", "cannot be read"),
+    ],
+)
+def test_a_mirror_url_the_kit_cannot_use_is_refused_at_once(mirror, message):
+    with pytest.raises(SettingsError, match=message) as error:
+        Settings.from_env({"MOVIELENS_MIRROR": mirror})
+    assert "MOVIELENS_MIRROR" in str(error.value) and "SHA-256" not in str(error.value)

@@ -23,8 +23,8 @@ from helpers.download import (
     Source,
     file_source,
     table_source,
-    write_atomically,
 )
+from helpers.files import write_atomically
 from helpers.settings import Settings
 
 STARS = (0.5, 5.0)  # MovieLens' rating scale: every prediction shown or scored is clipped to it

@@ -10,8 +10,6 @@ an extracted CSV is accepted only when it is byte for byte GroupLens' file. Ever
 from __future__ import annotations
 
 import errno
-import os
-import tempfile
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,6 +21,7 @@ import pooch
 import requests
 from tqdm.auto import tqdm
 
+from helpers.files import check_writable
 from helpers.settings import Settings
 
 GROUPLENS = "https://files.grouplens.org/datasets/movielens"
@@ -74,23 +73,6 @@ RELEASES = {
 }  # fmt: skip
 
 
-def write_atomically(path: Path, write: Callable[[Path], object]) -> Path:
-    """``write`` a scratch file of a unique name beside ``path``, then rename it to ``path``.
-
-    An interrupted run leaves the previous file (or none), and two processes writing the same
-    file never share a scratch name.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, scratch = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    os.close(handle)
-    try:
-        write(Path(scratch))
-        os.replace(scratch, path)
-    finally:
-        Path(scratch).unlink(missing_ok=True)
-    return path
-
-
 @dataclass(frozen=True)
 class Source:
     """One table's CSV: a name for messages, a key naming its exact content, how to open it."""
@@ -136,9 +118,7 @@ def _copy_from(folder: Path) -> Callable:
 def writable_cache(settings: Settings) -> Path:
     """The cache folder, created and proven writable; DataError says how to choose another."""
     try:
-        settings.cache.mkdir(parents=True, exist_ok=True)
-        write_atomically(settings.cache / ".write-test", lambda scratch: scratch.write_text(""))
-        (settings.cache / ".write-test").unlink()
+        check_writable(settings.cache)
     except OSError as error:
         raise DataError(
             f"The cache {settings.cache} cannot be written ({error.strerror or error}). Set "

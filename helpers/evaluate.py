@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from helpers import coldstart, data, metrics, pipeline, split
+from helpers import coldstart, data, files, metrics, pipeline, split
 from helpers.recommender import Rated, best_unrated, clip
 from helpers.settings import VARIABLES, Settings, SettingsError
 
@@ -75,9 +75,7 @@ def writable_folder(out: str) -> Path:
     if folder.exists() and not folder.is_dir():
         raise ValueError(f"--out {out} is a file; name a folder (it is created if missing).")
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        data.write_atomically(folder / ".write-test", lambda scratch: scratch.write_text(""))
-        (folder / ".write-test").unlink()
+        files.check_writable(folder)
     except OSError as error:
         raise ValueError(
             f"--out {out} cannot be written ({error.strerror or error}); name a folder you can "
@@ -156,8 +154,13 @@ def main(argv: list[str] | None = None) -> int:
           f"{changed_settings(settings)}:")  # fmt: skip
     for metric, value in result.items():
         print(f"  {metric:<10} {value:.4f}")
-    for table, file in ((predictions, "predictions.csv"), (topk, "topk.csv")):
-        data.write_atomically(out / file, partial(table.to_csv, index=False))
+    tables = {out / "predictions.csv": predictions, out / "topk.csv": topk}
+    try:
+        files.write_together({path: partial(t.to_csv, index=False) for path, t in tables.items()})
+    except OSError as error:
+        print(f"error: cannot write into {out} ({error.strerror or error}); its previous "
+              "predictions.csv and topk.csv are kept as they were.", file=sys.stderr)  # fmt: skip
+        return 2
     print(f"wrote {out / 'predictions.csv'} and {out / 'topk.csv'}")
     return 0
 

@@ -98,12 +98,12 @@ class Settings:
         return cls(
             dataset=get["dataset"].strip() or DEFAULT_DATASET,
             mirror=mirror,
-            cache=Path(get["cache"] or REPO / "data").expanduser(),
+            cache=Path(get["cache"].strip() or REPO / "data").expanduser(),
             genome=get["genome"].strip() or None,
             user_sample=_count("user_sample", get["user_sample"]),
             max_epochs=_count("max_epochs", get["max_epochs"]),
-            artifacts=Path(get["artifacts"] or REPO / "artifacts").expanduser(),
-            results=Path(get["results"] or REPO / "results").expanduser(),
+            artifacts=Path(get["artifacts"].strip() or REPO / "artifacts").expanduser(),
+            results=Path(get["results"].strip() or REPO / "results").expanduser(),
         )
 
     def replace(self, **changes) -> Settings:

@@ -125,3 +125,18 @@ def test_a_mirror_url_the_kit_cannot_use_is_refused_at_once(mirror, message):
     with pytest.raises(SettingsError, match=message) as error:
         Settings.from_env({"MOVIELENS_MIRROR": mirror})
     assert "MOVIELENS_MIRROR" in str(error.value) and "SHA-256" not in str(error.value)
+
+
+def test_folder_settings_are_stripped_and_blank_means_the_default(tmp_path):
+    names = ("MOVIELENS_CACHE", "MOVIELENS_ARTIFACTS", "MOVIELENS_RESULTS")
+    blank = Settings.from_env(dict.fromkeys(names, "  "))
+    default = Settings()
+    assert (blank.cache, blank.artifacts, blank.results) == (
+        default.cache,
+        default.artifacts,
+        default.results,
+    )
+    padded = Settings.from_env(
+        {"MOVIELENS_CACHE": f" {tmp_path} ", "MOVIELENS_RESULTS": f"{tmp_path}\n"}
+    )
+    assert padded.cache == tmp_path and padded.results == tmp_path

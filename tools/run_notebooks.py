@@ -21,6 +21,7 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 from tqdm import tqdm
 
+from helpers.files import check_writable
 from helpers.settings import REPO, Settings, SettingsError
 from tools.stored_outputs import PORTABLE_NUMERICS
 
@@ -43,10 +44,7 @@ def writable(out: Path) -> Path:
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out} is a file; name a folder (it is created if missing).")
     try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe = out / ".write-test"
-        probe.write_text("")
-        probe.unlink()
+        check_writable(out)
     except OSError as error:
         raise ValueError(
             f"--out {out} cannot be written ({error.strerror or error}); name a folder you can "

@@ -76,6 +76,22 @@ def _mirror(value: str) -> str | None:
     return mirror
 
 
+def resolved_environ(environ: Mapping[str, str], start: Path) -> dict[str, str]:
+    """``environ`` with every relative path among the ``MOVIELENS_*`` settings made absolute
+    against ``start`` (the folder the user ran a command from), for processes that run
+    elsewhere: notebook kernels run in ``notebooks/``. Release names, URLs and "none" stay."""
+    from helpers.download import RELEASES  # here: download imports this module
+
+    names = {*RELEASES, "none", ""}
+    resolved = dict(environ)
+    for name, variable in VARIABLES.items():
+        value = environ.get(variable, "").strip()
+        if name in ("user_sample", "max_epochs") or value.lower() in names or "://" in value:
+            continue
+        resolved[variable] = str((start / Path(value).expanduser()).absolute())
+    return resolved
+
+
 @dataclass(frozen=True)
 class Settings:
     """Where the data comes from and goes, and how much of it to use (defaults: the course)."""

@@ -45,3 +45,22 @@ def test_out_naming_a_file_is_refused_before_any_notebook_runs(tmp_path, no_kern
     assert "is a file" in capsys.readouterr().err and existing.read_text() == "keep me"
     assert run_notebooks.main(["--only", "01*", "--out", str(existing / "sub")]) == 2
     assert "cannot be written" in capsys.readouterr().err
+
+
+def test_relative_path_settings_mean_the_folder_the_command_started_from(tmp_path, monkeypatch):
+    (tmp_path / "mirror").mkdir()
+    monkeypatch.chdir(tmp_path)
+    relative = {"MOVIELENS_MIRROR": "mirror", "MOVIELENS_CACHE": "cache ",
+                "MOVIELENS_ARTIFACTS": "./artifacts", "MOVIELENS_RESULTS": "out/results",
+                "MOVIELENS_DATASET": "ml-latest-small", "MOVIELENS_GENOME": "none"}  # fmt: skip
+    for variable, value in relative.items():
+        monkeypatch.setenv(variable, value)
+    seen = []
+    monkeypatch.setattr(run_notebooks, "execute", lambda *args: seen.append(args) or (0.0, None))
+    assert run_notebooks.main(["--only", "01*", "--out", str(tmp_path / "build")]) == 0
+    kernel = seen[0][3]  # the environment the kernel (running in notebooks/) gets
+    for variable, folder in (("MOVIELENS_MIRROR", "mirror"), ("MOVIELENS_CACHE", "cache"),
+                             ("MOVIELENS_ARTIFACTS", "artifacts"),
+                             ("MOVIELENS_RESULTS", "out/results")):  # fmt: skip
+        assert kernel[variable] == str(tmp_path / folder), variable
+    assert kernel["MOVIELENS_DATASET"] == "ml-latest-small" and kernel["MOVIELENS_GENOME"] == "none"

@@ -22,7 +22,7 @@ from nbclient.exceptions import CellExecutionError
 from tqdm import tqdm
 
 from helpers.files import check_writable
-from helpers.settings import REPO, Settings, SettingsError
+from helpers.settings import REPO, Settings, SettingsError, resolved_environ
 from tools.stored_outputs import PORTABLE_NUMERICS
 
 SOLUTION = re.compile(r"<details><summary>Solution[^<]*</summary>\s*```python\n(.*?)```", re.S)
@@ -72,9 +72,10 @@ def kernel_peak(client: NotebookClient) -> int | None:
 
 
 def execute(
-    path: Path, target: Path | None, with_solutions: bool = False
+    path: Path, target: Path | None, with_solutions: bool = False, environ: dict | None = None
 ) -> tuple[float, int | None]:
-    """Run one notebook in a fresh ``python3`` kernel, cell by cell with a progress bar."""
+    """Run one notebook in a fresh ``python3`` kernel, cell by cell with a progress bar; the
+    kernel gets ``environ`` (default: this process's environment)."""
     notebook = nbformat.read(path, as_version=4)
     for cell in notebook.cells:
         cell.metadata.pop("execution", None)  # timestamps of an earlier run
@@ -93,7 +94,8 @@ def execute(
     notebook.cells += extra  # the executed solutions end the copy (never the committed notebook)
     started = time.perf_counter()
     code = [index for index, cell in enumerate(notebook.cells) if cell.cell_type == "code"]
-    with client.setup_kernel(env=PORTABLE_NUMERICS | os.environ):  # your own settings win
+    environ = dict(os.environ) if environ is None else environ
+    with client.setup_kernel(env=PORTABLE_NUMERICS | environ):  # your own settings win
         for index in tqdm(code, desc=path.stem, unit="cell"):
             client.execute_cell(notebook.cells[index], index)
         peak = kernel_peak(client)
@@ -142,11 +144,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(f"data set: {settings.label}", flush=True)
+    environ = resolved_environ(os.environ, Path.cwd())  # kernels run in notebooks/
     total = 0.0
     for path in paths:
         target = path if args.inplace else out / path.name
         try:
-            seconds, peak = execute(path, target, args.solutions)
+            seconds, peak = execute(path, target, args.solutions, environ)
         except CellExecutionError as error:
             print(f"\n{path.name} failed:\n{error}", file=sys.stderr)
             return 1

@@ -64,3 +64,36 @@ def test_relative_path_settings_mean_the_folder_the_command_started_from(tmp_pat
                              ("MOVIELENS_RESULTS", "out/results")):  # fmt: skip
         assert kernel[variable] == str(tmp_path / folder), variable
     assert kernel["MOVIELENS_DATASET"] == "ml-latest-small" and kernel["MOVIELENS_GENOME"] == "none"
+
+
+KNOWN_FAILURE = """
+import nbformat, sys
+from pathlib import Path
+from tools import run_notebooks
+path = Path(sys.argv[1])
+code = "from helpers import Settings\\nSettings.from_env({'MOVIELENS_MIRROR': 'no/such/folder'})"
+nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)]), path)
+try:
+    run_notebooks.execute(path, None)
+except run_notebooks.CellExecutionError as error:
+    print(run_notebooks.failure(path, error), file=sys.stderr)
+"""
+
+
+def test_a_known_error_in_a_notebook_is_its_sentence_without_kernel_warnings(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from helpers.settings import REPO
+
+    env = os.environ | {"PYTHONPATH": str(REPO)}  # the kernel imports this checkout's helpers
+    result = subprocess.run(
+        [sys.executable, "-c", KNOWN_FAILURE, str(tmp_path / "01_broken.ipynb")],
+        cwd=REPO, capture_output=True, text=True, timeout=300, env=env,
+    )  # fmt: skip
+    lines = [line for line in result.stderr.splitlines() if line.strip() and "cell/s]" not in line]
+    assert lines == [
+        "error: 01_broken.ipynb stopped: MOVIELENS_MIRROR='no/such/folder' is not a folder. "
+        + __import__("helpers.settings").settings.MIRROR_HELP
+    ], result.stderr

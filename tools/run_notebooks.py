@@ -13,6 +13,7 @@ import argparse
 import os
 import re
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -20,6 +21,7 @@ import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 from tqdm import tqdm
+from traitlets.config import Config
 
 from helpers.files import check_writable
 from helpers.settings import REPO, Settings, SettingsError, resolved_environ
@@ -71,6 +73,23 @@ def kernel_peak(client: NotebookClient) -> int | None:
     return int(line.split()[1]) * 1024 if line else None
 
 
+# The kit's own errors: their message is one sentence saying what to do, so a notebook failing
+# with one is reported by that sentence alone, not by the kernel's traceback.
+KNOWN_ERRORS = frozenset({"DataError", "SettingsError", "LeaderboardError"})
+
+
+def ipc_config(sockets: Path) -> Config:
+    """Kernels talk over Unix sockets in ``sockets`` (private to this user), not over TCP."""
+    return Config({"KernelManager": {"transport": "ipc", "ip": str(sockets / "kernel")}})
+
+
+def failure(path: Path, error: CellExecutionError) -> str:
+    """What to print when a notebook fails: a known error's sentence, else the traceback."""
+    if error.ename in KNOWN_ERRORS:
+        return f"error: {path.name} stopped: {error.evalue}"
+    return f"\n{path.name} failed:\n{error}"
+
+
 def execute(
     path: Path, target: Path | None, with_solutions: bool = False, environ: dict | None = None
 ) -> tuple[float, int | None]:
@@ -84,21 +103,23 @@ def execute(
     ]
     for number, cell in enumerate(extra, 1):
         cell.id = f"solution-{number}"
-    client = NotebookClient(
-        notebook,
-        timeout=3600,
-        kernel_name="python3",
-        record_timing=False,
-        resources={"metadata": {"path": str(path.parent)}},
-    )
     notebook.cells += extra  # the executed solutions end the copy (never the committed notebook)
     started = time.perf_counter()
     code = [index for index, cell in enumerate(notebook.cells) if cell.cell_type == "code"]
     environ = dict(os.environ) if environ is None else environ
-    with client.setup_kernel(env=PORTABLE_NUMERICS | environ):  # your own settings win
-        for index in tqdm(code, desc=path.stem, unit="cell"):
-            client.execute_cell(notebook.cells[index], index)
-        peak = kernel_peak(client)
+    with tempfile.TemporaryDirectory(prefix="kernel-") as sockets:
+        client = NotebookClient(
+            notebook,
+            timeout=3600,
+            kernel_name="python3",
+            record_timing=False,
+            resources={"metadata": {"path": str(path.parent)}},
+            config=ipc_config(Path(sockets)),
+        )
+        with client.setup_kernel(env=PORTABLE_NUMERICS | environ):  # your own settings win
+            for index in tqdm(code, desc=path.stem, unit="cell"):
+                client.execute_cell(notebook.cells[index], index)
+            peak = kernel_peak(client)
     if target is not None:
         target.parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(notebook, target)
@@ -151,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             seconds, peak = execute(path, target, args.solutions, environ)
         except CellExecutionError as error:
-            print(f"\n{path.name} failed:\n{error}", file=sys.stderr)
+            print(failure(path, error), file=sys.stderr)
             return 1
         total += seconds
         memory = f", kernel peak {peak / 1024**3:.1f} GiB" if peak else ""

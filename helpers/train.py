@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 import torch
 from torch import Tensor, nn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm.auto import tqdm
 
 
@@ -39,11 +40,20 @@ def fit(
     patience: int = 30,
     check_every: int = 5,
     progress: bool = False,
+    average: float | None = None,
 ) -> History:
     """Adam on ``step()`` (loss, backward included); keeps the weights of the best ``validate()``
     (higher is better), checked every ``check_every`` epochs and on the last; stops after
-    ``patience`` epochs without a better check."""
+    ``patience`` epochs without a better check.
+
+    ``average``: validate and keep an exponential moving average of the weights with this
+    decay (0.99: about the last 100 epochs) instead of the last step's weights. Full-batch Adam
+    wanders from step to step, so the last weights amplify a rounding difference (another CPU's)
+    into another model; their average does not (README, "Stored outputs on another machine")."""
     optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+    averaged = None
+    if average is not None:
+        averaged = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(average))
     history, best_state = History(budget=epochs), None
     bar = tqdm(range(1, epochs + 1), desc="train", disable=not progress)
     for epoch in bar:
@@ -51,21 +61,35 @@ def fit(
         optimizer.zero_grad()
         history.loss.append(step())
         optimizer.step()
+        if averaged is not None:
+            averaged.update_parameters(model)
         history.stopped = epoch
         if epoch % check_every and epoch != epochs:
             continue
         model.eval()
+        live = _swap_in(model, averaged)
         with torch.no_grad():
             history.valid[epoch] = validate()
         bar.set_postfix(valid=f"{history.valid[epoch]:.4f}")
         if history.valid[epoch] > history.valid.get(history.best_epoch, -float("inf")):
             history.best_epoch, best_state = epoch, copy.deepcopy(model.state_dict())
-        elif epoch - history.best_epoch >= patience:
+        if live is not None:
+            model.load_state_dict(live)
+        if epoch - history.best_epoch >= patience:
             break
     if best_state is not None:
         model.load_state_dict(best_state)
     model.eval()
     return history
+
+
+def _swap_in(model: nn.Module, averaged: AveragedModel | None) -> dict | None:
+    """Load the averaged weights into ``model``; return its own weights to restore (or None)."""
+    if averaged is None:
+        return None
+    live = copy.deepcopy(model.state_dict())
+    model.load_state_dict(averaged.module.state_dict())
+    return live
 
 
 @dataclass(frozen=True)

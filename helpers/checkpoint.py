@@ -96,6 +96,10 @@ def load(path: Path, expected: str):
     except OSError as error:
         print(f"{path} cannot be read ({error.strerror or error}), so the model is trained again.")
         return None
+    if raw.startswith(b"\x80") and not raw.startswith(MAGIC):  # a pickle: the old format
+        print(f"{path.name} is damaged or in the kit's old pickle format (never loaded now), "
+              "so the model is trained again.")  # fmt: skip
+        return None
     try:
         header, payload = _header(raw)
         if header["fingerprint"] != expected:

@@ -1,19 +1,21 @@
 """Save a trained model and load it back instead of training it again (notebooks 05-08).
 
-A saved model carries a fingerprint of what made it: the ratings it trained on, the model's
-name and seed, the data settings and every line of ``helpers``. Loading a model whose
-fingerprint differs, or a damaged file, says so in one sentence and trains a fresh one.
+A saved model carries a fingerprint of what made it: the ratings it trained on, the movies,
+genome and tags it read, the model's name and seed, the data settings and every line of
+``helpers``. Loading a model whose
+fingerprint differs, or a damaged file, says so in one sentence and trains a fresh one. Files
+hold no pickle: nothing in ``artifacts/`` can run code when a model is loaded.
 """
 
 from __future__ import annotations
 
 import hashlib
-import pickle
+import json
 from pathlib import Path
 
 import pandas as pd
 
-from helpers import pipeline
+from helpers import pipeline, safe_store
 from helpers.data import write_atomically
 from helpers.features import MovieData
 from helpers.settings import REPO, Settings
@@ -27,13 +29,24 @@ def code_digest() -> str:
     return digest.hexdigest()
 
 
-def fingerprint(name: str, train: pd.DataFrame, settings: Settings, seed: int) -> str:
-    """What a saved model must match to be reused."""
+def _table_digest(table: pd.DataFrame | None) -> bytes:
+    """SHA-256 of a table's columns, dtypes and rows (of ``None``: a fixed word)."""
+    if table is None:
+        return hashlib.sha256(b"none").digest()
+    digest = hashlib.sha256(repr([(str(c), str(t)) for c, t in table.dtypes.items()]).encode())
+    digest.update(pd.util.hash_pandas_object(table, index=False).to_numpy().tobytes())
+    return digest.digest()
+
+
+def fingerprint(
+    name: str, train: pd.DataFrame, settings: Settings, seed: int, source: MovieData
+) -> str:
+    """What a saved model must match to be reused: the code, the train ratings, every table of
+    ``source`` (movies, genome, genome tags, user tags), the model's name, seed and settings."""
     digest = hashlib.sha256(code_digest().encode())
-    rows = pd.util.hash_pandas_object(
-        train[["userId", "movieId", "rating", "timestamp"]], index=False
-    )
-    digest.update(rows.to_numpy().tobytes())
+    digest.update(_table_digest(train[["userId", "movieId", "rating", "timestamp"]]))
+    for table in (source.movies, source.genome, source.genome_tags, source.tags):
+        digest.update(_table_digest(table))
     digest.update(repr((name, seed, settings.label, settings.genome, settings.max_epochs)).encode())
     return digest.hexdigest()[:16]
 
@@ -44,28 +57,59 @@ def path_of(name: str, settings: Settings) -> Path:
     return settings.artifacts / f"{name}{suffix}.pt"
 
 
-def save(model, path: Path, fingerprint_: str) -> Path:
-    """Write the model and its fingerprint in one file, atomically.
+MAGIC = b"gnn-recsys-kit model v2\n"  # then one JSON line (fingerprint, SHA-256), then the model
 
-    The model is pickled inside: its fingerprint can be read without running any of the code
-    that pickled it, so a stale file never needs today's classes to be recognised as stale.
+
+def save(model, path: Path, fingerprint_: str) -> Path:
+    """Write the model, its fingerprint and its content's SHA-256 in one file, atomically.
+
+    The model is kept by :mod:`helpers.safe_store` (no pickle); a one-line JSON header before it
+    holds the fingerprint and the payload's digest, so :func:`load` checks both first.
     """
-    payload = pickle.dumps({"fingerprint": fingerprint_, "model": pickle.dumps(model)})
-    return write_atomically(path, lambda scratch: scratch.write_bytes(payload))
+    payload = safe_store.dumps(model)
+    header = {"fingerprint": fingerprint_, "sha256": hashlib.sha256(payload).hexdigest()}
+    raw = MAGIC + json.dumps(header).encode() + b"\n" + payload
+    return write_atomically(path, lambda scratch: scratch.write_bytes(raw))
+
+
+def _header(raw: bytes) -> tuple[dict, bytes]:
+    """The header and payload of a saved model; ValueError if ``raw`` is not one."""
+    if not raw.startswith(MAGIC):
+        raise ValueError("not a model file of this kit")
+    line, newline, payload = raw[len(MAGIC) :].partition(b"\n")
+    header = json.loads(line) if newline else None
+    if not isinstance(header, dict) or not {"fingerprint", "sha256"} <= header.keys():
+        raise ValueError("no header")
+    return header, payload
 
 
 def load(path: Path, expected: str):
-    """The saved model if ``path`` holds one with the ``expected`` fingerprint, else None."""
-    if not path.exists():
+    """The saved model if ``path`` holds one with the ``expected`` fingerprint, else None.
+
+    The fingerprint and the SHA-256 of the contents are checked before anything is rebuilt,
+    and rebuilding runs no code from the file (:mod:`helpers.safe_store`).
+    """
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as error:
+        print(f"{path} cannot be read ({error.strerror or error}), so the model is trained again.")
+        return None
+    if raw.startswith(b"\x80") and not raw.startswith(MAGIC):  # a pickle: the old format
+        print(f"{path.name} is damaged or in the kit's old pickle format (never loaded now), "
+              "so the model is trained again.")  # fmt: skip
         return None
     try:
-        payload = pickle.loads(path.read_bytes())  # the kit's own file
-        if payload["fingerprint"] != expected:
+        header, payload = _header(raw)
+        if header["fingerprint"] != expected:
             print(f"{path.name} was made by other data or code, so the model is trained again.")
             return None
-        return pickle.loads(payload["model"])
-    except Exception as error:  # truncated, emptied or not ours: unpickling fails many ways
-        print(f"{path.name} is damaged ({type(error).__name__}), so the model is trained again.")
+        if hashlib.sha256(payload).hexdigest() != header["sha256"]:
+            raise ValueError("its contents differ from their SHA-256")
+        return safe_store.loads(payload)
+    except Exception as error:  # cut short, overwritten, or not ours
+        print(f"{path.name} is damaged ({error}), so the model is trained again.")
         return None
 
 
@@ -78,10 +122,16 @@ def load_or_train(
     progress: bool = False,
 ):
     """``pipeline.build(name, ...)``, from ``artifacts/`` when an up-to-date copy is there."""
-    expected = fingerprint(name, train, settings, seed)
+    expected = fingerprint(name, train, settings, seed, source)
     path = path_of(name, settings)
     model = load(path, expected)
     if model is None:
         model = pipeline.build(name, train, source, settings, seed, progress)
-        save(model, path, expected)
+        try:
+            save(model, path, expected)
+        except OSError as error:  # the trained model is still returned
+            print(
+                f"{path} cannot be written ({error.strerror or error}), so the model is not "
+                "kept; set MOVIELENS_ARTIFACTS to a folder you can write to."
+            )
     return model

@@ -2,13 +2,16 @@
 
 :mod:`helpers.download` brings each table's CSV (a verified release zip, a local mirror or a
 folder of CSVs, ``MOVIELENS_DATASET=/path``); here it is typed, checked against its schema and
-kept as a parquet copy named by the hash of its content. Every problem raises
+kept as a parquet copy named by the hash of its content, with the SHA-256 of that copy beside
+it: a copy whose bytes changed is rebuilt from the CSV, never read. Every problem raises
 :class:`~helpers.download.DataError` with a sentence saying what to do.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import io
 from pathlib import Path
 
 import numpy as np
@@ -20,8 +23,8 @@ from helpers.download import (
     Source,
     file_source,
     table_source,
-    write_atomically,
 )
+from helpers.files import write_atomically
 from helpers.settings import Settings
 
 STARS = (0.5, 5.0)  # MovieLens' rating scale: every prediction shown or scored is clipped to it
@@ -44,19 +47,70 @@ def read_table(source: Source, table: str, settings: Settings) -> pd.DataFrame:
     """The table typed and validated, through a parquet copy keyed on the CSV's content."""
     key = hashlib.sha256(f"{table}|{source.key}".encode()).hexdigest()[:20]
     cached = settings.cache / "parquet" / f"{table}-{key}.parquet"
-    if cached.exists():
-        try:
-            return pd.read_parquet(cached)
-        except Exception:  # an unreadable copy (cut short, say) is rebuilt from the CSV
-            cached.unlink(missing_ok=True)
-    with source.open() as handle:
-        try:
-            frame = pd.read_csv(handle, engine="pyarrow", dtype="string", encoding="utf-8-sig")
-        except Exception as error:  # pyarrow raises several types for malformed CSVs
-            raise DataError(f"{source.name} is not a readable CSV ({error}).") from error
-    frame = typed(frame, table, source.name)
-    write_atomically(cached, lambda scratch: frame.to_parquet(scratch, index=False))
+    try:
+        if (frame := read_cached(cached)) is not None:
+            return frame
+    except OSError as error:
+        raise cache_error(settings, error) from error
+    frame = typed(read_csv(source), table, source.name)
+    try:
+        write_cached(cached, frame)
+    except OSError as error:
+        raise cache_error(settings, error) from error
     return frame
+
+
+def read_csv(source: Source) -> pd.DataFrame:
+    """The CSV's cells as strings; DataError when it cannot be opened or parsed."""
+    try:
+        with source.open() as handle:
+            return pd.read_csv(handle, engine="pyarrow", dtype="string", encoding="utf-8-sig")
+    except DataError:
+        raise
+    except OSError as error:
+        raise DataError(
+            f"Cannot read {source.name} ({error.strerror or error}); check that it is a file "
+            "you may read."
+        ) from error
+    except Exception as error:  # pyarrow raises several types for malformed CSVs
+        raise DataError(f"{source.name} is not a readable CSV ({error}).") from error
+
+
+def cache_error(settings: Settings, error: OSError) -> DataError:
+    """The sentence for a cache that cannot be read or written."""
+    if error.errno == errno.ENOSPC:
+        return DataError(f"No space left in the cache {settings.cache}: free some space.")
+    return DataError(
+        f"The cache {settings.cache} cannot be used ({error.strerror or error}). Set "
+        "MOVIELENS_CACHE to a folder you can read and write."
+    )
+
+
+def _digest_path(cached: Path) -> Path:
+    return cached.with_name(f"{cached.name}.sha256")
+
+
+def write_cached(cached: Path, frame: pd.DataFrame) -> None:
+    """The parquet copy, then the SHA-256 of its bytes beside it (``<name>.parquet.sha256``)."""
+    write_atomically(cached, lambda scratch: frame.to_parquet(scratch, index=False))
+    digest = hashlib.sha256(cached.read_bytes()).hexdigest()
+    write_atomically(_digest_path(cached), lambda scratch: scratch.write_text(digest))
+
+
+def read_cached(cached: Path) -> pd.DataFrame | None:
+    """The parquet copy if its bytes still have the SHA-256 stored beside them, else None
+    (missing, cut short, overwritten or without a digest: it is rebuilt from the CSV)."""
+    try:
+        raw, expected = cached.read_bytes(), _digest_path(cached).read_text().strip()
+    except FileNotFoundError:  # other OSErrors: the cache itself is unusable (read_table)
+        return None
+    if hashlib.sha256(raw).hexdigest() == expected:
+        try:
+            return pd.read_parquet(io.BytesIO(raw))
+        except Exception:  # pyarrow raises several types for a file it cannot read
+            pass
+    cached.unlink(missing_ok=True)
+    return None
 
 
 def typed(frame: pd.DataFrame, table: str, source: str = "table") -> pd.DataFrame:

@@ -9,8 +9,7 @@ an extracted CSV is accepted only when it is byte for byte GroupLens' file. Ever
 
 from __future__ import annotations
 
-import os
-import tempfile
+import errno
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ import pooch
 import requests
 from tqdm.auto import tqdm
 
+from helpers.files import check_writable
 from helpers.settings import Settings
 
 GROUPLENS = "https://files.grouplens.org/datasets/movielens"
@@ -73,23 +73,6 @@ RELEASES = {
 }  # fmt: skip
 
 
-def write_atomically(path: Path, write: Callable[[Path], object]) -> Path:
-    """``write`` a scratch file of a unique name beside ``path``, then rename it to ``path``.
-
-    An interrupted run leaves the previous file (or none), and two processes writing the same
-    file never share a scratch name.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, scratch = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    os.close(handle)
-    try:
-        write(Path(scratch))
-        os.replace(scratch, path)
-    finally:
-        Path(scratch).unlink(missing_ok=True)
-    return path
-
-
 @dataclass(frozen=True)
 class Source:
     """One table's CSV: a name for messages, a key naming its exact content, how to open it."""
@@ -100,8 +83,14 @@ class Source:
 
 
 def file_source(path: Path) -> Source:
-    """A CSV on disk, keyed on its content."""
-    return Source(str(path), pooch.file_hash(path), lambda: open(path, "rb"))
+    """A CSV on disk, keyed on its content; DataError when it cannot be read."""
+    try:
+        key = pooch.file_hash(path)
+    except OSError as error:
+        raise DataError(
+            f"Cannot read {path} ({error.strerror or error}); check that it is a file you may read."
+        ) from error
+    return Source(str(path), key, lambda: open(path, "rb"))
 
 
 def _local(mirror: str) -> Path | None:
@@ -126,11 +115,25 @@ def _copy_from(folder: Path) -> Callable:
     return download
 
 
+def writable_cache(settings: Settings) -> Path:
+    """The cache folder, created and proven writable; DataError says how to choose another."""
+    try:
+        check_writable(settings.cache)
+    except OSError as error:
+        raise DataError(
+            f"The cache {settings.cache} cannot be written ({error.strerror or error}). Set "
+            "MOVIELENS_CACHE to a folder you can write to (with some free space)."
+        ) from error
+    return settings.cache
+
+
 def fetch_archive(release: str, settings: Settings) -> Path:
     """The release's zip in the cache, verified; fetched from the mirror or GroupLens if needed."""
     published, base = RELEASES[release], (settings.mirror or GROUPLENS).rstrip("/")
     folder = _local(base)
     downloader = _copy_from(folder) if folder else pooch.HTTPDownloader(progressbar=True)
+    cached = writable_cache(settings) / f"{release}.zip"
+    damaged = cached.exists() and pooch.file_hash(cached) != published.sha256
     try:
         return Path(
             pooch.retrieve(
@@ -148,12 +151,31 @@ def fetch_archive(release: str, settings: Settings) -> Path:
             f"replace the mirror's copy with the official file ({published.size:,} bytes)."
         ) from error
     except (requests.RequestException, OSError) as error:
-        raise DataError(
-            f"Could not fetch {release}.zip from {base} ({error}). If this machine is offline, "
-            f"set MOVIELENS_MIRROR to a folder holding {release}.zip (for example "
-            f"`export MOVIELENS_MIRROR=../shared/data/movielens`), or put the zip in "
-            f"{settings.cache}."
-        ) from error
+        raise DataError(_unfetched(release, base, settings, error, damaged)) from error
+
+
+def _unfetched(release: str, base: str, settings: Settings, error: Exception, damaged: bool) -> str:
+    """Why ``release`` could not be fetched and what to do, as one message."""
+    reason = getattr(error, "strerror", None) or error
+    if isinstance(error, OSError) and not isinstance(error, requests.RequestException):
+        if error.errno == errno.ENOSPC:
+            return f"No space left to keep {release}.zip in {settings.cache}: free some space."
+        if _local(base) is not None:
+            return (
+                f"Could not copy {release}.zip from the mirror {base} ({reason}). Check that "
+                "the mirror holds it and that you may read it."
+            )
+    where = (
+        f"replace the damaged {release}.zip in {settings.cache} with the official file "
+        f"({RELEASES[release].size:,} bytes)"
+        if damaged
+        else f"put the zip in {settings.cache}"
+    )
+    return (
+        f"Could not fetch {release}.zip from {base} ({reason}). If this machine is offline, "
+        f"set MOVIELENS_MIRROR to a folder holding {release}.zip (for example "
+        f"`export MOVIELENS_MIRROR=../shared/data/movielens`), or {where}."
+    )
 
 
 def _checked_file(path: Path, published: str | None) -> Source:
@@ -171,20 +193,30 @@ def _checked_file(path: Path, published: str | None) -> Source:
     return Source(str(path), published, lambda: open(path, "rb"))
 
 
+def _folder_source(folder: Path, table: str) -> Source:
+    """``table`` of a folder of MovieLens CSVs."""
+    path = folder / f"{table}.csv"
+    try:
+        if not folder.is_dir():
+            raise DataError(
+                f"Unknown data set {str(folder)!r}: use one of {', '.join(RELEASES)}, "
+                "or a folder of MovieLens CSVs."
+            )
+        if not path.exists():
+            raise DataError(f"{path} does not exist: the data set has no {table} table.")
+    except OSError as error:
+        raise DataError(
+            f"Cannot read the folder {folder} ({error.strerror or error}); check that you may "
+            "read it."
+        ) from error
+    return file_source(path)
+
+
 def table_source(table: str, settings: Settings, dataset: str | None = None) -> Source:
     """Where ``table`` of ``dataset`` (default: the configured one) is read from."""
     dataset, filename = dataset or settings.dataset, f"{table}.csv"
     if dataset not in RELEASES:
-        folder = Path(dataset).expanduser()
-        if not folder.is_dir():
-            raise DataError(
-                f"Unknown data set {dataset!r}: use one of {', '.join(RELEASES)}, "
-                "or a folder of MovieLens CSVs."
-            )
-        path = folder / filename
-        if not path.exists():
-            raise DataError(f"{path} does not exist: the data set has no {table} table.")
-        return file_source(path)
+        return _folder_source(Path(dataset).expanduser(), table)
     mirror = _local(settings.mirror) if settings.mirror else None
     if (
         mirror

@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from helpers import coldstart, data, metrics, pipeline, split
+from helpers import coldstart, data, files, metrics, pipeline, split
 from helpers.recommender import Rated, best_unrated, clip
-from helpers.settings import Settings, SettingsError
+from helpers.settings import VARIABLES, Settings, SettingsError
 
 TOP_N = 20
 PROTOCOLS = {
@@ -67,30 +67,79 @@ def run(model_name: str, protocol: str, ratings, source, settings, seed: int, k:
     return result, predictions_table(model, test), topk_table(model, rated, users)
 
 
+def writable_folder(out: str) -> Path:
+    """``--out`` as a folder, created and proven writable; ValueError says what to choose."""
+    if not out.strip():
+        raise ValueError("--out is empty; name a folder for the CSV outputs (e.g. --out results).")
+    folder = Path(out).expanduser()
+    if folder.exists() and not folder.is_dir():
+        raise ValueError(f"--out {out} is a file; name a folder (it is created if missing).")
+    try:
+        files.check_writable(folder)
+    except OSError as error:
+        raise ValueError(
+            f"--out {out} cannot be written ({error.strerror or error}); name a folder you can "
+            "write to."
+        ) from error
+    return folder
+
+
+def check_arguments(args: argparse.Namespace, name: str) -> Path:
+    """What can be checked before loading data; the ``--out`` folder, ready to write."""
+    if args.onboarding < 1:
+        raise ValueError(f"--onboarding must be at least 1, not {args.onboarding}.")
+    if args.protocol == "new-users" and not pipeline.folds_in(name):
+        able = ", ".join(sorted(n for n in pipeline.MODELS if pipeline.folds_in(n)))
+        raise ValueError(
+            f"{name} cannot take users who join after training; for --protocol new-users "
+            f"choose one of: {able}."
+        )
+    if not Path(args.data_dir).expanduser().is_dir():
+        raise ValueError(f"--data-dir {args.data_dir} is not a folder.")
+    return writable_folder(args.out)
+
+
+def check_ratings(ratings: pd.DataFrame, folder: Path, args: argparse.Namespace) -> None:
+    """Refuse ratings too few to split for the chosen protocol, before any training."""
+    if ratings["userId"].nunique() < 5:
+        raise ValueError(f"{folder}/ratings.csv has fewer than 5 users: too few to split.")
+    if args.protocol != "new-users":
+        return
+    parts = split.new_users_split(ratings, args.seed, args.onboarding)
+    if parts.test.empty:
+        longest = int(parts.onboarding.groupby("userId").size().max())
+        raise ValueError(
+            f"--onboarding {args.onboarding} leaves the new users no ratings to test: the longest "
+            f"of their histories has {longest}. Choose a smaller --onboarding (the protocol: 5)."
+        )
+
+
+def changed_settings(settings: Settings) -> str:
+    """The ``MOVIELENS_*`` settings in force that change the numbers, for the header."""
+    chosen = {"user_sample": settings.user_sample, "max_epochs": settings.max_epochs,
+              "genome": settings.genome}  # fmt: skip
+    named = [f"{VARIABLES[key]}={value}" for key, value in chosen.items() if value is not None]
+    return f", with {', '.join(named)}" if named else ""
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Apply the kit's evaluation protocols.")
     parser.add_argument("--data-dir", required=True, help="folder with ratings.csv, movies.csv ...")
     parser.add_argument("--seed", type=int, default=42, help="random_state of the split")
-    parser.add_argument("--out", required=True, type=Path, help="folder for the CSV outputs")
+    parser.add_argument("--out", required=True, help="folder for the CSV outputs")
     parser.add_argument("--protocol", default="warm", choices=list(PROTOCOLS))
     parser.add_argument("--onboarding", type=int, default=split.ONBOARDING, help="K of new users")
     names = ", ".join(pipeline.MODELS)
     models = f"one of: {names} (default: per protocol, {PROTOCOLS})"
     parser.add_argument("--model", choices=sorted(pipeline.MODELS), metavar="NAME", help=models)
     args = parser.parse_args(argv)
-    name, out = args.model or PROTOCOLS[args.protocol], args.out
+    name = args.model or PROTOCOLS[args.protocol]
     try:
-        if out.exists() and not out.is_dir():
-            raise ValueError(f"--out {out} is a file; name a folder (it is created if missing).")
-        if args.onboarding < 1:
-            raise ValueError(f"--onboarding must be at least 1, not {args.onboarding}.")
+        out = check_arguments(args, name)
         folder = Path(args.data_dir).expanduser().resolve()
-        if not folder.is_dir():
-            raise ValueError(f"--data-dir {args.data_dir} is not a folder.")
         settings = Settings.from_env().replace(dataset=str(folder))
         ratings = data.load_ratings(settings)
-        if ratings["userId"].nunique() < 5:
-            raise ValueError(f"{folder}/ratings.csv has fewer than 5 users: too few to split.")
+        check_ratings(ratings, folder, args)
         source = pipeline.movie_data(settings)
         result, predictions, topk = run(
             name, args.protocol, ratings, source, settings, args.seed, args.onboarding
@@ -98,12 +147,20 @@ def main(argv: list[str] | None = None) -> int:
     except (data.DataError, SettingsError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    print(f"{name} on {folder}, {args.protocol} protocol, seed {args.seed}:")
+    except OSError as error:  # one the kit has no sentence of its own for
+        print(f"error: {error.filename or 'a file'}: {error.strerror or error}.", file=sys.stderr)
+        return 2
+    print(f"{name} on {folder}, {args.protocol} protocol, seed {args.seed}"
+          f"{changed_settings(settings)}:")  # fmt: skip
     for metric, value in result.items():
         print(f"  {metric:<10} {value:.4f}")
-    out.mkdir(parents=True, exist_ok=True)
-    for table, file in ((predictions, "predictions.csv"), (topk, "topk.csv")):
-        data.write_atomically(out / file, partial(table.to_csv, index=False))
+    tables = {out / "predictions.csv": predictions, out / "topk.csv": topk}
+    try:
+        files.write_together({path: partial(t.to_csv, index=False) for path, t in tables.items()})
+    except OSError as error:
+        print(f"error: cannot write into {out} ({error.strerror or error}); its previous "
+              "predictions.csv and topk.csv are kept as they were.", file=sys.stderr)  # fmt: skip
+        return 2
     print(f"wrote {out / 'predictions.csv'} and {out / 'topk.csv'}")
     return 0
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from pathlib import Path
 
 import pandas as pd
+from filelock import FileLock
 
 from helpers.data import write_atomically
 from helpers.settings import Settings
@@ -18,21 +21,69 @@ def path(settings: Settings) -> Path:
     return settings.results / name
 
 
+class LeaderboardError(ValueError):
+    """The results table is damaged; the message says how to get a good one back."""
+
+
+def problem(text: str) -> str | None:
+    """What is wrong with the text of a results table, or None when it is whole."""
+    if not text.endswith("\n"):
+        return "it is cut off: its last line does not end"
+    rows = list(csv.reader(io.StringIO(text)))
+    if rows[0] != COLUMNS:
+        return f"its header is {','.join(rows[0])!r}, not {','.join(COLUMNS)!r}"
+    for number, row in enumerate(rows[1:], 2):
+        if row and row[0].startswith(("<<<<<<<", "=======", ">>>>>>>", "|||||||")):
+            return f"line {number} is a git conflict marker; resolve the conflict"
+        if len(row) != len(COLUMNS):
+            return f"line {number} has {len(row)} fields, not {len(COLUMNS)}"
+        if not all(_is_number(value) for value in row[2:]):
+            return f"line {number} has a metric that is not a number"
+    return None
+
+
+def _is_number(value: str) -> bool:
+    try:
+        float(value or "nan")
+    except ValueError:
+        return False
+    return True
+
+
 def load(settings: Settings) -> pd.DataFrame:
-    """The table so far (empty when no notebook has run yet)."""
-    if not path(settings).exists():
+    """The table so far (empty when no notebook has run yet, or the file is empty)."""
+    target = path(settings)
+    text = target.read_text(encoding="utf-8") if target.exists() else ""
+    if not text.strip():
         return pd.DataFrame(columns=COLUMNS)
-    return pd.read_csv(path(settings), dtype={"notebook": str})
+    if (wrong := problem(text)) is not None:
+        raise LeaderboardError(
+            f"{target} is damaged ({wrong}). Restore it (`git checkout -- {target.name}` in "
+            "results/) or delete it; the notebooks then record their rows again."
+        )
+    return pd.read_csv(io.StringIO(text), dtype={"notebook": str})
+
+
+def lock(settings: Settings) -> FileLock:
+    """The lock every writer of the table holds from reading it to renaming the new copy."""
+    target = path(settings)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    return FileLock(target.with_name(f".{target.name}.lock"))
 
 
 def record(settings: Settings, notebook: str, model: str, metrics: dict[str, float]) -> None:
-    """Add or replace the row of (notebook, model) and write the table atomically."""
-    table = load(settings)
-    table = table[~((table["notebook"] == notebook) & (table["model"] == model))]
-    row = {"notebook": notebook, "model": model} | {k: round(v, 4) for k, v in metrics.items()}
-    table = pd.concat([table, pd.DataFrame([row])], ignore_index=True)[COLUMNS]
-    table = table.sort_values(["notebook", "model"], kind="stable").reset_index(drop=True)
-    write_atomically(path(settings), lambda scratch: table.to_csv(scratch, index=False))
+    """Add or replace the row of (notebook, model) and write the table atomically.
+
+    Read, change and rename happen under :func:`lock`, so two notebooks or processes recording
+    at once both keep their rows.
+    """
+    with lock(settings):
+        table = load(settings)
+        table = table[~((table["notebook"] == notebook) & (table["model"] == model))]
+        row = {"notebook": notebook, "model": model} | {k: round(v, 4) for k, v in metrics.items()}
+        table = pd.concat([table, pd.DataFrame([row])], ignore_index=True)[COLUMNS]
+        table = table.sort_values(["notebook", "model"], kind="stable").reset_index(drop=True)
+        write_atomically(path(settings), lambda scratch: table.to_csv(scratch, index=False))
 
 
 def show(settings: Settings, notebooks: list[str] | None = None) -> pd.DataFrame:

@@ -220,6 +220,14 @@ MODELS: dict[str, Callable] = {
     "gnn": _both("gnn-ranking", "gnn-rating", "GNN"),
 }
 DEFAULT_MODEL = "gnn"  # best on both metrics over seeds 42-44 (benchmarks/seeds.py)
+# The models with no fold_in for users who join after training: LightGCN and the graph filter
+# learn one vector per training user, the rating GNN too (notebook 06).
+NO_FOLD_IN = frozenset({"lightgcn", "gnn-ranking", "gnn-rating", "gnn"})
+
+
+def folds_in(name: str) -> bool:
+    """Whether the model called ``name`` can take users who join after training (notebook 07)."""
+    return name in MODELS and name not in NO_FOLD_IN
 
 
 def build(

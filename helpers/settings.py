@@ -11,6 +11,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlparse
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATASET = "ml-latest-small"
@@ -44,6 +45,53 @@ def _count(name: str, value: str) -> int | None:
     return int(value)
 
 
+MIRROR_HELP = (
+    "Point it at a folder laid out like GroupLens' datasets/movielens/ (holding "
+    "ml-latest-small.zip ...), or at a file://, http:// or https:// URL of one."
+)
+
+
+def _mirror(value: str) -> str | None:
+    """A mirror folder or URL the downloader can use, or None for an empty value."""
+    mirror = value.strip() or None
+    if mirror is None:
+        return None
+    if "://" not in mirror:
+        try:
+            is_folder = Path(mirror).expanduser().is_dir()
+        except OSError:  # e.g. a name too long for the file system
+            is_folder = False
+        if not is_folder:
+            raise SettingsError(f"MOVIELENS_MIRROR={mirror!r} is not a folder. {MIRROR_HELP}")
+        return mirror
+    try:
+        parsed = urlparse(mirror)
+        parsed.port  # noqa: B018 - raises ValueError for a malformed host or port
+    except ValueError as error:
+        raise SettingsError(f"MOVIELENS_MIRROR={mirror!r} is not a valid URL ({error}).") from None
+    if parsed.scheme not in ("file", "http", "https") or (
+        parsed.scheme != "file" and not parsed.hostname
+    ):
+        raise SettingsError(f"MOVIELENS_MIRROR={mirror!r} cannot be read. {MIRROR_HELP}")
+    return mirror
+
+
+def resolved_environ(environ: Mapping[str, str], start: Path) -> dict[str, str]:
+    """``environ`` with every relative path among the ``MOVIELENS_*`` settings made absolute
+    against ``start`` (the folder the user ran a command from), for processes that run
+    elsewhere: notebook kernels run in ``notebooks/``. Release names, URLs and "none" stay."""
+    from helpers.download import RELEASES  # here: download imports this module
+
+    names = {*RELEASES, "none", ""}
+    resolved = dict(environ)
+    for name, variable in VARIABLES.items():
+        value = environ.get(variable, "").strip()
+        if name in ("user_sample", "max_epochs") or value.lower() in names or "://" in value:
+            continue
+        resolved[variable] = str((start / Path(value).expanduser()).absolute())
+    return resolved
+
+
 @dataclass(frozen=True)
 class Settings:
     """Where the data comes from and goes, and how much of it to use (defaults: the course)."""
@@ -62,22 +110,16 @@ class Settings:
         """The settings the ``MOVIELENS_*`` variables ask for; a bad value raises SettingsError."""
         env = os.environ if environ is None else environ
         get = {name: env.get(variable, "") for name, variable in VARIABLES.items()}
-        mirror = get["mirror"].strip() or None
-        if mirror and "://" not in mirror and not Path(mirror).expanduser().is_dir():
-            raise SettingsError(
-                f"MOVIELENS_MIRROR={mirror!r} is not a folder. Point it at a folder laid out "
-                "like GroupLens' datasets/movielens/ (holding ml-latest-small.zip ...), or at a "
-                "file:// or http:// URL."
-            )
+        mirror = _mirror(get["mirror"])
         return cls(
             dataset=get["dataset"].strip() or DEFAULT_DATASET,
             mirror=mirror,
-            cache=Path(get["cache"] or REPO / "data").expanduser(),
+            cache=Path(get["cache"].strip() or REPO / "data").expanduser(),
             genome=get["genome"].strip() or None,
             user_sample=_count("user_sample", get["user_sample"]),
             max_epochs=_count("max_epochs", get["max_epochs"]),
-            artifacts=Path(get["artifacts"] or REPO / "artifacts").expanduser(),
-            results=Path(get["results"] or REPO / "results").expanduser(),
+            artifacts=Path(get["artifacts"].strip() or REPO / "artifacts").expanduser(),
+            results=Path(get["results"].strip() or REPO / "results").expanduser(),
         )
 
     def replace(self, **changes) -> Settings:
@@ -91,8 +133,9 @@ class Settings:
 
     @property
     def is_course_data(self) -> bool:
-        """True for the data the committed notebooks show (ml-latest-small, every user)."""
-        return self.label == DEFAULT_DATASET
+        """True for the data the committed notebooks show: GroupLens' verified ml-latest-small
+        release, every user; never a folder, whatever its name."""
+        return self.dataset == DEFAULT_DATASET and self.user_sample is None
 
     def epochs(self, wanted: int, n_ratings: int) -> int:
         """``wanted`` epochs, capped by ``max_epochs``, or by LARGE_EPOCHS from LARGE ratings."""

@@ -1,11 +1,15 @@
 """Saved models: reused when up to date, retrained (with one sentence) when damaged or stale."""
 
+import dataclasses
+import hashlib
+import json
+import pickle
 import shutil
 
 import numpy as np
 import pytest
 
-from helpers import Settings, checkpoint, data, pipeline, split
+from helpers import Settings, checkpoint, data, pipeline, safe_store, split
 
 
 @pytest.fixture
@@ -47,18 +51,42 @@ def test_a_damaged_file_is_reported_and_retrained(setup, capsys, damage):
         train["userId"][:3].to_numpy(), train["movieId"][:3].to_numpy()
     ).shape == (3,)
     assert (
-        checkpoint.load(path, checkpoint.fingerprint("bias", train, settings, 42)) is not None
+        checkpoint.load(path, checkpoint.fingerprint("bias", train, settings, 42, source))
+        is not None
     )  # rewritten whole
 
 
 def test_other_data_seed_or_settings_make_a_saved_model_stale(setup, capsys):
     settings, train, source = setup
     checkpoint.load_or_train("bias", train, source, settings)
-    expected = checkpoint.fingerprint("bias", train, settings, 42)
-    assert checkpoint.fingerprint("bias", train, settings, 43) != expected
-    assert checkpoint.fingerprint("bias", train.iloc[1:], settings, 42) != expected
-    assert checkpoint.fingerprint("bias", train, settings.replace(max_epochs=3), 42) != expected
+    expected = checkpoint.fingerprint("bias", train, settings, 42, source)
+    assert checkpoint.fingerprint("bias", train, settings, 43, source) != expected
+    assert checkpoint.fingerprint("bias", train.iloc[1:], settings, 42, source) != expected
+    assert (
+        checkpoint.fingerprint("bias", train, settings.replace(max_epochs=3), 42, source)
+        != expected
+    )
     checkpoint.load_or_train("bias", train, source, settings, seed=43)
+    assert "made by other data or code" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("table", ["movies", "genome", "genome_tags", "tags"])
+def test_a_change_to_any_table_the_model_reads_makes_a_saved_model_stale(setup, capsys, table):
+    settings, train, source = setup
+    checkpoint.load_or_train("bias", train, source, settings)
+    original = getattr(source, table)
+    if original is None:
+        pytest.skip(f"the small folder has no {table}")
+    changed = original.copy()
+    column = "relevance" if table == "genome" else changed.columns[-1]
+    if table == "movies":
+        column = "title"
+    other = changed[column][changed[column] != changed[column].iloc[0]].iloc[0]
+    changed.loc[changed.index[0], column] = other
+    altered = dataclasses.replace(source, **{table: changed})
+    expected = checkpoint.fingerprint("bias", train, settings, 42, source)
+    assert checkpoint.fingerprint("bias", train, settings, 42, altered) != expected
+    checkpoint.load_or_train("bias", train, altered, settings)
     assert "made by other data or code" in capsys.readouterr().out
 
 
@@ -76,3 +104,83 @@ def test_any_change_to_helpers_changes_the_fingerprint(tmp_path, monkeypatch):
         assert checkpoint.code_digest() != before, module
         path.write_text(original)
     assert checkpoint.code_digest() == before
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["most-popular", "ease", "svd", "svd++", "graphsage-final", "graphsage-cold-users", "gnn"],
+)
+def test_every_kind_of_model_comes_back_identical_without_pickle(setup, tmp_path, name):
+    settings, train, source = setup
+    model = pipeline.build(name, train, source, settings)
+    path = checkpoint.save(model, tmp_path / f"{name}.pt", "f")
+    assert b"pickle" not in path.read_bytes()[:64] and not path.read_bytes().startswith(b"\x80")
+    again = checkpoint.load(path, "f")
+    users, movies = np.sort(train["userId"].unique()), np.sort(train["movieId"].unique())
+    assert np.array_equal(model.score(users, movies), again.score(users, movies))
+    pairs = users, movies[: len(users)]
+    assert np.array_equal(model.predict(*pairs), again.predict(*pairs))
+
+
+def test_overwritten_bytes_inside_a_saved_model_are_caught(setup, capsys):
+    settings, train, source = setup
+    model = checkpoint.load_or_train("graphsage", train, source, settings)
+    path = checkpoint.path_of("graphsage", settings)
+    writer = safe_store._Writer()
+    writer.encode(model)
+    floats = [a for a in writer.arrays.values() if a.dtype == np.float32 and a.nbytes > 8192]
+    raw = bytearray(path.read_bytes())
+    start = raw.find(max(floats, key=len).tobytes()[:256])  # inside the largest float array
+    assert start > 0
+    raw[start : start + 4096] = b"\x7f" * 4096  # as float32: 3.4e38
+    path.write_bytes(bytes(raw))
+    expected = checkpoint.fingerprint("graphsage", train, settings, 42, source)
+    assert checkpoint.load(path, expected) is None
+    assert "is damaged" in capsys.readouterr().out
+
+
+class _Planted:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (str(self.marker), "w"))
+
+
+def test_a_planted_pickle_runs_no_code(setup, tmp_path, capsys):
+    settings, train, source = setup
+    marker = tmp_path / "code-ran"
+    path = checkpoint.path_of("bias", settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(pickle.dumps(_Planted(marker)))
+    checkpoint.load_or_train("bias", train, source, settings)
+    assert not marker.exists(), "loading a saved model ran code from the file"
+    assert "old pickle format (never loaded now)" in capsys.readouterr().out
+    expected = checkpoint.fingerprint("bias", train, settings, 42, source)
+    assert checkpoint.load(path, expected) is not None  # replaced by a real model
+
+
+def test_a_file_naming_a_class_outside_the_kit_is_refused(setup, tmp_path, capsys):
+    tree = {
+        "id": 0,
+        "$": "object",
+        "class": "subprocess:Popen",
+        "state": {"$": "dict", "items": []},
+    }
+    payload = safe_store.save_arrays({}, metadata={safe_store.TREE: json.dumps(tree)})
+    header = {"fingerprint": "f", "sha256": hashlib.sha256(payload).hexdigest()}
+    path = tmp_path / "planted.pt"
+    path.write_bytes(checkpoint.MAGIC + json.dumps(header).encode() + b"\n" + payload)
+    assert checkpoint.load(path, "f") is None
+    assert "refuses to rebuild a subprocess:Popen" in capsys.readouterr().out
+
+
+def test_an_artifacts_folder_that_cannot_be_written_keeps_the_trained_model(setup, tmp_path,
+                                                                            capsys):  # fmt: skip
+    settings, train, source = setup
+    (tmp_path / "file").write_text("")
+    settings = settings.replace(artifacts=tmp_path / "file" / "artifacts")
+    model = checkpoint.load_or_train("bias", train, source, settings)
+    assert model.predict(train["userId"][:3].to_numpy(), train["movieId"][:3].to_numpy()).shape
+    out = capsys.readouterr().out
+    assert "cannot be written" in out and "MOVIELENS_ARTIFACTS" in out

@@ -187,7 +187,8 @@ def test_processes_loading_into_one_empty_cache_do_not_crash_each_other(shared, 
         assert load.returncode == 0, err
         assert out.strip() == "100836"
     assert [path.name for path in _files(cache)][:1] == [f"{SMALL}.zip"]
-    assert not [path for path in _files(cache) if path.suffix not in (".zip", ".parquet")]
+    kept = (".zip", ".parquet", ".sha256")  # .sha256: each parquet copy's digest
+    assert not [path for path in _files(cache) if path.suffix not in kept]
 
 
 def test_two_writers_of_one_file_never_share_a_scratch_name(tmp_path):
@@ -278,6 +279,18 @@ def test_truncated_parquet_copy_is_rebuilt(settings, cache):
     copy.write_bytes(copy.read_bytes()[: copy.stat().st_size // 2])
     pd.testing.assert_frame_equal(data.load_ratings(settings), first)
     pd.testing.assert_frame_equal(pd.read_parquet(copy), first)
+
+
+@pytest.mark.parametrize("where", [0.1, 0.5, 0.9])  # 0.1, 0.9: inside values pyarrow decodes
+def test_bytes_overwritten_inside_the_parquet_copy_are_never_read(settings, cache, where):
+    first = data.load_ratings(settings)
+    (copy,) = (cache / "parquet").glob("ratings-*.parquet")
+    raw = bytearray(copy.read_bytes())
+    offset = int(len(raw) * where)
+    raw[offset : offset + 8] = b"\x00" * 8
+    copy.write_bytes(bytes(raw))
+    pd.testing.assert_frame_equal(data.load_ratings(settings), first)
+    pd.testing.assert_frame_equal(pd.read_parquet(copy), first)  # rebuilt from the CSV
 
 
 def test_user_folder_in_csv_layout(shared, tmp_path):
@@ -450,3 +463,72 @@ def test_sample_users_keeps_the_order_of_an_unsorted_table():
         kept = ratings[ratings["userId"].isin(sample["userId"].unique())].reset_index(drop=True)
         assert sample["userId"].nunique() == 2
         pd.testing.assert_frame_equal(sample, kept)
+
+
+# Operating-system errors and misleading messages (issue 30, items 13 and 17) ----------------
+
+
+def _one_sentence_without(error: pytest.ExceptionInfo, *misleading: str) -> str:
+    text = str(error.value)
+    assert "\n" not in text and not [word for word in misleading if word in text], text
+    return text
+
+
+def test_a_cache_that_is_a_file_is_named_not_blamed_on_the_network(settings, cache):
+    cache.write_text("not a folder")
+    with pytest.raises(data.DataError, match="MOVIELENS_CACHE") as error:
+        data.load_ratings(settings)
+    _one_sentence_without(error, "offline", "SHA-256", "put the zip")
+
+
+def test_a_cache_that_is_a_file_stops_a_folder_data_set_in_one_sentence(tmp_path):
+    settings = _folder(tmp_path, ratings=HEADER + "1,1,4.0,0\n")
+    settings.cache.write_text("not a folder")
+    with pytest.raises(data.DataError, match="MOVIELENS_CACHE") as error:
+        data.load_ratings(settings)
+    _one_sentence_without(error)
+
+
+def test_a_ratings_file_that_cannot_be_read_is_named(tmp_path):
+    settings = _folder(tmp_path)
+    (Path(settings.dataset) / "ratings.csv").mkdir()  # unreadable as a file, even for root
+    with pytest.raises(data.DataError, match="Cannot read .*ratings.csv") as error:
+        data.load_ratings(settings)
+    _one_sentence_without(error)
+
+
+def test_a_full_disk_says_so(tmp_path, monkeypatch):
+    import errno
+
+    settings = _folder(tmp_path, ratings=HEADER + "1,1,4.0,0\n")
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(pd.DataFrame, "to_parquet", full)
+    with pytest.raises(data.DataError, match="No space left") as error:
+        data.load_ratings(settings)
+    _one_sentence_without(error)
+
+
+def test_a_mirror_copy_that_cannot_be_read_is_not_called_offline(tmp_path, cache):
+    mirror = tmp_path / "mirror"
+    (mirror / f"{SMALL}.zip").mkdir(parents=True)  # unreadable as a file, even for root
+    with pytest.raises(data.DataError, match="Could not copy .* from the mirror") as error:
+        data.load_ratings(Settings(mirror=str(mirror), cache=cache))
+    _one_sentence_without(error, "offline", "SHA-256")
+
+
+def test_a_damaged_zip_in_the_cache_is_not_answered_with_put_the_zip_there(
+    shared, cache, monkeypatch
+):
+    cache.mkdir()
+    (cache / f"{SMALL}.zip").write_bytes((shared / f"{SMALL}.zip").read_bytes()[:1000])
+
+    def offline(*args, **kwargs):
+        raise requests.ConnectionError("Temporary failure in name resolution")
+
+    monkeypatch.setattr(requests, "get", offline)
+    with pytest.raises(data.DataError, match="replace the damaged") as error:
+        data.load_ratings(Settings(cache=cache))
+    assert "put the zip in" not in str(error.value)

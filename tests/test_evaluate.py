@@ -130,3 +130,59 @@ def test_bad_settings_are_refused(folder, tmp_path):
 def test_missing_folder_is_a_clear_error(tmp_path, capsys):
     assert evaluate.main(["--data-dir", str(tmp_path / "nope"), "--out", str(tmp_path)]) == 2
     assert "is not a folder" in capsys.readouterr().err
+
+
+def _no_training(*args, **kwargs):
+    raise AssertionError("a bad argument must be refused before any training")
+
+
+def test_settings_that_change_the_numbers_are_named_in_the_header(folder, tmp_path, capsys):
+    import os
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MOVIELENS")}
+    changed = env | {"MOVIELENS_USER_SAMPLE": "20", "MOVIELENS_MAX_EPOCHS": "3"}
+    sample = _run("--data-dir", folder, "--out", tmp_path, "--model", "bias", env=changed)
+    assert sample.returncode == 0, sample.stderr
+    header = sample.stdout.splitlines()[0]
+    assert "MOVIELENS_USER_SAMPLE=20" in header and "MOVIELENS_MAX_EPOCHS=3" in header
+    plain = _run("--data-dir", folder, "--out", tmp_path, "--model", "bias", env=env)
+    assert "MOVIELENS" not in plain.stdout.splitlines()[0]
+
+
+def test_an_empty_out_is_refused_and_writes_nothing_here(folder, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert protocol(folder, "", "--model", "bias") == 2
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_unwritable_out_is_refused_before_training(folder, tmp_path, monkeypatch, capsys):
+    (tmp_path / "file").write_text("")
+    monkeypatch.setattr(evaluate.pipeline, "build", _no_training)
+    assert protocol(folder, tmp_path / "file" / "out", "--model", "bias") == 2
+    assert "cannot be written" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", ["gnn", "gnn-ranking", "gnn-rating", "lightgcn"])
+def test_models_that_cannot_fold_in_are_refused_before_training(folder, tmp_path, monkeypatch,
+                                                                capsys, name):  # fmt: skip
+    monkeypatch.setattr(evaluate.pipeline, "build", _no_training)
+    assert protocol(folder, tmp_path, "--protocol", "new-users", "--model", name) == 2
+    assert "cannot take users who join" in capsys.readouterr().err
+
+
+def test_onboarding_beyond_every_history_is_refused_before_training(folder, tmp_path, monkeypatch,
+                                                                    capsys):  # fmt: skip
+    monkeypatch.setattr(evaluate.pipeline, "build", _no_training)
+    args = ("--protocol", "new-users", "--model", "bias", "--onboarding", "100000")
+    assert protocol(folder, tmp_path, *args) == 2
+    assert "leaves the new users no ratings to test" in capsys.readouterr().err
+
+
+def test_a_cache_that_is_a_file_ends_in_one_error_line(folder, tmp_path):
+    import os
+
+    (tmp_path / "cache").write_text("")
+    env = os.environ | {"MOVIELENS_CACHE": str(tmp_path / "cache")}
+    result = _run("--data-dir", folder, "--out", tmp_path / "out", "--model", "bias", env=env)
+    assert result.returncode == 2 and result.stderr.startswith("error:"), result.stderr
+    assert "MOVIELENS_CACHE" in result.stderr and "Traceback" not in result.stderr

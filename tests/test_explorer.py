@@ -209,3 +209,42 @@ def test_movies_that_share_a_title_and_year_can_each_be_rated():
     assert [yours.add(label, 4.0) for label in labels[:2]] == [0, 1]
     with pytest.raises(logic.ExplorerError, match="2 titles contain 'Emma'"):
         catalogue.find("Emma")
+
+
+def test_titles_with_dollar_signs_draw_as_text_not_math():
+    import io
+
+    import networkx as nx
+
+    graph = nx.DiGraph()
+    graph.add_node("user", label="You", layer=0)
+    graph.add_node("rated", label=r"$\frac$ (2001) (5★)", layer=1)
+    graph.add_node("listed", label="Money $$$ and $x^{$ (1999)", layer=2)
+    graph.add_edge("user", "rated", kind="rated")
+    graph.add_edge("rated", "listed", kind="because", similarity=0.5)
+    figure = explain.draw_explanation(graph)
+    figure.savefig(io.BytesIO(), format="png")  # the labels are laid out here
+    assert r"$\frac$ (2001) (5★)" in [text.get_text() for text in figure.axes[0].texts]
+
+
+def test_a_typo_in_your_ratings_keeps_your_list_and_picture(app):
+    app.mode.value = "you"
+    app.title.value, app.your_stars.value = "Alien (1979)", 5.0
+    app.add.click()
+    table, picture = app.table.value, app.picture.value
+    app.title.value = "Alein (1979)"
+    app.add.click()
+    assert "No movie title contains" in app.status.value and "explorer-error" in app.status.value
+    assert app.table.value == table and app.picture.value == picture != b""
+    assert app.picture.layout.display != "none"
+
+
+def test_empty_states_show_no_broken_image_and_the_first_prompt_is_not_red(app):
+    app.mode.value = "you"
+    assert "Rate a movie" in app.status.value
+    assert "explorer-error" not in app.status.value and "#b00020" not in app.status.value
+    assert app.picture.layout.display == "none"
+    app.mode.value = "a MovieLens user"
+    assert app.picture.layout.display != "none" and app.picture.value != b""
+    app.user.value = "999999"
+    assert "explorer-error" in app.status.value and app.picture.layout.display == "none"

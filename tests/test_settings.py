@@ -97,3 +97,46 @@ def test_settings_are_frozen_and_replace_makes_a_copy(tmp_path):
         settings.cache = tmp_path  # type: ignore[misc]
     moved = settings.replace(cache=tmp_path)
     assert moved.cache == tmp_path and settings.cache == REPO / "data"
+
+
+@pytest.mark.parametrize("folder", ["ml-latest-small/", "./ml-latest-small"])  # bare: the release
+def test_a_folder_named_like_the_course_data_is_not_the_course_data(tmp_path, folder, monkeypatch):
+    from helpers import checkpoint, leaderboard
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "ml-latest-small").mkdir()
+    for path in (folder, str(tmp_path / folder)):
+        settings = Settings(dataset=path)
+        assert not settings.is_course_data
+        assert leaderboard.path(settings).name != "leaderboard.csv"
+        assert checkpoint.path_of("gnn", settings).name != "gnn.pt"
+
+
+@pytest.mark.parametrize(
+    ("mirror", "message"),
+    [
+        ("https://[bad", "is not a valid URL"),
+        ("http://host:port/", "is not a valid URL"),
+        ("ftp://files.grouplens.org/datasets/movielens", "cannot be read"),
+        ("https://", "cannot be read"),
+    ],
+)
+def test_a_mirror_url_the_kit_cannot_use_is_refused_at_once(mirror, message):
+    with pytest.raises(SettingsError, match=message) as error:
+        Settings.from_env({"MOVIELENS_MIRROR": mirror})
+    assert "MOVIELENS_MIRROR" in str(error.value) and "SHA-256" not in str(error.value)
+
+
+def test_folder_settings_are_stripped_and_blank_means_the_default(tmp_path):
+    names = ("MOVIELENS_CACHE", "MOVIELENS_ARTIFACTS", "MOVIELENS_RESULTS")
+    blank = Settings.from_env(dict.fromkeys(names, "  "))
+    default = Settings()
+    assert (blank.cache, blank.artifacts, blank.results) == (
+        default.cache,
+        default.artifacts,
+        default.results,
+    )
+    padded = Settings.from_env(
+        {"MOVIELENS_CACHE": f" {tmp_path} ", "MOVIELENS_RESULTS": f"{tmp_path}\n"}
+    )
+    assert padded.cache == tmp_path and padded.results == tmp_path

@@ -13,6 +13,7 @@ import argparse
 import os
 import re
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -20,16 +21,38 @@ import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 from tqdm import tqdm
+from traitlets.config import Config
 
-from helpers.settings import REPO, Settings, SettingsError
+from helpers.files import check_writable
+from helpers.settings import REPO, Settings, SettingsError, resolved_environ
 from tools.stored_outputs import PORTABLE_NUMERICS
 
 SOLUTION = re.compile(r"<details><summary>Solution[^<]*</summary>\s*```python\n(.*?)```", re.S)
 
 
 def notebooks(pattern: str = "*.ipynb") -> list[Path]:
-    """The course notebooks, in their numbered order."""
-    return sorted((REPO / "notebooks").glob(pattern))
+    """The course notebooks matching ``pattern`` (names in ``notebooks/``), in numbered order;
+    ValueError for a pattern that is empty or reaches outside ``notebooks/``."""
+    if not pattern.strip() or "/" in pattern or "\\" in pattern or ".." in pattern:
+        raise ValueError(
+            f"--only takes a glob of notebook names in notebooks/ (e.g. '0[2-4]*'), not "
+            f"{pattern!r}."
+        )
+    return sorted(path for path in (REPO / "notebooks").glob(pattern) if path.suffix == ".ipynb")
+
+
+def writable(out: Path) -> Path:
+    """``--out`` created and proven writable; ValueError says what to choose instead."""
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} is a file; name a folder (it is created if missing).")
+    try:
+        check_writable(out)
+    except OSError as error:
+        raise ValueError(
+            f"--out {out} cannot be written ({error.strerror or error}); name a folder you can "
+            "write to."
+        ) from error
+    return out
 
 
 def solutions(notebook) -> list[str]:
@@ -50,13 +73,34 @@ def kernel_peak(client: NotebookClient) -> int | None:
     return int(line.split()[1]) * 1024 if line else None
 
 
-def execute(
-    path: Path, target: Path | None, with_solutions: bool = False, preamble: str = ""
-) -> tuple[float, int | None]:
-    """Run one notebook in a fresh ``python3`` kernel, cell by cell with a progress bar.
+# The kit's own errors: their message is one sentence saying what to do, so a notebook failing
+# with one is reported by that sentence alone, not by the kernel's traceback.
+KNOWN_ERRORS = frozenset({"DataError", "SettingsError", "LeaderboardError"})
 
-    ``preamble`` runs in the kernel before the first cell and is stored nowhere
-    (benchmarks/portability.py perturbs the kernel's numerics with it)."""
+
+def ipc_config(sockets: Path) -> Config:
+    """Kernels talk over Unix sockets in ``sockets`` (private to this user), not over TCP."""
+    return Config({"KernelManager": {"transport": "ipc", "ip": str(sockets / "kernel")}})
+
+
+def failure(path: Path, error: CellExecutionError) -> str:
+    """What to print when a notebook fails: a known error's sentence, else the traceback."""
+    if error.ename in KNOWN_ERRORS:
+        return f"error: {path.name} stopped: {error.evalue}"
+    return f"\n{path.name} failed:\n{error}"
+
+
+def execute(
+    path: Path,
+    target: Path | None,
+    with_solutions: bool = False,
+    environ: dict | None = None,
+    preamble: str = "",
+) -> tuple[float, int | None]:
+    """Run one notebook in a fresh ``python3`` kernel, cell by cell with a progress bar; the
+    kernel gets ``environ`` (default: this process's environment). ``preamble`` runs in the
+    kernel before the first cell and is stored nowhere (benchmarks/portability.py perturbs the
+    kernel's numerics with it)."""
     notebook = nbformat.read(path, as_version=4)
     for cell in notebook.cells:
         cell.metadata.pop("execution", None)  # timestamps of an earlier run
@@ -65,24 +109,27 @@ def execute(
     ]
     for number, cell in enumerate(extra, 1):
         cell.id = f"solution-{number}"
-    client = NotebookClient(
-        notebook,
-        timeout=3600,
-        kernel_name="python3",
-        record_timing=False,
-        resources={"metadata": {"path": str(path.parent)}},
-    )
     notebook.cells += extra  # the executed solutions end the copy (never the committed notebook)
     started = time.perf_counter()
     code = [index for index, cell in enumerate(notebook.cells) if cell.cell_type == "code"]
-    with client.setup_kernel(env=PORTABLE_NUMERICS | os.environ):  # your own settings win
-        if preamble:  # run as a first cell, then taken out again
-            notebook.cells.insert(0, nbformat.v4.new_code_cell(preamble))
-            client.execute_cell(notebook.cells[0], 0)
-            del notebook.cells[0]
-        for index in tqdm(code, desc=path.stem, unit="cell"):
-            client.execute_cell(notebook.cells[index], index)
-        peak = kernel_peak(client)
+    environ = dict(os.environ) if environ is None else environ
+    with tempfile.TemporaryDirectory(prefix="kernel-") as sockets:
+        client = NotebookClient(
+            notebook,
+            timeout=3600,
+            kernel_name="python3",
+            record_timing=False,
+            resources={"metadata": {"path": str(path.parent)}},
+            config=ipc_config(Path(sockets)),
+        )
+        with client.setup_kernel(env=PORTABLE_NUMERICS | environ):  # your own settings win
+            if preamble:  # run as a first cell, then taken out again
+                notebook.cells.insert(0, nbformat.v4.new_code_cell(preamble))
+                client.execute_cell(notebook.cells[0], 0)
+                del notebook.cells[0]
+            for index in tqdm(code, desc=path.stem, unit="cell"):
+                client.execute_cell(notebook.cells[index], index)
+            peak = kernel_peak(client)
     if target is not None:
         target.parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(notebook, target)
@@ -119,18 +166,23 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out or REPO / "build" / "notebooks" / (
         "" if settings.is_course_data else settings.label
     )
-    paths = notebooks(args.only)
-    if not paths:
-        print(f"error: no notebook matches {args.only!r} in notebooks/.", file=sys.stderr)
+    try:
+        paths = notebooks(args.only)
+        if not paths:
+            raise ValueError(f"no notebook matches {args.only!r} in notebooks/.")
+        out = out if args.inplace else writable(out)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
         return 2
     print(f"data set: {settings.label}", flush=True)
+    environ = resolved_environ(os.environ, Path.cwd())  # kernels run in notebooks/
     total = 0.0
     for path in paths:
         target = path if args.inplace else out / path.name
         try:
-            seconds, peak = execute(path, target, args.solutions)
+            seconds, peak = execute(path, target, args.solutions, environ)
         except CellExecutionError as error:
-            print(f"\n{path.name} failed:\n{error}", file=sys.stderr)
+            print(failure(path, error), file=sys.stderr)
             return 1
         total += seconds
         memory = f", kernel peak {peak / 1024**3:.1f} GiB" if peak else ""

@@ -50,7 +50,9 @@ def explanation_graph(
 
 
 def draw_explanation(graph: nx.DiGraph) -> Figure:
-    """User, movies it rated highly and the recommendations they explain, in three columns."""
+    """User, movies it rated highly and the recommendations they explain, in three columns.
+
+    Titles are drawn as plain text: a ``$`` in one is a dollar sign, never math."""
     figure = Figure(figsize=(10, 0.5 * max(3, len(graph)) / 2 + 1.2))
     ax, layout = figure.add_subplot(), {}
     for layer in (0, 1, 2):
@@ -66,7 +68,7 @@ def draw_explanation(graph: nx.DiGraph) -> Figure:
     for node, (x, y) in layout.items():
         ha, dx = [("right", -0.08), ("center", 0.0), ("left", 0.08)][x]
         label, lift = short(graph.nodes[node]["label"], 34), 0.06 if x == 1 else 0
-        ax.text(x + dx, y + lift, label, ha=ha, va="center", fontsize=8)
+        ax.text(x + dx, y + lift, label, ha=ha, va="center", fontsize=8, parse_math=False)
     for x, title in enumerate(["", "rated highly", "recommended, because ..."]):
         ax.text(x, 1.02, title, ha="center", fontsize=9, weight="bold")
     ax.set(xlim=(-0.9, 3.3), ylim=(-0.02, 1.08))

@@ -24,6 +24,10 @@ class ExplorerError(ValueError):
     """Bad input to the explorer; the message says what to change, and the widget shows it."""
 
 
+class ExplorerPrompt(ExplorerError):
+    """Nothing to show yet, and no mistake made: the message invites the next step."""
+
+
 @dataclass(frozen=True)
 class Catalogue:
     """The movies a list may hold (those with a train rating), one row per score column."""
@@ -264,7 +268,7 @@ def for_you(
 ) -> tuple[Recommendations, np.ndarray]:
     """Your list, your ratings folded into the model (no gradient step), and your rated rows."""
     if not yours.stars:
-        raise ExplorerError(
+        raise ExplorerPrompt(
             "Rate a movie you have seen (search its title, pick stars, Add) to get your list."
         )
     joined = model.fold_in(yours.frame())

@@ -142,7 +142,7 @@ class Explorer:
         try:
             result, who, rated, stars = self.results(self.filters())
         except ExplorerError as error:
-            return self._show_error(str(error))
+            return self._show_error(error)
         self.table.value = STYLE + result.table.to_html(classes="explorer-results", border=0)
         took = 1000 * (time.perf_counter() - started)
         self.status.value = f"{who}: {html.escape(result.status)} ({took:.0f} ms)"
@@ -150,21 +150,32 @@ class Explorer:
             vectors = self.vectors["you" if you else "users"]
             because = explain.because_you_liked(vectors, result.positions[:5], rated, stars)
             graph = explain.explanation_graph(self.catalogue, who, because, rated, stars)
-            self.picture.value = _png(explain.draw_explanation(graph))
+            self._show_picture(_png(explain.draw_explanation(graph)))
         except ExplorerError:
-            self.picture.value = b""
+            self._show_picture(b"")
 
-    def _show_error(self, message: str) -> None:
-        self.table.value, self.picture.value = "", b""
-        style = "class='explorer-error' style='color:#b00020'"
-        self.status.value = f"<span {style}>{html.escape(message)}</span>"
+    def _show_picture(self, png: bytes) -> None:
+        """The picture, or nothing at all (an empty image shows a broken-image icon)."""
+        self.picture.value = png
+        self.picture.layout.display = None if png else "none"
+
+    def _show_error(self, error: ExplorerError, keep: bool = False) -> None:
+        """The sentence in the status line: a prompt in grey, a mistake in red. ``keep``: the
+        last good list and picture stay on screen beside it (a typo in your ratings)."""
+        if not keep:
+            self.table.value = ""
+            self._show_picture(b"")
+        prompt = isinstance(error, logic.ExplorerPrompt)
+        style = "class='explorer-prompt' style='color:#555555'" if prompt else (
+            "class='explorer-error' style='color:#b00020'")  # fmt: skip
+        self.status.value = f"<span {style}>{html.escape(str(error))}</span>"
 
     def _change(self, action, *args) -> None:
         """Add or remove one of your ratings, then show your list again."""
         try:
             action(*args)
         except ExplorerError as error:
-            return self._show_error(str(error))
+            return self._show_error(error, keep=True)
         labels = self.catalogue.labels()
         given = self.yours.stars.items()
         rows = [f"<li>{html.escape(labels.iloc[p])}: {s:g}★</li>" for p, s in given]
@@ -182,7 +193,7 @@ class Explorer:
             if len(fans) == 0:
                 raise ExplorerError(f"Nobody rated {title!r} 4.5 stars or more; try another movie.")
         except ExplorerError as error:
-            return self._show_error(str(error))
+            return self._show_error(error)
         self.user.options = self._users(fans)
         if self.user.value not in self.user.options:
             self.user.value = self.user.options[0]  # triggers update

@@ -39,7 +39,14 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from tools.run_notebooks import execute, notebooks  # noqa: E402
-from tools.stored_outputs import NUMBER, agrees  # noqa: E402
+from tools.stored_outputs import (  # noqa: E402
+    NUMBER,
+    Tolerance,
+    accepts,
+    shared_lines,
+    skeleton,
+    tolerance,
+)
 
 TEXTS = ("text/plain", "text/html")
 HOLD_THREADS = """
@@ -88,7 +95,7 @@ def has_avx512() -> bool:
 
 def sanitizer() -> list[tuple[re.Pattern, str]]:
     """nbval's sanitize rules of the test command (tests/nbval_sanitize.cfg)."""
-    config = configparser.ConfigParser()
+    config = configparser.ConfigParser(interpolation=None)
     config.read(REPO / "tests" / "nbval_sanitize.cfg")
     return [(re.compile(s["regex"]), s["replace"]) for s in config.values() if "regex" in s]
 
@@ -104,10 +111,9 @@ def texts(cell) -> list[str]:
     return found
 
 
-def compare(stored, fresh, tags: list[str], rules) -> dict | None:
-    """The largest move of a number between two outputs of one cell, and nbval's verdict;
-    None when the stored cell prints no number."""
-    counts = "approx-counts" in tags
+def compare(stored, fresh, allowed: Tolerance, rules) -> dict | None:
+    """The largest move of a number between two outputs of one cell, and nbval's verdict under
+    the cell's declared tolerance; None when the stored cell prints no number."""
     old, new = texts(stored), texts(fresh)
     for pattern, replacement in rules:
         old = [pattern.sub(replacement, t) for t in old]
@@ -116,9 +122,10 @@ def compare(stored, fresh, tags: list[str], rules) -> dict | None:
         return None
     worst, ok = {"absolute": 0.0, "relative": 0.0, "stored": "", "fresh": ""}, len(old) == len(new)
     for a, b in zip(old, new, strict=False):
-        ok = ok and agrees(a, b, counts)
-        if NUMBER.sub("#", a) != NUMBER.sub("#", b):
-            ok, worst["stored"], worst["fresh"] = False, "(text differs)", ""
+        ok = ok and accepts(a, b, allowed)
+        if skeleton(a) != skeleton(b):
+            worst["stored"], worst["fresh"] = "(text differs)", ""
+            worst["overlap"] = min(worst.get("overlap", 1.0), shared_lines(a, b))
             continue
         for x, y in zip(NUMBER.findall(a), NUMBER.findall(b), strict=True):
             x_, y_ = float(x.replace(",", "")), float(y.replace(",", ""))
@@ -149,9 +156,9 @@ def run(name: str, paths: list[Path], scratch: Path) -> dict[str, dict]:
             for index, (old, new) in enumerate(zip(stored.cells, fresh.cells, strict=True)):
                 if old.cell_type != "code" or old.get("execution_count") is None:
                     continue  # nbval compares neither
-                found = compare(old, new, old.metadata.get("tags", []), rules)
+                found = compare(old, new, tolerance(path.stem, old.get("id", "")), rules)
                 if found is not None:
-                    cells[f"{path.stem[:2]} c{index}"] = found
+                    cells[f"{path.stem} {old.get('id', index)}"] = found
     finally:
         os.environ.clear()
         os.environ.update(saved)
@@ -166,7 +173,9 @@ def report(name: str, cells: dict[str, dict]) -> None:
     for key, cell in moved.items():
         verdict = "ok " if cell["within"] else "OUT"
         change = f"{cell['stored']} -> {cell['fresh']}" if cell["stored"] else ""
-        print(f"  {verdict} {key:7} largest move {cell['relative']:7.2%}  {change}")
+        if "overlap" in cell:
+            change += f" ({cell['overlap']:.0%} of the stored lines came back)"
+        print(f"  {verdict} {key:30} largest move {cell['relative']:7.2%}  {change}")
 
 
 def main(argv: list[str] | None = None) -> int:

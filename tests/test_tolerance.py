@@ -148,3 +148,22 @@ def test_kernels_started_with_the_settings_run_openblas_on_its_avx2_kernels():
         [sys.executable, "-c", OPENBLAS_PROBE], env=env, capture_output=True, text=True
     )
     assert set(json.loads(done.stdout)) == {"Haswell"}, done.stderr
+
+
+def test_a_cell_measured_to_stay_sensitive_gets_its_own_margin_and_no_more():
+    sensitive = Tolerance(absolute=0.02)
+    assert accepts("agreement 0.372", "agreement 0.380", sensitive)
+    assert not accepts("agreement 0.372", "agreement 0.380", EXACT)
+    assert not accepts("agreement 0.372", "agreement 0.400", sensitive)
+
+
+def test_two_units_of_the_last_digit_are_two_units_despite_float_rounding():
+    assert close("0.183", "0.181", counts=False)  # 0.183 - 0.181 > 0.002 in floats
+    assert not close("0.183", "0.180", counts=False)
+
+
+def test_a_table_whose_columns_widen_still_compares_its_numbers():
+    stored = "share  0.001  0.5\nmovies  356   7"
+    wider = "share  0.0    0.5\nmovies  356   7"
+    assert agrees(stored, wider, counts=False)
+    assert not agrees(stored, wider.replace("movies", "titles"), counts=False)

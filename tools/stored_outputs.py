@@ -54,6 +54,7 @@ PORTABLE_NUMERICS = {
     "ATEN_CPU_CAPABILITY": "avx2",  # so do torch's own vectorised kernels
 } | openblas_pin(openblas_architectures())  # numpy's and scipy's OpenBLAS too, where it is safe
 NUMBER = re.compile(r"-?\d+(?:,\d{3})*(?:\.\d+)?(?:[eE][-+]?\d+)?")
+SPACES = re.compile(r"[ \t]+")
 RELATIVE, LAST_DIGITS, COUNTS = 0.01, 2, 0.02
 
 
@@ -62,24 +63,36 @@ class Tolerance:
     """How far one cell's fresh output may stray from its stored one.
 
     ``counts``: whole numbers may differ by this share of them + 1 (0: they must be equal).
+    ``absolute``: decimals may also differ by this much (a number measured to stay sensitive).
     ``overlap``: below 1, the cell prints a trained model's ranked titles, one per line: as many
     lines must come back, and this share of the stored lines (numbers and spacing aside) must be
     among them, in any order."""
 
     counts: float = 0.0
+    absolute: float = 0.0
     overlap: float = 1.0
 
 
 EXACT = Tolerance()
 APPROX_COUNTS = Tolerance(counts=COUNTS)
-# (notebook, cell id) -> what that cell may move by, from benchmarks/portability.py
+# (notebook, cell id) -> what that cell may move by. Each margin is about 1.5 times the largest
+# move benchmarks/portability.py measured there (README, tolerance section); titles come back
+# in another order, or one or two of a list change.
+TOP_TITLES = Tolerance(overlap=0.8)  # a top list: all but one in five of its lines come back
 CELLS: dict[tuple[str, str], Tolerance] = {
     ("02_graph_and_graphsage", "c20"): APPROX_COUNTS,  # the epoch early stopping kept
     ("02_graph_and_graphsage", "c26"): APPROX_COUNTS,  # distinct movies in 100 lists
     ("02_graph_and_graphsage", "c32"): APPROX_COUNTS,
-    ("02_graph_and_graphsage", "c34"): APPROX_COUNTS,
-    ("05_temporal_features", "c14"): APPROX_COUNTS,
-    ("06_best_gnns", "c06"): APPROX_COUNTS,
+    ("02_graph_and_graphsage", "c34"): APPROX_COUNTS,  # 224 -> 221 distinct movies
+    ("02_graph_and_graphsage", "c40"): TOP_TITLES,  # user 1's top 10, reordered
+    ("03_rich_features", "c20"): Tolerance(absolute=0.005),  # coverage 0.094 -> 0.091
+    ("03_rich_features", "c23"): Tolerance(absolute=0.006),  # a bucket's NDCG 0.233 -> 0.229
+    ("03_rich_features", "c25"): Tolerance(absolute=0.006),
+    ("03_rich_features", "c27"): TOP_TITLES,  # user 414's top 5, reordered
+    ("04_tag_genome", "c13"): Tolerance(absolute=0.005),  # coverage 0.094 -> 0.091
+    ("04_tag_genome", "c18"): Tolerance(absolute=0.025),  # UMAP map's agreement 0.372 -> 0.357
+    ("05_temporal_features", "c12"): Tolerance(absolute=0.005),  # coverage 0.094 -> 0.091
+    ("05_temporal_features", "c14"): Tolerance(counts=COUNTS, overlap=0.75),  # 89 % came back
 }
 
 
@@ -88,7 +101,7 @@ def tolerance(notebook: str, cell_id: str) -> Tolerance:
     return CELLS.get((notebook, cell_id), EXACT)
 
 
-def close(stored: str, fresh: str, counts: bool | float) -> bool:
+def close(stored: str, fresh: str, counts: bool | float, absolute: float = 0.0) -> bool:
     """Whether two printed numbers agree under the tolerance policy."""
     if "." not in stored and "e" not in stored.lower():
         if stored == fresh or not counts or "." in fresh:
@@ -97,28 +110,41 @@ def close(stored: str, fresh: str, counts: bool | float) -> bool:
         return abs(a - b) <= (COUNTS if counts is True else counts) * abs(a) + 1
     decimals = len(stored.split(".")[1].split("e")[0]) if "." in stored else 0
     a, b = float(stored.replace(",", "")), float(fresh.replace(",", ""))
-    return abs(a - b) <= max(RELATIVE * abs(a), LAST_DIGITS * 10.0**-decimals)
+    allowed = max(RELATIVE * abs(a), LAST_DIGITS * 10.0**-decimals, absolute)
+    return abs(a - b) <= allowed * (1 + 1e-9)  # 0.183 - 0.181 is 0.0020000000000000018
 
 
-def agrees(stored: str, fresh: str, counts: bool | float) -> bool:
-    """Same text around the numbers, and every number within tolerance."""
-    if NUMBER.sub("#", stored) != NUMBER.sub("#", fresh):
+def agrees(stored: str, fresh: str, counts: bool | float, absolute: float = 0.0) -> bool:
+    """Same text around the numbers (runs of spaces aside: a table's columns widen with its
+    widest number), and every number within tolerance."""
+    if skeleton(stored) != skeleton(fresh):
         return False
     pairs = zip(NUMBER.findall(stored), NUMBER.findall(fresh), strict=True)
-    return all(close(a, b, counts) for a, b in pairs)
+    return all(close(a, b, counts, absolute) for a, b in pairs)
+
+
+def skeleton(text: str) -> str:
+    """The text with every number a ``#`` and every run of spaces one space."""
+    return SPACES.sub(" ", NUMBER.sub("#", text))
+
+
+def shared_lines(stored: str, fresh: str) -> float:
+    """The share of the stored lines found among the fresh ones, numbers and spacing aside, in
+    any order (1.0 for an empty output)."""
+    old, new = stored.splitlines(), fresh.splitlines()
+    common = Counter(map(skeleton, old)) & Counter(map(skeleton, new))
+    return sum(common.values()) / len(old) if old else 1.0
 
 
 def overlaps(stored: str, fresh: str, share: float) -> bool:
-    """As many lines, and ``share`` of the stored ones among the fresh (numbers and spacing
-    aside, any order): a trained model's ranked titles, whose order another CPU may change."""
-    old, new = stored.splitlines(), fresh.splitlines()
-    shape = lambda line: " ".join(NUMBER.sub("#", line).split())  # noqa: E731
-    common = Counter(map(shape, old)) & Counter(map(shape, new))
-    return len(old) == len(new) and sum(common.values()) >= share * len(old)
+    """As many lines, and ``share`` of the stored ones among the fresh: a trained model's ranked
+    titles, whose order another CPU may change."""
+    same_length = len(stored.splitlines()) == len(fresh.splitlines())
+    return same_length and shared_lines(stored, fresh) >= share
 
 
 def accepts(stored: str, fresh: str, allowed: Tolerance) -> bool:
     """Whether nbval should take ``fresh`` for ``stored`` under the cell's tolerance."""
     if allowed.overlap < 1 and overlaps(stored, fresh, allowed.overlap):
         return True
-    return agrees(stored, fresh, allowed.counts)
+    return agrees(stored, fresh, allowed.counts, allowed.absolute)

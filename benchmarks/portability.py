@@ -129,8 +129,8 @@ def compare(stored, fresh, allowed: Tolerance, rules) -> dict | None:
             continue
         for x, y in zip(NUMBER.findall(a), NUMBER.findall(b), strict=True):
             x_, y_ = float(x.replace(",", "")), float(y.replace(",", ""))
-            relative = abs(x_ - y_) / max(abs(x_), 1e-12)
-            if relative > worst["relative"]:
+            if abs(x_ - y_) > worst["absolute"]:  # the largest move, as printed
+                relative = abs(x_ - y_) / abs(x_) if x_ else float("inf")
                 worst |= {"absolute": abs(x_ - y_), "relative": relative, "stored": x, "fresh": y}
     return worst | {"within": ok}
 
@@ -166,7 +166,7 @@ def run(name: str, paths: list[Path], scratch: Path) -> dict[str, dict]:
 
 
 def report(name: str, cells: dict[str, dict]) -> None:
-    moved = {key: cell for key, cell in cells.items() if cell["relative"] or not cell["within"]}
+    moved = {key: cell for key, cell in cells.items() if cell["absolute"] or not cell["within"]}
     out = [key for key, cell in cells.items() if not cell["within"]]
     print(f"\n{name}: {len(cells)} cells with numbers, {len(moved)} moved, {len(out)} out of "
           "tolerance")  # fmt: skip
@@ -175,7 +175,7 @@ def report(name: str, cells: dict[str, dict]) -> None:
         change = f"{cell['stored']} -> {cell['fresh']}" if cell["stored"] else ""
         if "overlap" in cell:
             change += f" ({cell['overlap']:.0%} of the stored lines came back)"
-        print(f"  {verdict} {key:30} largest move {cell['relative']:7.2%}  {change}")
+        print(f"  {verdict} {key:30} largest move {cell['absolute']:8.4g}  {change}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,16 +15,16 @@ def _walk(average: float | None, epochs: int = 40) -> tuple[list[float], list[fl
     stepped, validated = [], []
 
     def step() -> float:
-        stepped.append(float(model.weight))
+        stepped.append(model.weight.item())
         model.weight.grad = -torch.ones_like(model.weight)
         return 0.0
 
     def validate() -> float:
-        validated.append(float(model.weight))
+        validated.append(model.weight.item())
         return validated[-1]
 
     fit(model, step, validate, epochs, lr=0.1, check_every=1, average=average)
-    return stepped, validated, float(model.weight)
+    return stepped, validated, model.weight.item()
 
 
 def test_without_an_average_the_best_checked_weights_are_kept():
@@ -43,3 +43,10 @@ def test_the_average_of_the_weights_is_validated_and_kept_while_training_goes_on
     assert abs(validated[-1] - expected) < 1e-5  # an exponential moving average
     assert abs(kept - expected) < 1e-5
     assert kept < after_each_epoch[-1] - 0.5  # it lags the walk: not the last step's weight
+
+
+def test_a_budget_shorter_than_the_averaging_window_keeps_the_weights():
+    """0.9 averages about 10 epochs: 5 epochs keep their own weights, not mostly the first."""
+    plain, _, kept_plain = _walk(None, epochs=5)
+    stepped, _, kept = _walk(0.9, epochs=5)
+    assert stepped == plain and kept == kept_plain

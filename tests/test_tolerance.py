@@ -11,6 +11,7 @@ import pytest
 from tools.stored_outputs import (
     APPROX_COUNTS,
     CELLS,
+    COUNTS,
     EXACT,
     OPENBLAS_PROBE,
     PORTABLE_NUMERICS,
@@ -36,21 +37,21 @@ from tools.stored_outputs import (
     ],
 )
 def test_decimals(stored, fresh, ok):
-    assert agrees(stored, fresh, counts=False) is ok
+    assert agrees(stored, fresh) is ok
 
 
 def test_whole_numbers_are_exact_unless_the_cell_allows_counts():
-    assert not close("214", "213", counts=False)
-    assert close("214", "213", counts=True)
-    assert not close("214", "180", counts=True)
-    assert close("20,168", "20,168", counts=False)
+    assert not close("214", "213")
+    assert close("214", "213", counts=COUNTS)
+    assert not close("214", "180", counts=COUNTS)
+    assert close("20,168", "20,168")
 
 
 def test_text_around_the_numbers_must_match():
-    assert agrees("RMSE 0.871 vs 0.882: lower", "RMSE 0.872 vs 0.882: lower", counts=False)
-    assert not agrees("RMSE 0.871: lower", "RMSE 0.871: higher", counts=False)
-    assert not agrees("Toy Story (1995)", "Jumanji (1995)", counts=False)
-    assert not agrees("1 2 3", "1 2", counts=False)
+    assert agrees("RMSE 0.871 vs 0.882: lower", "RMSE 0.872 vs 0.882: lower")
+    assert not agrees("RMSE 0.871: lower", "RMSE 0.871: higher")
+    assert not agrees("Toy Story (1995)", "Jumanji (1995)")
+    assert not agrees("1 2 3", "1 2")
 
 
 def _notebook(folder, printed: str, stored: str, declared: tuple[str, str] | None) -> str:
@@ -158,12 +159,12 @@ def test_a_cell_measured_to_stay_sensitive_gets_its_own_margin_and_no_more():
 
 
 def test_two_units_of_the_last_digit_are_two_units_despite_float_rounding():
-    assert close("0.183", "0.181", counts=False)  # 0.183 - 0.181 > 0.002 in floats
-    assert not close("0.183", "0.180", counts=False)
+    assert close("0.183", "0.181")  # 0.183 - 0.181 > 0.002 in floats
+    assert not close("0.183", "0.180")
 
 
 def test_a_table_whose_columns_widen_still_compares_its_numbers():
     stored = "share  0.001  0.5\nmovies  356   7"
     wider = "share  0.0    0.5\nmovies  356   7"
-    assert agrees(stored, wider, counts=False)
-    assert not agrees(stored, wider.replace("movies", "titles"), counts=False)
+    assert agrees(stored, wider)
+    assert not agrees(stored, wider.replace("movies", "titles"))

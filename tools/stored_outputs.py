@@ -102,20 +102,21 @@ def tolerance(notebook: str, cell_id: str) -> Tolerance:
     return CELLS.get((notebook, cell_id), EXACT)
 
 
-def close(stored: str, fresh: str, counts: bool | float, absolute: float = 0.0) -> bool:
-    """Whether two printed numbers agree under the tolerance policy."""
+def close(stored: str, fresh: str, counts: float = 0.0, absolute: float = 0.0) -> bool:
+    """Whether two printed numbers agree under the tolerance policy (``counts`` and
+    ``absolute`` as in :class:`Tolerance`)."""
     if "." not in stored and "e" not in stored.lower():
         if stored == fresh or not counts or "." in fresh:
             return stored == fresh
         a, b = int(stored.replace(",", "")), int(fresh.replace(",", ""))
-        return abs(a - b) <= (COUNTS if counts is True else counts) * abs(a) + 1
+        return abs(a - b) <= counts * abs(a) + 1
     decimals = len(stored.split(".")[1].split("e")[0]) if "." in stored else 0
     a, b = float(stored.replace(",", "")), float(fresh.replace(",", ""))
     allowed = max(RELATIVE * abs(a), LAST_DIGITS * 10.0**-decimals, absolute)
     return abs(a - b) <= allowed * (1 + 1e-9)  # 0.183 - 0.181 is 0.0020000000000000018
 
 
-def agrees(stored: str, fresh: str, counts: bool | float, absolute: float = 0.0) -> bool:
+def agrees(stored: str, fresh: str, counts: float = 0.0, absolute: float = 0.0) -> bool:
     """Same text around the numbers (runs of spaces aside: a table's columns widen with its
     widest number), and every number within tolerance."""
     if skeleton(stored) != skeleton(fresh):

@@ -141,27 +141,20 @@ def run(name: str, paths: list[Path], scratch: Path) -> dict[str, dict]:
     results = scratch / name / "results"
     results.mkdir(parents=True)
     shutil.copy(REPO / "results" / "leaderboard.csv", results)
-    saved = dict(os.environ)
-    os.environ.update(
-        environment,
-        MOVIELENS_ARTIFACTS=str(scratch / name / "artifacts"),
-        MOVIELENS_RESULTS=str(results),
-    )
+    environ = dict(os.environ) | environment
+    environ |= {"MOVIELENS_ARTIFACTS": str(scratch / name / "artifacts")}
+    environ |= {"MOVIELENS_RESULTS": str(results)}
     rules, cells = sanitizer(), {}
-    try:
-        for path in paths:
-            target = scratch / name / path.name
-            execute(path, target, preamble=preamble)
-            stored, fresh = nbformat.read(path, 4), nbformat.read(target, 4)
-            for index, (old, new) in enumerate(zip(stored.cells, fresh.cells, strict=True)):
-                if old.cell_type != "code" or old.get("execution_count") is None:
-                    continue  # nbval compares neither
-                found = compare(old, new, tolerance(path.stem, old.get("id", "")), rules)
-                if found is not None:
-                    cells[f"{path.stem} {old.get('id', index)}"] = found
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
+    for path in paths:
+        target = scratch / name / path.name
+        execute(path, target, environ=environ, preamble=preamble)
+        stored, fresh = nbformat.read(path, 4), nbformat.read(target, 4)
+        for index, (old, new) in enumerate(zip(stored.cells, fresh.cells, strict=True)):
+            if old.cell_type != "code" or old.get("execution_count") is None:
+                continue  # nbval compares neither
+            found = compare(old, new, tolerance(path.stem, old.get("id", "")), rules)
+            if found is not None:
+                cells[f"{path.stem} {old.get('id', index)}"] = found
     return cells
 
 

@@ -1,8 +1,10 @@
-"""The course kit's helpers (notebooks 01-08), one module per step of the pipeline (the notebook
-that teaches each is named in its docstring):
+"""The course kit's helpers (notebooks 01-08), laid out by concept (each module names the
+notebook that teaches it):
 
-``settings`` -> ``data`` -> ``split`` -> ``features`` -> ``graph`` -> ``models`` / ``losses`` /
-``train`` -> ``recommender`` / ``metrics`` / ``baselines`` -> ``viz`` / ``explorer``.
+``settings`` / ``download`` / ``data`` -> ``protocol`` (splits and cold-start scores) ->
+``metrics`` -> ``baselines`` -> ``features`` -> ``graph`` -> ``train`` -> ``models/<family>``
+(and ``models.MODELS``, the named ones) -> ``recommend`` -> ``checkpoint`` / ``leaderboard`` /
+``viz`` / ``evaluate`` -> ``explorer/``.
 """
 
 from helpers.reproducibility import seed_everything

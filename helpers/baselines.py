@@ -1,7 +1,8 @@
 """The classic recommenders every GNN is judged against (notebook 02; ``fold_in``: notebook 07).
 
 Global mean, user + movie bias, most popular, EASE and SVD / SVD++ (Surprise's update rules and
-defaults, in numba), all behind ``fit(train)``, ``predict``, ``score`` and ``fold_in(ratings)``.
+defaults, in numba), the graph filter (notebook 06) and, for new movies, the genre profile
+(notebook 07), all behind ``fit(train)``, ``predict``, ``score`` and ``fold_in(ratings)``.
 """
 
 from __future__ import annotations
@@ -12,8 +13,13 @@ import numba
 import numpy as np
 import pandas as pd
 import torch
+from scipy import sparse
 
-from helpers.graph import IdMap, LikedRows
+from helpers.graph import IdMap
+from helpers.metrics import LIKED
+
+FILTER_MOVIES = 20_000  # a dense movies x movies matrix, capped as EASE's (1.6 GB of float32)
+USERS_PER_BLOCK = 4_096  # the sparse co-like counts of 4,096 users at a time stay small
 
 
 def _known(index: np.ndarray, table: np.ndarray) -> np.ndarray:
@@ -26,6 +32,11 @@ class Baseline:
     """Fits on train ratings; answers any (user, movie), falling back to biases or the mean."""
 
     name = "baseline"
+
+    @classmethod
+    def trained(cls, train: pd.DataFrame, source=None, settings=None, seed=42, progress=False):
+        """Fitted with its defaults: how :data:`helpers.models.MODELS` names a classic model."""
+        return cls().fit(train)
 
     def fit(self, train: pd.DataFrame) -> Baseline:
         self.users, self.movies = IdMap.from_ids(train["userId"]), IdMap.from_ids(train["movieId"])
@@ -115,6 +126,33 @@ class MostPopular(Baseline):
     def score(self, users: np.ndarray, movies: np.ndarray) -> np.ndarray:
         popularity = _known(self.movies.index(movies, strict=False), self.counts)
         return np.broadcast_to(popularity, (len(users), len(movies))).copy()
+
+
+class LikedRows:
+    """Each user's liked movies as a sparse row over the ``max_movies`` most-liked movies (item-
+    item models need a dense movies x movies matrix); ``with_users`` keeps the fitted columns."""
+
+    def __init__(self, liked: pd.DataFrame, max_movies: int | None = None, columns=None):
+        if columns is None:
+            ids, counts = np.unique(liked["movieId"].to_numpy(), return_counts=True)
+            columns = IdMap.from_ids(ids[np.argsort(-counts, kind="stable")[:max_movies]])
+        self.columns, self.liked = columns, liked[["userId", "movieId"]]
+        self.users = IdMap.from_ids(liked["userId"])
+        column = columns.index(liked["movieId"], strict=False)
+        rows = self.users.index(liked["userId"])[column >= 0]
+        self.matrix = sparse.csr_matrix(
+            (np.ones(len(rows), np.float32), (rows, column[column >= 0])),
+            shape=(len(self.users), len(columns)),
+        )
+
+    def with_users(self, liked: pd.DataFrame) -> LikedRows:
+        both = pd.concat([self.liked, liked[["userId", "movieId"]]])
+        return LikedRows(both, columns=self.columns)
+
+    def of(self, users: np.ndarray) -> sparse.csr_matrix:
+        """The rows of ``users`` (raw ids; an unknown user gets an empty row)."""
+        u = self.users.index(users, strict=False)
+        return self.matrix[np.maximum(u, 0)].multiply((u >= 0)[:, None]).tocsr()
 
 
 class ItemItem:
@@ -255,3 +293,91 @@ class SVDpp(SVD):
         summed = np.zeros_like(self.user_factors)
         np.add.at(summed, users[order], implicit[movies[order]])
         self.user_factors = self.user_factors + summed / np.sqrt(counts)
+
+
+class GraphFilter(ItemItem):
+    """Two-hop normalised co-like scores (raw ids in) over the ``max_movies`` most-liked movies."""
+
+    name, missing = "graph filter", 0.0
+
+    def __init__(self, min_rating: float = LIKED, max_movies: int = FILTER_MOVIES):
+        self.min_rating, self.max_movies, self._similarity = min_rating, max_movies, None
+
+    def fit(self, train: pd.DataFrame) -> GraphFilter:
+        liked = train[train["rating"] >= self.min_rating]
+        if liked.empty:
+            raise ValueError("The graph filter needs liked ratings: lower min_rating.")
+        self.rows = LikedRows(liked, self.max_movies)
+        return self
+
+    @property
+    def similarity(self) -> np.ndarray:
+        """``R~^T R~`` over the kept movies; computed when first needed and never pickled."""
+        if self._similarity is None:
+            rows = self.rows.matrix
+            user_degree = np.asarray(rows.sum(axis=1), np.float32).ravel().clip(1)
+            movie_degree = np.asarray(rows.sum(axis=0), np.float32).ravel().clip(1)
+            normalised = rows.multiply(user_degree[:, None] ** -0.5)
+            normalised = normalised.multiply(movie_degree[None, :] ** -0.5).tocsr()
+            gram = np.zeros((rows.shape[1],) * 2, dtype=np.float32)
+            for start in range(0, rows.shape[0], USERS_PER_BLOCK):
+                block = normalised[start : start + USERS_PER_BLOCK]
+                pairs = (block.T @ block).tocoo()  # one entry per movie pair: exact += below
+                gram[pairs.row, pairs.col] += pairs.data
+            self._similarity = gram
+        return self._similarity
+
+    weights = similarity
+
+    def fold_in(self, ratings: pd.DataFrame) -> GraphFilter:
+        joined = super().fold_in(ratings)  # (copying drops the similarity, as pickling does)
+        joined._similarity = self.similarity  # the training users' co-likes, not refitted
+        return joined
+
+    def __getstate__(self) -> dict:
+        return self.__dict__ | {"_similarity": None}  # recomputed on load: files stay small
+
+
+class GenreProfile(Baseline):
+    """A new movie scores the cosine of its genres with those the user liked, minus
+    ``year_weight`` per year from the median year of the movies the user liked; its stars are
+    the user's mean rating plus its genres' mean offset."""
+
+    name = "genre profile"
+
+    def __init__(self, movies: pd.DataFrame, year_weight: float = 0.0, liked: float = 4.0):
+        self.catalogue = movies.set_index("movieId")
+        self.year_weight, self.liked = year_weight, liked
+        self.genres = self.catalogue["genres"].astype(str).str.get_dummies("|").astype(np.float64)
+
+    def _years(self, movies: np.ndarray | pd.Series) -> np.ndarray:
+        year = self.catalogue["year"].astype("Float64").reindex(movies)
+        return year.to_numpy(np.float64, na_value=np.nan)
+
+    def fit(self, train: pd.DataFrame) -> GenreProfile:
+        self.mean = float(train["rating"].mean())
+        self.user_mean = train.groupby("userId")["rating"].mean()
+        hot = self.genres.loc[train["movieId"]].to_numpy()
+        offset = (train["rating"].to_numpy() - self.mean)[:, None] * hot
+        self.genre_offset = pd.Series(
+            offset.sum(0) / np.maximum(hot.sum(0), 1), self.genres.columns
+        )
+        liked = train[train["rating"] >= self.liked]
+        users = liked["userId"].to_numpy()
+        self.profile = self.genres.loc[liked["movieId"]].groupby(users).sum()
+        self.user_year = pd.Series(self._years(liked["movieId"])).groupby(users).median()
+        return self
+
+    def predict(self, users: np.ndarray, movies: np.ndarray) -> np.ndarray:
+        hot = self.genres.reindex(movies).fillna(0).to_numpy()
+        offset = (hot @ self.genre_offset.to_numpy()) / np.maximum(hot.sum(1), 1)
+        return self.user_mean.reindex(users).fillna(self.mean).to_numpy() + offset
+
+    def score(self, users: np.ndarray, movies: np.ndarray) -> np.ndarray:
+        profile = self.profile.reindex(users).fillna(0).to_numpy()
+        hot = self.genres.reindex(movies).fillna(0).to_numpy()
+        norms = np.linalg.norm(profile, axis=1)[:, None] * np.linalg.norm(hot, axis=1)[None, :]
+        cosine = (profile @ hot.T) / np.maximum(norms, 1e-12)
+        user_year = self.user_year.reindex(users).to_numpy()[:, None]
+        distance = np.abs(self._years(movies)[None, :] - user_year)
+        return cosine - self.year_weight * np.nan_to_num(distance, nan=0.0)

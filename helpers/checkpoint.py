@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
 
-from helpers import pipeline, safe_store
-from helpers.data import write_atomically
-from helpers.features import MovieData
+from helpers import safe_store
+from helpers.data import MovieData, write_atomically
 from helpers.settings import REPO, Settings
 
 
@@ -114,19 +114,22 @@ def load(path: Path, expected: str):
 
 
 def load_or_train(
-    name: str,
+    build: Callable,
     train: pd.DataFrame,
     source: MovieData,
     settings: Settings,
     seed: int = 42,
     progress: bool = False,
 ):
-    """``pipeline.build(name, ...)``, from ``artifacts/`` when an up-to-date copy is there."""
+    """``build(train, source, settings, seed, progress)`` (a model of :mod:`helpers.models`),
+    from ``artifacts/`` when an up-to-date copy is there: ``graphsage_content`` is kept as
+    ``artifacts/graphsage-content.pt``."""
+    name = build.__name__.replace("_", "-")
     expected = fingerprint(name, train, settings, seed, source)
     path = path_of(name, settings)
     model = load(path, expected)
     if model is None:
-        model = pipeline.build(name, train, source, settings, seed, progress)
+        model = build(train, source, settings, seed, progress)
         try:
             save(model, path, expected)
         except OSError as error:  # the trained model is still returned

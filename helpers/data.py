@@ -12,6 +12,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import io
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -232,3 +233,19 @@ def load_genome_tags(settings: Settings) -> pd.DataFrame | None:
     """The genome's tag names (tagId, tag), or None where they are not at hand."""
     source = _genome_source(settings, "genome-tags")
     return read_table(source, "genome-tags", settings) if source else None
+
+
+@dataclass(frozen=True)
+class MovieData:
+    """What feature blocks read besides ratings: the catalogue, and genome and tags if any."""
+
+    movies: pd.DataFrame
+    genome: pd.DataFrame | None = None
+    genome_tags: pd.DataFrame | None = None
+    tags: pd.DataFrame | None = None
+
+
+def load_movie_data(settings: Settings) -> MovieData:
+    """The movies, genome and user tags of the configured data set (notebooks 03-08)."""
+    tags = load_tags(settings) if has_table("tags", settings) else None
+    return MovieData(load_movies(settings), load_genome(settings), load_genome_tags(settings), tags)

@@ -15,13 +15,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from helpers import coldstart, data, files, metrics, pipeline, split
-from helpers.recommender import Rated, best_unrated, clip
+from helpers import data, files, metrics, protocol
+from helpers.metrics import Rated, best_unrated, clip
+from helpers.models import DEFAULT_MODEL, MODELS, NO_FOLD_IN
 from helpers.settings import VARIABLES, Settings, SettingsError
 
 TOP_N = 20
 PROTOCOLS = {
-    "warm": pipeline.DEFAULT_MODEL,
+    "warm": DEFAULT_MODEL,
     "new-users": "graphsage-cold-users",
     "new-movies": "graphsage-cold-movies",
 }
@@ -48,20 +49,20 @@ def run(model_name: str, protocol: str, ratings, source, settings, seed: int, k:
     """Train on the protocol's train part; return the metrics and the two output tables."""
     everyone = np.sort(ratings["movieId"].unique())
     if protocol == "warm":
-        train, test = split.protocol_split(ratings, seed)
-        model = pipeline.build(model_name, train, source, settings, seed, progress=True)
+        train, test = protocol.protocol_split(ratings, seed)
+        model = MODELS[model_name](train, source, settings, seed, progress=True)
         result, rated = metrics.evaluate(model, train, test), Rated.of(train)
     elif protocol == "new-users":
-        parts = split.new_users_split(ratings, seed, k)
-        trained = pipeline.build(model_name, parts.train, source, settings, seed, progress=True)
+        parts = protocol.new_users_split(ratings, seed, k)
+        trained = MODELS[model_name](parts.train, source, settings, seed, progress=True)
         if not hasattr(trained, "fold_in"):
             raise ValueError(f"{model_name} cannot take users who join after training.")
-        result, test = coldstart.new_users(trained, parts, ratings), parts.test
+        result, test = protocol.new_users(trained, parts), parts.test
         model, rated = trained.fold_in(parts.onboarding), Rated.of(parts.onboarding, everyone)
     else:
-        train, test = split.new_movies_split(ratings, seed)
-        model = pipeline.build(model_name, train, source, settings, seed, progress=True)
-        result = coldstart.new_movies(model, split.Split(train, test))
+        train, test = protocol.new_movies_split(ratings, seed)
+        model = MODELS[model_name](train, source, settings, seed, progress=True)
+        result = protocol.new_movies(model, protocol.Split(train, test))
         rated = Rated.of(test.iloc[:0], np.sort(test["movieId"].unique()))
     users = np.sort(test["userId"].unique())
     return result, predictions_table(model, test), topk_table(model, rated, users)
@@ -88,8 +89,8 @@ def check_arguments(args: argparse.Namespace, name: str) -> Path:
     """What can be checked before loading data; the ``--out`` folder, ready to write."""
     if args.onboarding < 1:
         raise ValueError(f"--onboarding must be at least 1, not {args.onboarding}.")
-    if args.protocol == "new-users" and not pipeline.folds_in(name):
-        able = ", ".join(sorted(n for n in pipeline.MODELS if pipeline.folds_in(n)))
+    if args.protocol == "new-users" and name in NO_FOLD_IN:
+        able = ", ".join(sorted(set(MODELS) - NO_FOLD_IN))
         raise ValueError(
             f"{name} cannot take users who join after training; for --protocol new-users "
             f"choose one of: {able}."
@@ -105,7 +106,7 @@ def check_ratings(ratings: pd.DataFrame, folder: Path, args: argparse.Namespace)
         raise ValueError(f"{folder}/ratings.csv has fewer than 5 users: too few to split.")
     if args.protocol != "new-users":
         return
-    parts = split.new_users_split(ratings, args.seed, args.onboarding)
+    parts = protocol.new_users_split(ratings, args.seed, args.onboarding)
     if parts.test.empty:
         longest = int(parts.onboarding.groupby("userId").size().max())
         raise ValueError(
@@ -128,10 +129,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=42, help="random_state of the split")
     parser.add_argument("--out", required=True, help="folder for the CSV outputs")
     parser.add_argument("--protocol", default="warm", choices=list(PROTOCOLS))
-    parser.add_argument("--onboarding", type=int, default=split.ONBOARDING, help="K of new users")
-    names = ", ".join(pipeline.MODELS)
+    parser.add_argument("--onboarding", type=int, default=protocol.ONBOARDING, help="K of new users")
+    names = ", ".join(MODELS)
     models = f"one of: {names} (default: per protocol, {PROTOCOLS})"
-    parser.add_argument("--model", choices=sorted(pipeline.MODELS), metavar="NAME", help=models)
+    parser.add_argument("--model", choices=sorted(MODELS), metavar="NAME", help=models)
     args = parser.parse_args(argv)
     name = args.model or PROTOCOLS[args.protocol]
     try:
@@ -140,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings.from_env().replace(dataset=str(folder))
         ratings = data.load_ratings(settings)
         check_ratings(ratings, folder, args)
-        source = pipeline.movie_data(settings)
+        source = data.load_movie_data(settings)
         result, predictions, topk = run(
             name, args.protocol, ratings, source, settings, args.seed, args.onboarding
         )

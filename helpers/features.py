@@ -14,6 +14,7 @@ from sklearn.decomposition import TruncatedSVD
 from sklearn.feature_extraction.text import TfidfVectorizer
 from torch import Tensor
 
+from helpers.data import MovieData
 from helpers.graph import IdMaps
 
 SECONDS_PER_DAY = 86_400
@@ -213,16 +214,6 @@ MOVIE_BLOCKS = ("stats", "year", "genres", "title", "genome", "tags")
 
 
 @dataclass(frozen=True)
-class MovieData:
-    """What movie blocks read besides ratings: the catalogue, and genome and tags if any."""
-
-    movies: pd.DataFrame
-    genome: pd.DataFrame | None = None
-    genome_tags: pd.DataFrame | None = None
-    tags: pd.DataFrame | None = None
-
-
-@dataclass(frozen=True)
 class FeatureRecipe:
     """Which feature blocks each node type gets (notebooks 03-05, 07)."""
 
@@ -269,3 +260,27 @@ rich_features = FeatureRecipe("rich", ("stats",), ("stats", "year", "genres"))  
 temporal_features = FeatureRecipe(  # notebook 05
     "temporal", ("stats", "temporal"), ("stats", "year", "genres", "genome", "tags")
 )
+
+
+@dataclass
+class FeatureTables:
+    """A recipe's feature tables, standardised on the ratings a model trains on (notebook 03)."""
+
+    recipe: FeatureRecipe | None
+    users: NodeFeatures | None
+    movies: NodeFeatures | None
+
+    @classmethod
+    def fit(cls, recipe, ratings: pd.DataFrame, maps: IdMaps, source: MovieData) -> FeatureTables:
+        if recipe is None:
+            return cls(None, None, None)
+        tables = recipe.users(ratings, maps), recipe.movies(ratings, maps, source)
+        return cls(recipe, *(None if t is None else NodeFeatures.standardise(t) for t in tables))
+
+    def on(self, ratings: pd.DataFrame, maps: IdMaps) -> tuple[Tensor | None, Tensor | None]:
+        """Feature tensors for the graph of ``ratings``: users recomputed and scaled as fitted,
+        movies as fitted (their SVDs must not move)."""
+        if self.recipe is None:
+            return None, None
+        users = self.users.apply(self.recipe.users(ratings, maps)).tensor() if self.users else None
+        return users, self.movies.tensor() if self.movies else None

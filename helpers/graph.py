@@ -1,16 +1,17 @@
-"""The user-movie graph (notebook 02): raw-id <-> node-index maps, a ``HeteroData`` with edges
-both ways, and the sparse matrices message passing and item-item models run on."""
+"""The user-movie graph (notebook 02): raw-id <-> node-index maps, and the ``HeteroData`` every
+GNN of the kit trains on and serves from: rating edges both ways and their sparse adjacency."""
 
 from __future__ import annotations
 
+import copy
 import warnings
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 import torch
 import torch_geometric.transforms as T
-from scipy import sparse
 from torch import Tensor
 from torch_geometric.data import HeteroData
 
@@ -66,33 +67,32 @@ class IdMaps:
 def build_graph(
     ratings: pd.DataFrame,
     maps: IdMaps,
-    user_features: Tensor | None = None,
-    movie_features: Tensor | None = None,
+    user_x: Tensor | None = None,
+    movie_x: Tensor | None = None,
     undirected: bool = True,
 ) -> HeteroData:
-    """A ``HeteroData`` of the (train) ratings; ``undirected=False`` is the student notebook's
-    mistake (user -> movie edges only), kept so notebook 02 can show what it costs."""
+    """A ``HeteroData`` of the (train) ratings with edges both ways, each relation's mean
+    adjacency ``adj_t`` (what GraphSAGE hears), and each rating's rank in its user's history.
+    ``undirected=False`` is the student notebook's mistake (user -> movie edges only), kept so
+    notebook 02 can show what it costs."""
     data = HeteroData()
-    for kind, ids, x in (
-        ("user", maps.users, user_features),
-        ("movie", maps.movies, movie_features),
-    ):
-        data[kind].num_nodes = len(ids)
+    data["user"].num_nodes, data["movie"].num_nodes = len(maps.users), len(maps.movies)
+    for kind, x in (("user", user_x), ("movie", movie_x)):
         if x is not None:
             data[kind].x = x
     users, movies = maps.pairs(ratings)
     data[RATES].edge_index = torch.stack([users, movies])
     data[RATES].rating = torch.tensor(ratings["rating"].to_numpy(np.float32))
-    if undirected:
-        data = T.ToUndirected()(data)  # adds ("movie", "rev_rates", "user")
-        del data[RATED_BY].rating  # ratings are labels on the forward edges only
+    if not undirected:
+        return data
+    data = T.ToUndirected()(data)  # adds ("movie", "rev_rates", "user")
+    del data[RATED_BY].rating  # ratings are labels on the forward edges only
+    data[RATES].patterns = patterns = Patterns.of(users, movies, len(maps.users), len(maps.movies))
+    data[RATES].adj_t, data[RATED_BY].adj_t = mean_adjacency(patterns)
+    by_time = ratings.sort_values(["timestamp", "movieId"], kind="stable").groupby("userId")
+    data[RATES].order = torch.tensor(by_time.cumcount().reindex(ratings.index).to_numpy())
+    data["movie"].rated = torch.bincount(movies, minlength=len(maps.movies)) > 0
     return data
-
-
-def csr(rows: Tensor, cols: Tensor, values: Tensor, size: tuple[int, int]) -> Tensor:
-    """A torch sparse CSR matrix of unordered entries."""
-    order = torch.argsort(rows * size[1] + cols)
-    return sorted_csr(row_pointers(rows, size[0]), cols[order], values[order], size)
 
 
 def row_pointers(rows: Tensor, n_rows: int) -> Tensor:
@@ -109,8 +109,7 @@ def sorted_csr(crow: Tensor, cols: Tensor, values: Tensor, size: tuple[int, int]
         return torch.sparse_csr_tensor(crow, cols, values, size=size, check_invariants=False)
 
 
-@dataclass(frozen=True)
-class Patterns:
+class Patterns(NamedTuple):
     """The rating edges sorted once by (user, movie) and once by (movie, user): the two sparsity
     patterns every matrix over them shares (at 25M ratings the sort is what a matrix costs).
 
@@ -145,28 +144,53 @@ class Patterns:
         return sorted_csr(self.movie_crow, self.movie_users, values, self.size[::-1])
 
 
-class LikedRows:
-    """Each user's liked movies as a sparse row over the ``max_movies`` most-liked movies (item-
-    item models need a dense movies x movies matrix); ``with_users`` keeps the fitted columns."""
+class _Product(torch.autograd.Function):
+    """``matrix @ x`` whose backward reuses a transpose built once (torch re-sorts it each step)."""
 
-    def __init__(self, liked: pd.DataFrame, max_movies: int | None = None, columns=None):
-        if columns is None:
-            ids, counts = np.unique(liked["movieId"].to_numpy(), return_counts=True)
-            columns = IdMap.from_ids(ids[np.argsort(-counts, kind="stable")[:max_movies]])
-        self.columns, self.liked = columns, liked[["userId", "movieId"]]
-        self.users = IdMap.from_ids(liked["userId"])
-        column = columns.index(liked["movieId"], strict=False)
-        rows = self.users.index(liked["userId"])[column >= 0]
-        self.matrix = sparse.csr_matrix(
-            (np.ones(len(rows), np.float32), (rows, column[column >= 0])),
-            shape=(len(self.users), len(columns)),
-        )
+    @staticmethod
+    def forward(ctx, x: Tensor, matrix: Tensor, transpose: Tensor) -> Tensor:
+        ctx.transpose = transpose
+        return torch.sparse.mm(matrix, x)
 
-    def with_users(self, liked: pd.DataFrame) -> LikedRows:
-        both = pd.concat([self.liked, liked[["userId", "movieId"]]])
-        return LikedRows(both, columns=self.columns)
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> tuple[Tensor, None, None]:
+        return torch.sparse.mm(ctx.transpose, grad.contiguous()), None, None
 
-    def of(self, users: np.ndarray) -> sparse.csr_matrix:
-        """The rows of ``users`` (raw ids; an unknown user gets an empty row)."""
-        u = self.users.index(users, strict=False)
-        return self.matrix[np.maximum(u, 0)].multiply((u >= 0)[:, None]).tocsr()
+
+class Mean(NamedTuple):
+    """A relation's ``adj_t``: the mean over each node's neighbours as a sparse matrix, with
+    its transpose for the backward pass (``mean(x)`` is ``matrix @ x``)."""
+
+    matrix: Tensor
+    transpose: Tensor
+
+    def __call__(self, x: Tensor) -> Tensor:
+        return _Product.apply(x, self.matrix, self.transpose)
+
+
+def mean_adjacency(patterns: Patterns, power: float = 1.0) -> tuple[Mean, Mean]:
+    """Who hears from whom: the mean over a movie's raters and over a user's movies
+    (``power=0.5``: sums over sqrt(degree), for the neighbourhood rating GNN of notebook 06)."""
+    per_user, per_movie = patterns.user_crow.diff(), patterns.movie_crow.diff()
+    user_weight, movie_weight = (n.clamp(min=1).float() ** -power for n in (per_user, per_movie))
+    to_movie = Mean(
+        patterns.by_movie(movie_weight.repeat_interleave(per_movie)),
+        patterns.by_user(movie_weight[patterns.user_movies]),
+    )
+    to_user = Mean(
+        patterns.by_user(user_weight.repeat_interleave(per_user)),
+        patterns.by_movie(user_weight[patterns.movie_users]),
+    )
+    return to_movie, to_user
+
+
+def with_messages(graph: HeteroData, keep: Tensor) -> HeteroData:
+    """A shallow copy of ``graph`` whose adjacency carries the ``keep`` edges' messages only
+    (cold-start practice hides some); edges, ratings and features stay."""
+    users, movies = graph[RATES].edge_index[:, keep]
+    sizes = graph["user"].num_nodes, graph["movie"].num_nodes
+    practised = copy.copy(graph)  # new stores, the same tensors
+    practised[RATES].adj_t, practised[RATED_BY].adj_t = mean_adjacency(
+        Patterns.of(users, movies, *sizes)
+    )
+    return practised

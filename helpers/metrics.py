@@ -1,18 +1,106 @@
 """The protocol's metrics (``protocol.md``, notebook 02) for every model: RMSE, MAE, per-user
-NDCG@10, Recall@10, coverage; also by a movie's or user's count of train ratings (notebook 03)."""
+NDCG@10, Recall@10, coverage, with the top-K lists and the index of rated movies they rest on;
+also by a movie's or user's count of train ratings (notebook 03)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
 from sklearn.metrics import ndcg_score
 from tqdm.auto import tqdm
 
-from helpers.recommender import Rated, Recommender, Score, best_unrated, clip
+from helpers.data import STARS
+from helpers.graph import IdMap
 
 RELEVANT = 4.0  # a test rating at or above this is a "relevant" movie
+LIKED = 3.5  # a train rating at or above this is one a list model learns to find
 K = 10
 MAX_RANKED_USERS = 20_000  # beyond this many test users, a fixed random sample of them is ranked
 MOVIE_BUCKETS = (0, 1, 5, 20)  # train ratings of a movie: 0, 1-4, 5-19, 20 or more
 USER_BUCKETS = (1, 30, 100)  # train ratings of a user: < 30, 30-99, 100 or more
+
+
+Score = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
+class Recommender(Protocol):
+    name: str
+
+    def predict(self, users: np.ndarray, movies: np.ndarray) -> np.ndarray: ...
+
+    def score(self, users: np.ndarray, movies: np.ndarray) -> np.ndarray: ...
+
+
+def clip(stars: np.ndarray) -> np.ndarray:
+    return np.clip(stars, *STARS)
+
+
+def top_k(scores: np.ndarray, k: int) -> np.ndarray:
+    """Column indices of the ``k`` best scores per row, best first; ties go to the lower index,
+    also at the k-th place, where ``argpartition`` alone keeps an arbitrary few of the tied."""
+    k = min(k, scores.shape[1])
+    part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+    kth = np.take_along_axis(scores, part, axis=1).min(axis=1, keepdims=True)
+    if np.isnan(kth).any():
+        raise ValueError("The model scored NaN where a list needs numbers: check its score().")
+    for row in np.flatnonzero((scores >= kth).sum(axis=1) > k):  # more tied at the k-th than fit
+        best = np.flatnonzero(scores[row] > kth[row])
+        part[row] = np.concatenate([best, np.flatnonzero(scores[row] == kth[row])[: k - len(best)]])
+    part = np.sort(part, axis=1)  # so the stable sort below leaves tied columns in index order
+    order = np.argsort(-np.take_along_axis(scores, part, axis=1), axis=1, kind="stable")
+    return np.take_along_axis(part, order, axis=1)
+
+
+def best_unrated(score: Score, rated: Rated, users: np.ndarray, k: int) -> np.ndarray:
+    """Catalogue positions of each user's ``k`` best-scored movies that it has not rated."""
+    scores = np.asarray(score(users, rated.catalogue), dtype=np.float64)
+    scores[rated.mask(users)] = -np.inf
+    return top_k(scores, k)
+
+
+@dataclass(frozen=True)
+class Rated:
+    """Each user's ratings as positions in a catalogue (CSR by user), looked up fast."""
+
+    catalogue: np.ndarray  # sorted movie ids that lists are drawn from
+    user_ids: np.ndarray  # sorted raw ids
+    indptr: np.ndarray
+    positions: np.ndarray  # catalogue position of each rated movie (-1: not in the catalogue)
+    stars: np.ndarray
+
+    @classmethod
+    def of(cls, ratings: pd.DataFrame, catalogue: np.ndarray | None = None) -> Rated:
+        """``catalogue`` (sorted ids): by default every movie with a rating in ``ratings``."""
+        if catalogue is None:
+            catalogue = np.sort(ratings["movieId"].unique())
+        order = np.argsort(ratings["userId"].to_numpy(), kind="stable")
+        user_ids, counts = np.unique(ratings["userId"].to_numpy()[order], return_counts=True)
+        positions = IdMap(catalogue).index(ratings["movieId"].to_numpy()[order], strict=False)
+        stars = ratings["rating"].to_numpy(np.float32)[order]
+        return cls(catalogue, user_ids, np.concatenate([[0], np.cumsum(counts)]), positions, stars)
+
+    def rows(self, users: np.ndarray) -> np.ndarray:
+        """Row of each user id (-1 for a user without ratings)."""
+        return IdMap(self.user_ids).index(users, strict=False)
+
+    def of_user(self, user: int) -> tuple[np.ndarray, np.ndarray]:
+        """Catalogue positions and stars of one user's ratings (empty for an unknown user)."""
+        row = self.rows(np.array([user]))[0]
+        part = slice(self.indptr[row], self.indptr[row + 1]) if row >= 0 else slice(0)
+        return self.positions[part], self.stars[part]
+
+    def mask(self, users: np.ndarray) -> np.ndarray:
+        """Boolean [len(users), len(catalogue)]: True where the user rated the movie."""
+        mask = np.zeros((len(users), len(self.catalogue)), dtype=bool)
+        for i, row in enumerate(self.rows(users)):
+            if row >= 0:
+                positions = self.positions[self.indptr[row] : self.indptr[row + 1]]
+                mask[i, positions[positions >= 0]] = True
+        return mask
 
 
 def rmse(predicted: np.ndarray, actual: np.ndarray) -> float:

@@ -1,9 +1,11 @@
-"""The training loop with early stopping (notebook 02 writes it inline first), and the cold-start
-practice it can train with (notebook 07)."""
+"""How every GNN of the kit trains (notebook 02 writes the loop inline first): one ``fit`` with
+early stopping on a validation number, and the two objectives, stars (a sparse MSE) and lists
+(a softmax: every liked movie should outscore the whole catalogue)."""
 
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -12,6 +14,10 @@ import torch
 from torch import Tensor, nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm.auto import tqdm
+
+from helpers.graph import Patterns
+
+FULL_SOFTMAX_LIMIT = 50_000_000  # users x movies logits per step (200 MB of float32)
 
 
 @dataclass
@@ -34,6 +40,7 @@ def fit(
     model: nn.Module,
     step: Callable[[], float],
     validate: Callable[[], float],
+    *,
     epochs: int,
     lr: float = 0.01,
     weight_decay: float = 0.0,
@@ -94,28 +101,42 @@ def _swap_in(model: nn.Module, averaged: AveragedModel | None) -> dict | None:
     return live
 
 
-@dataclass(frozen=True)
-class Practice:
-    """Cold-start practice: each epoch hides the ids and ratings of a share ``movies`` of the
-    movies, and cuts a share ``users`` of the users to their first 1..``onboarding`` ratings."""
+def pair_mse_backward(users: Tensor, movies: Tensor, pairs: Patterns, target: Tensor) -> float:
+    """Mean squared error of ``<users[u], movies[m]>`` against ``target`` (one per edge of
+    ``pairs``), backward included: one sampled product and two sparse ones, no [pairs, channels]
+    gather (benchmarks/decode.py)."""
+    u, m = users.detach(), movies.detach()
+    wanted = target[pairs.order]
+    pattern = pairs.by_user(wanted)  # its values are ignored: beta=0 keeps only the pattern
+    fit = torch.sparse.sampled_addmm(pattern, u, m.T, beta=0.0).values()
+    error = fit - wanted
+    gradient = error * (2.0 / len(error))
+    to_users, to_movies = pairs.by_user(gradient), pairs.by_movie(gradient[pairs.transposed])
+    torch.autograd.backward([users, movies], [to_users @ m, to_movies @ u])
+    return float(error.square().mean())
 
-    movies: float = 0.0
-    users: float = 0.0
-    onboarding: int = 8
 
-    def __bool__(self) -> bool:
-        return bool(self.movies or self.users)
+def softmax(
+    users: Tensor, movies: Tensor, bias: Tensor, liked: tuple[Tensor, Tensor], temperature: float
+) -> Tensor:
+    """Cross-entropy of each liked (user, movie) against every movie, sharpened by a temperature
+    below 1; past :data:`FULL_SOFTMAX_LIMIT` logits, :func:`sampled_softmax` estimates it."""
+    if len(users) * len(movies) > FULL_SOFTMAX_LIMIT:
+        return sampled_softmax(users, movies, bias, liked, temperature)
+    logits = (users / temperature) @ movies.T + bias / temperature  # no users x movies division
+    return -logits.log_softmax(-1)[liked].mean()
 
-    def draw(
-        self, users: Tensor, movies: Tensor, order: Tensor, n_users: int, n_movies: int
-    ) -> tuple[Tensor, Tensor, Tensor]:
-        """Edges that carry messages, ratings asked for, and movies that keep their id; ``order``
-        is each edge's rank in its user's history."""
-        hidden = torch.rand(n_movies, device=users.device) < self.movies
-        practising = torch.rand(n_users, device=users.device) < self.users
-        keep = torch.randint(1, self.onboarding + 1, (n_users,), device=users.device)
-        shown = order < keep[users]
-        cut = practising[users]
-        messages = ~hidden[movies] & (~cut | shown)
-        asked = ~cut | ~shown
-        return messages, asked, ~hidden
+
+def sampled_softmax(
+    users: Tensor, movies: Tensor, bias: Tensor, liked: tuple, temperature: float, negatives=512
+) -> Tensor:
+    """The softmax over ``negatives`` movies drawn uniformly (shared by all pairs) + the liked one;
+    each drawn movie stands for n_movies / negatives movies, hence the log-ratio correction."""
+    user_ids, movie_ids = liked
+    drawn = torch.randint(0, len(movies), (negatives,), device=movies.device)
+    user = users.index_select(0, user_ids)
+    positive = (user * movies.index_select(0, movie_ids)).sum(-1) + bias[movie_ids]
+    correction = math.log(len(movies) / negatives) * temperature
+    negative = user @ movies[drawn].T + bias[drawn] + correction
+    logits = torch.cat([positive[:, None], negative], dim=1) / temperature
+    return -(logits[:, 0] - logits.logsumexp(-1)).mean()

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from helpers.data import STARS
-from helpers.recommender import Rated, clip, top_k
+from helpers.metrics import Rated, clip, top_k
 
 NO_GENRE = "(no genres listed)"
 LOVED = 4.5  # stars: a user "loved" a movie it rated at least this

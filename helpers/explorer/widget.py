@@ -19,7 +19,7 @@ from matplotlib.figure import Figure
 from helpers.data import STARS
 from helpers.explorer import explain, logic
 from helpers.explorer.logic import ExplorerError, Filters, Recommendations
-from helpers.recommender import Rated
+from helpers.metrics import Rated
 
 MIN_RATINGS = 10  # scores of movies with a handful of ratings rest on little evidence
 MAX_OPTIONS = 3000  # users / titles offered in a search list (any id can still be typed)

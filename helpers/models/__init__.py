@@ -1,2 +1,118 @@
-"""The kit's GNNs: GraphSAGE (notebooks 02-05, 07), LightGCN, the graph filter and the
-neighbourhood rating GNN (notebook 06)."""
+"""The kit's named models (notebooks 02-08, ``python -m helpers.evaluate``,
+``benchmarks/seeds.py``): plain functions ``(train, source, settings, seed, progress)`` that
+return a fitted recommender. A new model is a function here (or in its family's module) and
+one line in :data:`MODELS`."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from helpers import baselines, features
+from helpers.models import lightgcn, neighbourhood
+from helpers.models.graphsage import (
+    LISTS,
+    SHRINKAGES,
+    STARS,
+    Practice,
+    SageConfig,
+    train_lists,
+    train_stars,
+)
+from helpers.protocol import NEW_MOVIES, NEW_USERS
+from helpers.recommend import Both
+
+CONTENT = features.FeatureRecipe("year and genres", (), ("year", "genres"))  # notebook 03
+DESCRIBED = features.FeatureRecipe("described", (), ("year", "genres", "genome", "tags"))  # 04
+NEW_MOVIE = features.FeatureRecipe("new movie", (), ("year", "genres", "title", "genome"))  # 07
+# Cold-start practice, chosen on seed 42's held-out users and movies (notebook 07); at half the
+# learning rate the list weights do not swing, so they are kept as they are, not averaged.
+COLD_LISTS = SageConfig(
+    recipe=NEW_MOVIE, practice=Practice(movies=0.2, users=1.0), lr=0.005, average=None
+)
+COLD_STARS = SageConfig(
+    recipe=NEW_MOVIE, practice=Practice(movies=0.5, users=0.5), epochs=100, patience=10,
+    check_every=1, average=None,
+)  # fmt: skip
+
+
+def graphsage(train, source, settings, seed=42, progress=False) -> Both:
+    """Notebook 02's GraphSAGE of ids alone: its list model and its star model."""
+    lists = train_lists(train, source, settings, seed=seed, progress=progress)
+    return Both(lists, train_stars(train, source, settings, seed=seed), "GraphSAGE")
+
+
+def graphsage_content(train, source, settings, seed=42, progress=False) -> Both:
+    """Notebook 03's GraphSAGE, with each movie's year and genres."""
+    name, recipe = "GraphSAGE + year, genres", CONTENT
+    return Both(
+        train_lists(train, source, settings, config=replace(LISTS, recipe=recipe), seed=seed,
+                    name=f"{name} (lists)", progress=progress),
+        train_stars(train, source, settings, config=replace(STARS, recipe=recipe), seed=seed,
+                    name=f"{name} (stars)"),
+        name,
+    )  # fmt: skip
+
+
+def graphsage_final(train, source, settings, seed=42, progress=False) -> Both:
+    """Notebook 04's GraphSAGE, with the genome and user tags as well."""
+    name, recipe = "GraphSAGE + genome, tags", DESCRIBED
+    return Both(
+        train_lists(train, source, settings, config=replace(LISTS, recipe=recipe), seed=seed,
+                    name=f"{name} (lists)", progress=progress),
+        train_stars(train, source, settings, config=replace(STARS, recipe=recipe), seed=seed,
+                    name=f"{name} (stars)"),
+        name,
+    )  # fmt: skip
+
+
+def graphsage_cold_users(train, source, settings, seed=42, progress=False) -> Both:
+    """Notebook 07's GraphSAGE for new users: practised, and stopped on held-out new users."""
+    name, lists = "GraphSAGE (new users)", replace(COLD_LISTS, shrinkages=SHRINKAGES)
+    return Both(
+        train_lists(train, source, settings, config=lists, seed=seed, cold=NEW_USERS,
+                    name=name, progress=progress),
+        train_stars(train, source, settings, config=COLD_STARS, seed=seed, cold=NEW_USERS,
+                    name=name),
+        name,
+    )  # fmt: skip
+
+
+def graphsage_cold_movies(train, source, settings, seed=42, progress=False) -> Both:
+    """Notebook 07's GraphSAGE for new movies: practised, and stopped on held-out new movies."""
+    name = "GraphSAGE (new movies)"
+    return Both(
+        train_lists(train, source, settings, config=COLD_LISTS, seed=seed, cold=NEW_MOVIES,
+                    name=name, progress=progress),
+        train_stars(train, source, settings, config=COLD_STARS, seed=seed, cold=NEW_MOVIES,
+                    name=name),
+        name,
+    )  # fmt: skip
+
+
+def gnn(train, source, settings, seed=42, progress=False) -> Both:
+    """Notebook 06's best GNNs as one: LightGCN + graph filter lists, neighbourhood GNN stars."""
+    lists = lightgcn.gnn_ranking(train, source, settings, seed, progress)
+    return Both(lists, neighbourhood.gnn_rating(train, source, settings, seed, progress), "GNN")
+
+
+MODELS = {
+    "global-mean": baselines.GlobalMean.trained,
+    "bias": baselines.BiasBaseline.trained,
+    "most-popular": baselines.MostPopular.trained,
+    "ease": baselines.EASE.trained,
+    "svd": baselines.SVD.trained,
+    "svd++": baselines.SVDpp.trained,
+    "graphsage": graphsage,
+    "graphsage-content": graphsage_content,
+    "graphsage-final": graphsage_final,
+    "graphsage-cold-users": graphsage_cold_users,
+    "graphsage-cold-movies": graphsage_cold_movies,
+    "lightgcn": lightgcn.lightgcn,
+    "gnn-ranking": lightgcn.gnn_ranking,
+    "gnn-rating": neighbourhood.gnn_rating,
+    "gnn": gnn,
+}
+DEFAULT_MODEL = "gnn"  # best on both metrics over seeds 42-44 (benchmarks/seeds.py)
+# LightGCN and the graph filter learn one vector per training user, the rating GNN too: they
+# cannot take users who join after training (notebook 07).
+NO_FOLD_IN = frozenset({"lightgcn", "gnn-ranking", "gnn-rating", "gnn"})

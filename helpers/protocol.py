@@ -1,11 +1,18 @@
-"""The protocol's splits (``protocol.md``): the random 80/20 split, validation carved from train,
-a temporal split (notebook 05) and the cold-start splits, new users and new movies (notebook 07)."""
+"""The evaluation protocol (``protocol.md``): the random 80/20 split, validation carved from
+train (notebook 02), a temporal split (notebook 05), and the cold-start splits with their scores:
+new users join with their first ratings, read only through ``fold_in`` (no refit); new movies,
+with no training rating, are ranked among themselves (notebook 07)."""
 
+from __future__ import annotations
+
+from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
+
+from helpers.metrics import Ranking, rating_metrics
 
 SEED = 42
 ONBOARDING = 5  # ratings a new user gives when joining (protocol.md: K = 5 unless stated)
@@ -64,3 +71,30 @@ def new_movies_split(ratings: pd.DataFrame, seed: int = SEED) -> Split:
     """20 % of the movies (drawn with seed + 1) have no rating in train."""
     is_new = _drawn(ratings["movieId"], seed + 1)
     return Split(ratings[~is_new], ratings[is_new])
+
+
+def new_users(model, split: NewUsers) -> dict[str, float]:
+    """RMSE and top-10 quality for the new users, folded into ``model`` (trained on split.train);
+    they rank every movie of the three parts."""
+    joined = model.fold_in(split.onboarding)
+    catalogue = np.unique(np.concatenate([part["movieId"].to_numpy() for part in split]))
+    scores = Ranking(split.onboarding, split.test, catalogue)(joined.score)
+    return (rating_metrics(joined, split.test) if hasattr(joined, "predict") else {}) | scores
+
+
+def new_movies(model, split: Split) -> dict[str, float]:
+    """RMSE and top-10 quality on the new movies, ranked among themselves."""
+    catalogue = np.sort(split.test["movieId"].unique())
+    scores = Ranking(split.test.iloc[:0], split.test, catalogue)(model.score)
+    return rating_metrics(model, split.test) | scores
+
+
+class ColdStart(NamedTuple):
+    """A cold-start protocol: how its split is drawn, and how a model is scored on it."""
+
+    split: Callable[..., Split | NewUsers]
+    score: Callable[..., dict[str, float]]
+
+
+NEW_USERS = ColdStart(new_users_split, new_users)
+NEW_MOVIES = ColdStart(new_movies_split, new_movies)

@@ -1,0 +1,376 @@
+"""GraphSAGE, the kit's inductive GNN: the model and its list objective (notebook 02 shows both
+first), its feature inputs (notebooks 03-05), cold-start practice and the fold-in of new users
+(notebook 07), and the named models trained from them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import Tensor, nn
+from torch_geometric.data import HeteroData
+from torch_geometric.nn import SAGEConv
+
+from helpers import metrics, protocol
+from helpers.baselines import BiasBaseline
+from helpers.data import MovieData
+from helpers.features import FeatureRecipe, FeatureTables
+from helpers.graph import (
+    RATED_BY,
+    RATES,
+    IdMap,
+    IdMaps,
+    Mean,
+    Patterns,
+    build_graph,
+    mean_adjacency,
+    with_messages,
+)
+from helpers.metrics import LIKED
+from helpers.recommend import Embeddings, GNNRecommender
+from helpers.reproducibility import device, seed_everything
+from helpers.settings import Settings
+from helpers.train import History, fit, pair_mse_backward, softmax
+
+PAIRS_PER_STEP = 262_144  # liked pairs per step at most (MovieLens 25M has ~12 million)
+SHRINKAGES = (0.0, 1.0, 2.0, 4.0, 8.0)  # pseudo-ratings of "the average user" (notebook 07)
+
+
+class MeanSAGEConv(SAGEConv):
+    """PyG's SAGEConv (mean aggregation: the same weights and outputs) on the kit's ``Mean``
+    adjacency, one sparse product whose backward reuses a transpose built once.
+
+    Why: PyG's own SAGEConv on a sparse ``adj_t`` re-sorts that transpose at every step; at
+    MovieLens 25M it is slower and bigger (``benchmarks/sage_conv.py`` measures both)."""
+
+    def forward(self, x: tuple[Tensor, Tensor], adj_t: Mean) -> Tensor:
+        return self.lin_l(adj_t(x[0])) + self.lin_r(x[1])
+
+
+class GraphSAGE(nn.Module):
+    """User and movie embeddings: inputs, ``layers`` rounds of messages both ways, their mean."""
+
+    def __init__(
+        self,
+        num_movies: int,
+        channels: int = 64,
+        layers: int = 2,
+        user_features: int = 0,
+        movie_features: int = 0,
+    ):
+        super().__init__()
+        self.movie_ids = nn.Embedding(num_movies, channels)
+        nn.init.normal_(self.movie_ids.weight, std=0.1)
+        self.movie_features = nn.Linear(movie_features, channels) if movie_features else None
+        self.user_features = nn.Linear(user_features, channels) if user_features else None
+        self.user_start = nn.Parameter(torch.zeros(channels))  # a user before its movies speak
+        self.to_movie = nn.ModuleList(MeanSAGEConv(channels, channels) for _ in range(layers))
+        self.to_user = nn.ModuleList(MeanSAGEConv(channels, channels) for _ in range(layers))
+        self.movie_bias = nn.Parameter(torch.zeros(num_movies))  # popularity, for lists
+
+    def user_inputs(self, x: Tensor | None, n_users: int) -> Tensor:
+        start = self.user_start.expand(n_users, -1)
+        return start if self.user_features is None else start + self.user_features(x)
+
+    def movie_inputs(self, x: Tensor | None, known: Tensor) -> Tensor:
+        """Id embeddings of ``known`` movies (trained ones), zeros for the others, plus features."""
+        ids = self.movie_ids.weight * known.unsqueeze(-1)
+        return ids if self.movie_features is None else ids + self.movie_features(x)
+
+    def rounds(self, graph: HeteroData) -> tuple[list[Tensor], list[Tensor]]:
+        """Every round's user and movie embeddings, the inputs first."""
+        users = [self.user_inputs(graph["user"].get("x"), graph["user"].num_nodes)]
+        movies = [self.movie_inputs(graph["movie"].get("x"), graph["movie"].known)]
+        for to_movie, to_user in zip(self.to_movie, self.to_user, strict=True):
+            heard_by_movies = to_movie((users[-1], movies[-1]), graph[RATES].adj_t)
+            users.append(to_user((movies[-1], users[-1]), graph[RATED_BY].adj_t))
+            movies.append(heard_by_movies)
+        return users, movies
+
+    def forward(self, graph: HeteroData) -> tuple[Tensor, Tensor]:
+        """Final user and movie embeddings: the mean over the inputs and every round."""
+        users, movies = self.rounds(graph)
+        return torch.stack(users).mean(0), torch.stack(movies).mean(0)
+
+    @torch.no_grad()
+    def fold_in(self, movie_rounds: list[Tensor], user_x: Tensor | None, to_user: Mean) -> Tensor:
+        """Embeddings of unseen users from their ratings (``to_user``) and the stored movie
+        rounds alone: no gradient step, a few small products whatever the size of the graph."""
+        users = [self.user_inputs(user_x, to_user.matrix.size(0))]
+        for to_user_conv, movies in zip(self.to_user, movie_rounds, strict=False):
+            users.append(to_user_conv((movies, users[-1]), to_user))
+        return torch.stack(users).mean(0)
+
+
+def list_step(model: GraphSAGE, graph: HeteroData, config: SageConfig) -> float:
+    """One step for lists: each liked rating's movie should outscore every movie the graph
+    knows (a softmax), plus an L2 penalty on the inputs; backward included."""
+    practised = config.practice.draw(graph)  # the graph itself without practice (notebook 07)
+    edges = practised[RATES]
+    liked = edges.rating >= LIKED
+    chosen = torch.nonzero(liked & edges.asked if "asked" in edges else liked).squeeze(-1)
+    if len(chosen) > PAIRS_PER_STEP:
+        chosen = chosen[torch.randperm(len(chosen))[:PAIRS_PER_STEP]]
+    users, movies = model(practised)
+    pairs = (edges.edge_index[0, chosen], edges.edge_index[1, chosen])
+    bias = model.movie_bias.masked_fill(~graph["movie"].known, -torch.inf)  # unknown: unlisted
+    loss = softmax(users, movies, bias, pairs, config.temperature)
+    inputs = [model.movie_ids, model.movie_features, model.user_features]
+    penalty = sum(m.weight.pow(2).sum() for m in inputs if m is not None)
+    loss = loss + config.l2 * penalty / len(users)
+    loss.backward()
+    return loss.item()
+
+
+def star_step(model: GraphSAGE, graph: HeteroData, config: SageConfig) -> float:
+    """One step for stars: the MSE of ``<user, movie>`` against each rating's residual on the
+    bias model (a hidden movie's residual keeps its movie bias: it is new to the bias model)."""
+    practised = config.practice.draw(graph)
+    edges = practised[RATES]
+    users, movies = model(practised)
+    if "asked" not in edges:  # every rating is asked for: the patterns sorted once
+        return pair_mse_backward(users, movies, edges.patterns, edges.residual)
+    target = edges.residual + edges.movie_bias * practised["movie"].hidden[edges.edge_index[1]]
+    asked = edges.asked
+    pairs = Patterns.of(*edges.edge_index[:, asked], *edges.patterns.size)
+    return pair_mse_backward(users, movies, pairs, target[asked])
+
+
+@dataclass(frozen=True)
+class Practice:
+    """Cold-start practice (notebook 07): each epoch hides the ids and ratings of a share
+    ``movies`` of the movies, and cuts a share ``users`` of the users to their first
+    1..``onboarding`` ratings."""
+
+    movies: float = 0.0
+    users: float = 0.0
+    onboarding: int = 8
+
+    def draw(self, graph: HeteroData) -> HeteroData:
+        """This epoch's graph: messages only on the edges shown, the ratings asked for
+        (``asked``), hidden movies without their ids; ``graph`` itself without practice."""
+        if not (self.movies or self.users):
+            return graph
+        users, movies = graph[RATES].edge_index
+        on = users.device
+        hidden = torch.rand(graph["movie"].num_nodes, device=on) < self.movies
+        practising = torch.rand(graph["user"].num_nodes, device=on) < self.users
+        keep = torch.randint(1, self.onboarding + 1, (graph["user"].num_nodes,), device=on)
+        shown, cut = graph[RATES].order < keep[users], practising[users]
+        practised = with_messages(graph, ~hidden[movies] & (~cut | shown))
+        practised[RATES].asked = ~cut | ~shown
+        practised["movie"].known = graph["movie"].known & ~hidden
+        practised["movie"].hidden = hidden
+        return practised
+
+
+@dataclass(frozen=True, kw_only=True)
+class SageConfig:
+    """Everything a GraphSAGE run is set with; the defaults are the warm list model's, chosen on
+    the validation part of seed 42. Lists validate and keep the average of the weights
+    (``fit(average=...)``): without it, another CPU's rounding moved NDCG@10 by 0.02."""
+
+    channels: int = 64
+    layers: int = 2
+    lr: float = 0.01
+    l2: float = 1e-4  # on the input embeddings, for lists
+    temperature: float = 0.25  # of the list softmax
+    epochs: int = 300
+    patience: int = 60
+    check_every: int = 5
+    average: float | None = 0.99
+    recipe: FeatureRecipe | None = None  # node features (notebooks 03-05); None: ids only
+    practice: Practice = field(default_factory=Practice)
+    shrinkages: tuple[float, ...] = ()  # tried for new users' list vectors (notebook 07)
+
+
+LISTS = SageConfig()
+STARS = SageConfig(epochs=100, patience=10, check_every=1, average=None)
+
+
+@dataclass(kw_only=True)
+class SageRecommender(GNNRecommender):
+    """A trained GraphSAGE served on the graph of the train ratings, ready for new users."""
+
+    model: GraphSAGE
+    movie_rounds: list[Tensor]
+    tables: FeatureTables
+    shrinkage: float = 0.0  # new users' list vectors lean to the average user (see fold_in)
+    shrinkages: dict[float, float] = field(default_factory=dict)  # held-out NDCG@10 of each
+
+    def fold_in(self, ratings: pd.DataFrame) -> GNNRecommender:
+        """The recommender for users who joined after training, from their ``ratings`` alone."""
+        new = IdMap.from_ids(ratings["userId"])
+        maps = IdMaps(new, self.maps.movies)
+        users, movies = maps.pairs(ratings)
+        to_user = mean_adjacency(Patterns.of(users, movies, len(new), len(maps.movies)))[1]
+        user_x = self.tables.on(ratings, maps)[0] if self.tables.users is not None else None
+        vectors = self.model.fold_in(self.movie_rounds, user_x, to_user).numpy()
+        if self.lists is not None and self.shrinkage:  # few ratings: lean to the average user
+            n = np.bincount(users.numpy(), minlength=len(new)).astype(np.float32)[:, None]
+            average = self.lists.users.mean(0)  # the mean of the training users' vectors
+            vectors = (n * vectors + self.shrinkage * average) / (n + self.shrinkage)
+        known = self.lists or self.stars
+        joined = Embeddings(vectors, known.movies, known.bias)
+        lists, stars = (joined, None) if self.lists is not None else (None, joined)
+        return GNNRecommender(self.name, maps, self.base.fold_in(ratings), lists, stars)
+
+
+@torch.no_grad()
+def embed(model: GraphSAGE, graph: HeteroData) -> tuple[Embeddings, list[Tensor]]:
+    """The model's embeddings of ``graph`` as numpy arrays, and its movie rounds (for fold-in)."""
+    users, movies = model.rounds(graph)
+    vectors = [torch.stack(x).mean(0).cpu().numpy() for x in (users, movies)]
+    return Embeddings(*vectors, model.movie_bias.cpu().numpy()), [m.cpu() for m in movies]
+
+
+@dataclass
+class _Run:
+    """One GraphSAGE run's data: the maps, the parts it fits and checks on, features, graph."""
+
+    maps: IdMaps
+    fit_part: pd.DataFrame
+    valid_part: pd.DataFrame
+    held_out: tuple | None  # the cold-start split played inside the train part
+    tables: FeatureTables
+    graph: HeteroData
+    base: BiasBaseline
+
+    @classmethod
+    def of(cls, train, source: MovieData, config: SageConfig, seed: int, cold, all_ids) -> _Run:
+        maps = IdMaps.from_tables(train, source.movies)
+        fit_part, valid_part = protocol.validation_split(train, seed)
+        held_out = cold.split(train, seed + 1000) if cold is not None else None
+        fit_part = held_out.train if held_out is not None else fit_part
+        tables = FeatureTables.fit(config.recipe, fit_part, maps, source)
+        graph = _graph(fit_part, maps, tables, all_ids)
+        base = BiasBaseline().fit(fit_part)
+        return cls(maps, fit_part, valid_part, held_out, tables, graph, base)
+
+    def model(self, config: SageConfig, model_class: type[GraphSAGE]) -> GraphSAGE:
+        widths = [t.raw.shape[1] if t else 0 for t in (self.tables.users, self.tables.movies)]
+        return model_class(len(self.maps.movies), config.channels, config.layers, *widths)
+
+
+def _graph(ratings: pd.DataFrame, maps: IdMaps, tables: FeatureTables, all_ids: bool):
+    """The graph of ``ratings`` with the tables' features; ``all_ids``: every movie keeps its id
+    (a warm list model trains unrated movies as movies nobody picks), else only rated ones."""
+    graph = build_graph(ratings, maps, *tables.on(ratings, maps))
+    graph["movie"].known = graph["movie"].rated | all_ids
+    return graph
+
+
+def _trained(
+    run: _Run, train, model, step, validate, config, settings, name, progress, all_ids, stars
+) -> SageRecommender:
+    """Fit ``model`` with ``step``, then serve it on the graph of all ``train`` ratings."""
+    graph, model = run.graph.to(device()), model.to(device())  # a GPU trains when there is one
+    history = fit(
+        model, lambda: step(model, graph, config), validate,
+        epochs=settings.epochs(config.epochs, len(run.fit_part)), lr=config.lr,
+        patience=config.patience, check_every=config.check_every, average=config.average,
+        progress=progress,
+    )  # fmt: skip
+    served_on, model = _graph(train, run.maps, run.tables, all_ids), model.cpu()
+    return _served(model, served_on, run.maps, run.tables, BiasBaseline().fit(train), name, stars,
+                   history)  # fmt: skip
+
+
+def _served(model, graph, maps, tables, base, name, stars: bool, history=None) -> SageRecommender:
+    """The recommender of ``model`` on ``graph``; a star model of ids alone leaves a movie the
+    graph has no rating of to the bias model."""
+    vectors, rounds = embed(model, graph)
+    if stars and model.movie_features is None:
+        vectors.movies[~graph["movie"].known.cpu().numpy()] = 0.0
+    lists, stars_ = (None, vectors) if stars else (vectors, None)
+    return SageRecommender(
+        name=name, maps=maps, base=base, lists=lists, stars=stars_, model=model,
+        movie_rounds=rounds, tables=tables, history=history or History(),
+    )  # fmt: skip
+
+
+def train_lists(
+    train: pd.DataFrame,
+    source: MovieData,
+    settings: Settings,
+    *,
+    config: SageConfig = LISTS,
+    seed: int = 42,
+    cold: protocol.ColdStart | None = None,
+    name: str = "GraphSAGE (lists)",
+    model_class: type[GraphSAGE] = GraphSAGE,
+    step: Callable[[GraphSAGE, HeteroData, SageConfig], float] = list_step,
+    progress: bool = False,
+) -> SageRecommender:
+    """GraphSAGE for top-K lists, trained on the fit part and kept at its best validation NDCG@10
+    (on ``cold``'s protocol played inside the train part, if given); served on all of ``train``."""
+    seed_everything(seed)
+    all_ids = not (config.practice.movies or config.practice.users)
+    run = _Run.of(train, source, config, seed, cold, all_ids)
+    model = run.model(config, model_class)
+    ranking = metrics.Ranking(run.fit_part, run.valid_part) if cold is None else None
+
+    def validate() -> float:
+        served = _served(model, run.graph, run.maps, run.tables, run.base, name, stars=False)
+        if cold is not None:
+            return cold.score(served, run.held_out)["NDCG@10"]
+        return ranking(served.score)["NDCG@10"]
+
+    recommender = _trained(
+        run, train, model, step, validate, config, settings, name, progress, all_ids, stars=False
+    )
+    if config.shrinkages:
+        on_fit = _served(model, run.graph.to("cpu"), run.maps, run.tables, run.base, name, False)
+        recommender.shrinkages = choose_shrinkage(on_fit, train, seed + 1000, config.shrinkages)
+        recommender.shrinkage = max(recommender.shrinkages, key=recommender.shrinkages.get)
+    return recommender
+
+
+def train_stars(
+    train: pd.DataFrame,
+    source: MovieData,
+    settings: Settings,
+    *,
+    config: SageConfig = STARS,
+    seed: int = 42,
+    cold: protocol.ColdStart | None = None,
+    name: str = "GraphSAGE (stars)",
+    model_class: type[GraphSAGE] = GraphSAGE,
+    progress: bool = False,
+) -> SageRecommender:
+    """GraphSAGE for stars, a residual on the bias model (which answers for a movie or user the
+    graph knows nothing about), kept at its best validation RMSE; served on all of ``train``."""
+    seed_everything(seed)
+    run = _Run.of(train, source, config, seed, cold, all_ids=False)
+    model = run.model(config, model_class)
+    edges, part = run.graph[RATES], run.fit_part
+    expected = run.base.predict(part["userId"].to_numpy(), part["movieId"].to_numpy())
+    edges.residual = edges.rating - torch.from_numpy(expected).float()
+    unbiased = run.base.predict(part["userId"].to_numpy(), -np.ones(len(part)))
+    edges.movie_bias = torch.from_numpy(expected - unbiased).float()
+
+    def validate() -> float:
+        served = _served(model, run.graph, run.maps, run.tables, run.base, name, stars=True)
+        if cold is not None:
+            return -cold.score(served, run.held_out)["RMSE"]
+        return -metrics.rating_metrics(served, run.valid_part)["RMSE"]
+
+    return _trained(
+        run, train, model, star_step, validate, config, settings, name, progress, False, True
+    )
+
+
+def choose_shrinkage(
+    served: SageRecommender, train: pd.DataFrame, seed: int, shrinkages: tuple[float, ...]
+) -> dict[float, float]:
+    """Held-out new users' NDCG@10 (mean over 1 and 5 onboarding ratings) of each shrinkage."""
+    joining = [protocol.new_users_split(train, seed, k=k) for k in (1, 5)]
+    values = {}
+    for shrinkage in shrinkages:
+        served.shrinkage = shrinkage
+        scores = [protocol.new_users(served, part)["NDCG@10"] for part in joining]
+        values[shrinkage] = float(np.mean(scores))
+    return values

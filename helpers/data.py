@@ -1,10 +1,7 @@
 """Load the MovieLens tables, typed and validated, through a parquet cache (notebook 01).
 
-:mod:`helpers.download` brings each table's CSV (a verified release zip, a local mirror or a
-folder of CSVs, ``MOVIELENS_DATASET=/path``); here it is typed, checked against its schema and
-kept as a parquet copy named by the hash of its content, with the SHA-256 of that copy beside
-it: a copy whose bytes changed is rebuilt from the CSV, never read. Every problem raises
-:class:`~helpers.download.DataError` with a sentence saying what to do.
+:mod:`helpers.download` brings each table's CSV; here it is typed, checked against its schema and
+kept as a parquet copy, which is rebuilt from the CSV when its bytes changed, never read.
 """
 
 from __future__ import annotations
@@ -18,13 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from helpers.download import (
-    RELEASES,
-    DataError,
-    Source,
-    file_source,
-    table_source,
-)
+from helpers.download import RELEASES, DataError, Source, file_source, table_source
 from helpers.files import write_atomically
 from helpers.settings import Settings
 
@@ -45,19 +36,24 @@ GENOME_HELP = (
 
 
 def read_table(source: Source, table: str, settings: Settings) -> pd.DataFrame:
-    """The table typed and validated, through a parquet copy keyed on the CSV's content."""
+    """The table typed and validated, through a parquet copy named by the CSV's content, with the
+    SHA-256 of the copy's bytes beside it (``<name>.parquet.sha256``)."""
     key = hashlib.sha256(f"{table}|{source.key}".encode()).hexdigest()[:20]
     cached = settings.cache / "parquet" / f"{table}-{key}.parquet"
+    digest = cached.with_name(f"{cached.name}.sha256")
     try:
-        if (frame := read_cached(cached)) is not None:
+        if (frame := read_cached(cached, digest)) is not None:
             return frame
-    except OSError as error:
-        raise cache_error(settings, error) from error
-    frame = typed(read_csv(source), table, source.name)
-    try:
-        write_cached(cached, frame)
-    except OSError as error:
-        raise cache_error(settings, error) from error
+        frame = typed(read_csv(source), table, source.name)  # DataError, never OSError
+        write_atomically(cached, lambda scratch: frame.to_parquet(scratch, index=False))
+        sha256 = hashlib.sha256(cached.read_bytes()).hexdigest()
+        write_atomically(digest, lambda scratch: scratch.write_text(sha256))
+    except OSError as error:  # a full disk, or a cache that is not a folder one may write
+        full = error.errno == errno.ENOSPC
+        fix = "free some space" if full else "set MOVIELENS_CACHE to a folder you can write to"
+        raise DataError(
+            f"The cache {settings.cache} cannot be used ({error.strerror or error}): {fix}."
+        ) from error
     return frame
 
 
@@ -77,32 +73,11 @@ def read_csv(source: Source) -> pd.DataFrame:
         raise DataError(f"{source.name} is not a readable CSV ({error}).") from error
 
 
-def cache_error(settings: Settings, error: OSError) -> DataError:
-    """The sentence for a cache that cannot be read or written."""
-    if error.errno == errno.ENOSPC:
-        return DataError(f"No space left in the cache {settings.cache}: free some space.")
-    return DataError(
-        f"The cache {settings.cache} cannot be used ({error.strerror or error}). Set "
-        "MOVIELENS_CACHE to a folder you can read and write."
-    )
-
-
-def _digest_path(cached: Path) -> Path:
-    return cached.with_name(f"{cached.name}.sha256")
-
-
-def write_cached(cached: Path, frame: pd.DataFrame) -> None:
-    """The parquet copy, then the SHA-256 of its bytes beside it (``<name>.parquet.sha256``)."""
-    write_atomically(cached, lambda scratch: frame.to_parquet(scratch, index=False))
-    digest = hashlib.sha256(cached.read_bytes()).hexdigest()
-    write_atomically(_digest_path(cached), lambda scratch: scratch.write_text(digest))
-
-
-def read_cached(cached: Path) -> pd.DataFrame | None:
-    """The parquet copy if its bytes still have the SHA-256 stored beside them, else None
-    (missing, cut short, overwritten or without a digest: it is rebuilt from the CSV)."""
+def read_cached(cached: Path, digest: Path) -> pd.DataFrame | None:
+    """The parquet copy if its bytes still have the SHA-256 stored in ``digest``, else None
+    (missing, cut short or overwritten: it is rebuilt from the CSV)."""
     try:
-        raw, expected = cached.read_bytes(), _digest_path(cached).read_text().strip()
+        raw, expected = cached.read_bytes(), digest.read_text().strip()
     except FileNotFoundError:  # other OSErrors: the cache itself is unusable (read_table)
         return None
     if hashlib.sha256(raw).hexdigest() == expected:
@@ -135,11 +110,9 @@ def typed(frame: pd.DataFrame, table: str, source: str = "table") -> pd.DataFram
             f"{source}: a column has values of the wrong type or out of range ({error})."
         ) from error
     keys = {"ratings": ["userId", "movieId"], "movies": ["movieId"], "links": ["movieId"]}
-    if table in keys and frame.duplicated(keys[table]).any():
-        count = int(frame.duplicated(keys[table]).sum())
+    if table in keys and (count := int(frame.duplicated(keys[table]).sum())):
         raise DataError(f"{source}: {count:,} duplicate {tuple(keys[table])} rows.")
-    if table == "ratings" and not frame["rating"].between(*STARS).all():
-        bad = frame.loc[~frame["rating"].between(*STARS), "rating"]
+    if table == "ratings" and len(bad := frame["rating"][~frame["rating"].between(*STARS)]):
         scale = f"{STARS[0]:g}..{STARS[1]:g}"
         raise DataError(f"{source}: {len(bad):,} ratings outside {scale} (e.g. {bad.iloc[0]}).")
     if table == "genome-scores" and not frame["relevance"].between(0.0, 1.0).all():
@@ -196,15 +169,15 @@ def load_tags(settings: Settings) -> pd.DataFrame:
 
 
 def _genome_source(settings: Settings, table: str) -> Source | None:
+    """Where the genome's ``table`` is read from, or None where there is none."""
     choice = settings.genome
     if choice and choice.lower() == "none":
         return None
     if choice in RELEASES or (choice is None and settings.dataset in ("ml-25m", "ml-20m")):
         return table_source(table, settings, choice or settings.dataset)
     if choice is None:  # a folder's own genome; the other releases (ml-latest-small) have none
-        own = Path(settings.dataset).expanduser() / f"{table}.csv"
-        is_folder = settings.dataset not in RELEASES  # not a folder of that name in the cwd
-        return table_source(table, settings) if is_folder and own.exists() else None
+        own = settings.dataset not in RELEASES and has_table(table, settings)
+        return table_source(table, settings) if own else None
     path = Path(choice).expanduser()
     if table == "genome-tags":  # the tag names beside the scores (GroupLens or Kaggle name)
         path = next(iter(sorted(path.parent.glob("genome[-_]tags*.csv"))), None)
@@ -215,11 +188,8 @@ def _genome_source(settings: Settings, table: str) -> Source | None:
 
 
 def load_genome(settings: Settings, movie_ids: np.ndarray | None = None) -> pd.DataFrame | None:
-    """Tag Genome relevance (movieId, tagId, relevance), or None where none is configured.
-
-    ml-25m and ml-20m bring their own genome; for other data ``MOVIELENS_GENOME`` names a
-    ``genome-scores.csv`` (GroupLens or Kaggle format) or a release to download it from.
-    """
+    """Tag Genome relevance (movieId, tagId, relevance), or None where none is configured: ml-25m
+    and ml-20m bring their own; ``MOVIELENS_GENOME`` names a genome-scores.csv or a release."""
     source = _genome_source(settings, "genome-scores")
     if source is None:
         return None

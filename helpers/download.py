@@ -1,15 +1,13 @@
 """Download, verify and cache the MovieLens archives (taught in notebook 01).
 
-``pooch`` fetches a release's zip from GroupLens or a local mirror (a folder laid out like
-GroupLens' site), checks it against the published SHA-256 and keeps it in the cache. Tables are
-opened straight from the verified zip (nothing is extracted, so nothing can be half-extracted);
-an extracted CSV is accepted only when it is byte for byte GroupLens' file. Every problem raises
-:class:`DataError` with a sentence saying what to do.
+``pooch`` fetches a release's zip from GroupLens or a mirror, checks its published SHA-256 and
+keeps it in the cache; tables are read straight from the zip, so nothing is half-extracted.
 """
 
 from __future__ import annotations
 
 import errno
+import os
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -82,14 +80,22 @@ class Source:
     open: Callable[[], BinaryIO]
 
 
-def file_source(path: Path) -> Source:
-    """A CSV on disk, keyed on its content; DataError when it cannot be read."""
+def file_source(path: Path, published: str | None = None) -> Source:
+    """A CSV on disk, keyed on its content; with ``published``, only if it is byte for byte that
+    SHA-256 (a release's extracted file). DataError when it cannot be read or differs."""
     try:
         key = pooch.file_hash(path)
+    except FileNotFoundError as error:
+        raise DataError(f"{path} does not exist: the data set has no such table.") from error
     except OSError as error:
         raise DataError(
             f"Cannot read {path} ({error.strerror or error}); check that it is a file you may read."
         ) from error
+    if published is not None and key != published:
+        raise DataError(
+            f"{path} is not GroupLens' file (its SHA-256 differs from the published one: "
+            "edited or damaged). Replace it with the original, or put the release's zip beside."
+        )
     return Source(str(path), key, lambda: open(path, "rb"))
 
 
@@ -105,7 +111,7 @@ def _copy_from(folder: Path) -> Callable:
     """A pooch downloader that copies from a local mirror folder, with a progress bar."""
 
     def download(url: str, output_file: str, _pooch, check_only: bool = False) -> None:
-        source = folder / Path(urlparse(url).path).name
+        source = folder / Path(url).name
         with open(source, "rb") as src, open(output_file, "wb") as out, tqdm(
             total=source.stat().st_size, unit="B", unit_scale=True, desc=f"copy {source.name}"
         ) as bar:  # fmt: skip
@@ -115,8 +121,9 @@ def _copy_from(folder: Path) -> Callable:
     return download
 
 
-def writable_cache(settings: Settings) -> Path:
-    """The cache folder, created and proven writable; DataError says how to choose another."""
+def fetch_archive(release: str, settings: Settings) -> Path:
+    """The release's zip in the cache, verified; fetched from the mirror or GroupLens if needed."""
+    published, base = RELEASES[release], (settings.mirror or GROUPLENS).rstrip("/")
     try:
         check_writable(settings.cache)
     except OSError as error:
@@ -124,25 +131,12 @@ def writable_cache(settings: Settings) -> Path:
             f"The cache {settings.cache} cannot be written ({error.strerror or error}). Set "
             "MOVIELENS_CACHE to a folder you can write to (with some free space)."
         ) from error
-    return settings.cache
-
-
-def fetch_archive(release: str, settings: Settings) -> Path:
-    """The release's zip in the cache, verified; fetched from the mirror or GroupLens if needed."""
-    published, base = RELEASES[release], (settings.mirror or GROUPLENS).rstrip("/")
     folder = _local(base)
     downloader = _copy_from(folder) if folder else pooch.HTTPDownloader(progressbar=True)
-    cached = writable_cache(settings) / f"{release}.zip"
-    damaged = cached.exists() and pooch.file_hash(cached) != published.sha256
+    url, known_hash = f"{base}/{release}.zip", f"sha256:{published.sha256}"
     try:
         return Path(
-            pooch.retrieve(
-                f"{base}/{release}.zip",
-                f"sha256:{published.sha256}",
-                f"{release}.zip",
-                settings.cache,
-                downloader=downloader,
-            )  # fmt: skip
+            pooch.retrieve(url, known_hash, f"{release}.zip", settings.cache, downloader=downloader)
         )
     except ValueError as error:  # pooch deletes a download whose hash differs
         raise DataError(
@@ -151,10 +145,10 @@ def fetch_archive(release: str, settings: Settings) -> Path:
             f"replace the mirror's copy with the official file ({published.size:,} bytes)."
         ) from error
     except (requests.RequestException, OSError) as error:
-        raise DataError(_unfetched(release, base, settings, error, damaged)) from error
+        raise DataError(_unfetched(release, base, settings, error)) from error
 
 
-def _unfetched(release: str, base: str, settings: Settings, error: Exception, damaged: bool) -> str:
+def _unfetched(release: str, base: str, settings: Settings, error: Exception) -> str:
     """Why ``release`` could not be fetched and what to do, as one message."""
     reason = getattr(error, "strerror", None) or error
     if isinstance(error, OSError) and not isinstance(error, requests.RequestException):
@@ -165,10 +159,11 @@ def _unfetched(release: str, base: str, settings: Settings, error: Exception, da
                 f"Could not copy {release}.zip from the mirror {base} ({reason}). Check that "
                 "the mirror holds it and that you may read it."
             )
-    where = (
-        f"replace the damaged {release}.zip in {settings.cache} with the official file "
-        f"({RELEASES[release].size:,} bytes)"
-        if damaged
+    cached, published = settings.cache / f"{release}.zip", RELEASES[release]
+    where = (  # a failed fetch leaves a damaged copy in the cache as it was
+        f"replace the damaged {cached.name} in {settings.cache} with the official file "
+        f"({published.size:,} bytes)"
+        if cached.exists() and pooch.file_hash(cached) != published.sha256
         else f"put the zip in {settings.cache}"
     )
     return (
@@ -178,52 +173,30 @@ def _unfetched(release: str, base: str, settings: Settings, error: Exception, da
     )
 
 
-def _checked_file(path: Path, published: str | None) -> Source:
-    """An extracted CSV of a release, accepted only if it is byte for byte GroupLens' file."""
-    if published is None:
-        raise DataError(
-            f"{path} has no published checksum to verify it against; put the release's zip "
-            "in the mirror folder instead."
-        )
-    if pooch.file_hash(path) != published:
-        raise DataError(
-            f"{path} is not GroupLens' file (its SHA-256 differs from the published one: "
-            "edited or damaged). Replace it with the original, or put the release's zip beside."
-        )
-    return Source(str(path), published, lambda: open(path, "rb"))
-
-
-def _folder_source(folder: Path, table: str) -> Source:
-    """``table`` of a folder of MovieLens CSVs."""
-    path = folder / f"{table}.csv"
-    try:
-        if not folder.is_dir():
+def table_source(table: str, settings: Settings, dataset: str | None = None) -> Source:
+    """Where ``table`` of ``dataset`` (default: the configured one) is read from: a folder of CSVs,
+    a mirror's extracted CSV of a release, or the release's verified zip."""
+    dataset, filename = dataset or settings.dataset, f"{table}.csv"
+    if dataset not in RELEASES:
+        folder = Path(dataset).expanduser()
+        if not os.path.isdir(folder):  # False, not an OSError, for a path it cannot look at
             raise DataError(
                 f"Unknown data set {str(folder)!r}: use one of {', '.join(RELEASES)}, "
                 "or a folder of MovieLens CSVs."
             )
-        if not path.exists():
-            raise DataError(f"{path} does not exist: the data set has no {table} table.")
-    except OSError as error:
-        raise DataError(
-            f"Cannot read the folder {folder} ({error.strerror or error}); check that you may "
-            "read it."
-        ) from error
-    return file_source(path)
-
-
-def table_source(table: str, settings: Settings, dataset: str | None = None) -> Source:
-    """Where ``table`` of ``dataset`` (default: the configured one) is read from."""
-    dataset, filename = dataset or settings.dataset, f"{table}.csv"
-    if dataset not in RELEASES:
-        return _folder_source(Path(dataset).expanduser(), table)
+        return file_source(folder / filename)
     mirror = _local(settings.mirror) if settings.mirror else None
     if (
         mirror
-        and not (mirror / f"{dataset}.zip").exists()
         and (mirror / dataset / filename).exists()
+        and not (mirror / f"{dataset}.zip").exists()
     ):
-        return _checked_file(mirror / dataset / filename, RELEASES[dataset].files.get(filename))
+        if filename not in RELEASES[dataset].files:
+            raise DataError(
+                f"{mirror / dataset / filename} has no published checksum to verify it against; "
+                "put the release's zip in the mirror folder instead."
+            )
+        return file_source(mirror / dataset / filename, RELEASES[dataset].files[filename])
     member = f"{dataset}/{filename}"
 
     def open_member() -> BinaryIO:

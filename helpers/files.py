@@ -1,88 +1,69 @@
-"""Write files whole or not at all (every file the kit writes: the parquet cache of notebook 01,
+"""Write files whole or not at all: every file the kit writes (the parquet cache of notebook 01,
 the models and results table of notebooks 02-08, ``python -m helpers.evaluate``'s outputs)."""
 
 from __future__ import annotations
 
 import os
+import secrets
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-FILE_MODE = 0o666 & ~_umask()  # what open() would give a new file here (mkstemp gives 0600)
-STALE_SCRATCH = 3600  # seconds after which a scratch file of a dead or unknown writer is removed
-
-
 def write_atomically(path: Path, write: Callable[[Path], object]) -> Path:
-    """``write`` a scratch file of a unique name beside ``path``, then rename it to ``path``.
-
-    An interrupted run leaves the previous file (or none), and two processes writing the same
-    file never share a scratch name. The file gets the mode the umask gives new files, and
-    scratch files that killed writers left beside ``path`` are removed.
-    """
-    return write_together({path: write})[0]
+    """``write`` a new scratch file beside ``path``, then rename it to ``path``: an interrupted run
+    leaves the previous file (or none), never half of one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # A name of its own per writer, holding its process id for remove_stale_scratch; created as
+    # open() creates files, so it gets the mode the umask gives.
+    scratch = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.part")
+    os.close(os.open(scratch, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+    try:
+        write(scratch)
+        os.replace(scratch, path)
+    finally:
+        scratch.unlink(missing_ok=True)
+    remove_stale_scratch(path)
+    return path
 
 
 def write_together(writes: dict[Path, Callable[[Path], object]]) -> list[Path]:
-    """Like :func:`write_atomically` for several files: every one is written in full before
-    any is renamed, so a failure keeps the previous set whole (e.g. predictions and top lists)."""
-    scratches = []
-    try:
-        for path, write in writes.items():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            prefix = f".{path.name}.{os.getpid()}."
-            handle, scratch = tempfile.mkstemp(dir=path.parent, prefix=prefix, suffix=".part")
-            os.close(handle)
-            scratches.append(Path(scratch))
-            write(Path(scratch))
-            os.chmod(scratch, FILE_MODE)
-        for path, scratch in zip(writes, scratches, strict=True):
-            os.replace(scratch, path)
-            remove_stale_scratch(path)
-    finally:
-        for scratch in scratches:
-            scratch.unlink(missing_ok=True)
+    """Write several files so that every one is written in full before any is renamed: a failure
+    keeps the previous set whole (e.g. predictions and top lists)."""
+    (path, write), *rest = writes.items()
+
+    def write_this_then_the_rest(scratch: Path) -> None:
+        write(scratch)
+        if rest:  # written (and renamed) while this one still waits in its scratch file
+            write_together(dict(rest))
+
+    write_atomically(path, write_this_then_the_rest)
     return list(writes)
 
 
 def remove_stale_scratch(path: Path) -> None:
-    """Remove scratch files of ``path`` left by a writer that was killed: its process is gone,
-    or (no process named, or another machine's) the file is over an hour old."""
-    for scratch in path.parent.glob(f".{glob_escape(path.name)}.*.part"):
+    """Remove scratch files of ``path`` left by a killed writer: its process is gone, or (no
+    process named, or another machine's) the file is over an hour old."""
+    escaped = "".join(f"[{char}]" if char in "*?[" else char for char in path.name)
+    for scratch in path.parent.glob(f".{escaped}.*.part"):
         writer = scratch.name[len(path.name) + 2 :].split(".")[0]
         try:
-            old = time.time() - scratch.stat().st_mtime > STALE_SCRATCH
-            if old or (writer.isdecimal() and not _running(int(writer))):
+            stale = time.time() - scratch.stat().st_mtime > 3600
+            if not stale and writer.isdecimal():
+                try:
+                    os.kill(int(writer), 0)  # signal 0 only asks whether the process exists
+                except ProcessLookupError:
+                    stale = True
+            if stale:
                 scratch.unlink(missing_ok=True)
-        except OSError:  # gone meanwhile, or not ours to remove
+        except OSError:  # gone meanwhile, someone else's process, or not ours to remove
             continue
 
 
-def glob_escape(name: str) -> str:
-    return "".join(f"[{c}]" if c in "*?[" else c for c in name)
-
-
-def _running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # someone else's process
-        return True
-    return True
-
-
 def check_writable(folder: Path) -> Path:
-    """Create ``folder`` if missing and write (then remove) a file of a unique name in it;
-    the OSError of either step says why it cannot be written."""
+    """Create ``folder`` if missing and create (then remove) a file in it: the OSError of either
+    step says why it cannot be written."""
     folder.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-test."):
-        pass
+    tempfile.NamedTemporaryFile(dir=folder, prefix=".write-test.").close()
     return folder

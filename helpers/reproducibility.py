@@ -13,10 +13,8 @@ THREADS = 2  # the course machine's cores: the stored outputs were computed with
 
 
 def seed_everything(seed: int = 42, threads: int | None = THREADS) -> None:
-    """Seed Python, NumPy and torch, ask torch for deterministic kernels, and fix the number of
-    CPU threads: a sum split over another number of threads adds its floats in another order,
-    and 300 epochs of training turn that last digit into another model. ``threads=None`` keeps
-    the machine's own count (faster on many cores, e.g. at MovieLens 25M)."""
+    """Seed Python, NumPy and torch, ask for deterministic kernels and fix the CPU threads (a sum
+    split over other threads rounds differently); ``threads=None`` keeps the machine's count."""
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)

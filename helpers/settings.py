@@ -27,6 +27,10 @@ VARIABLES = {
     "artifacts": "MOVIELENS_ARTIFACTS",
     "results": "MOVIELENS_RESULTS",
 }
+MIRROR_HELP = (
+    "Point it at a folder laid out like GroupLens' datasets/movielens/ (holding "
+    "ml-latest-small.zip ...), or at a file://, http:// or https:// URL of one."
+)
 
 
 class SettingsError(ValueError):
@@ -35,9 +39,9 @@ class SettingsError(ValueError):
 
 def _count(name: str, value: str) -> int | None:
     """A positive whole number, or None for an empty value."""
-    if not value.strip():
+    if not value:
         return None
-    if not value.strip().isdecimal() or int(value) == 0:  # isdigit() passes "²"
+    if not value.isdecimal() or int(value) == 0:  # isdigit() passes "²"
         raise SettingsError(
             f"{VARIABLES[name]}={value!r} is not a positive whole number; set e.g. "
             f"{VARIABLES[name]}=10, or unset it."
@@ -45,23 +49,12 @@ def _count(name: str, value: str) -> int | None:
     return int(value)
 
 
-MIRROR_HELP = (
-    "Point it at a folder laid out like GroupLens' datasets/movielens/ (holding "
-    "ml-latest-small.zip ...), or at a file://, http:// or https:// URL of one."
-)
-
-
-def _mirror(value: str) -> str | None:
+def _mirror(mirror: str) -> str | None:
     """A mirror folder or URL the downloader can use, or None for an empty value."""
-    mirror = value.strip() or None
-    if mirror is None:
+    if not mirror:
         return None
     if "://" not in mirror:
-        try:
-            is_folder = Path(mirror).expanduser().is_dir()
-        except OSError:  # e.g. a name too long for the file system
-            is_folder = False
-        if not is_folder:
+        if not os.path.isdir(Path(mirror).expanduser()):  # False for a name too long, too
             raise SettingsError(f"MOVIELENS_MIRROR={mirror!r} is not a folder. {MIRROR_HELP}")
         return mirror
     try:
@@ -77,18 +70,16 @@ def _mirror(value: str) -> str | None:
 
 
 def resolved_environ(environ: Mapping[str, str], start: Path) -> dict[str, str]:
-    """``environ`` with every relative path among the ``MOVIELENS_*`` settings made absolute
-    against ``start`` (the folder the user ran a command from), for processes that run
-    elsewhere: notebook kernels run in ``notebooks/``. Release names, URLs and "none" stay."""
+    """``environ`` with the relative paths among the ``MOVIELENS_*`` settings made absolute against
+    ``start``, for notebook kernels, which run in ``notebooks/``."""
     from helpers.download import RELEASES  # here: download imports this module
 
-    names = {*RELEASES, "none", ""}
     resolved = dict(environ)
     for name, variable in VARIABLES.items():
         value = environ.get(variable, "").strip()
-        if name in ("user_sample", "max_epochs") or value.lower() in names or "://" in value:
-            continue
-        resolved[variable] = str((start / Path(value).expanduser()).absolute())
+        keep = value.lower() in {*RELEASES, "none", ""} or "://" in value  # names, URLs, unset
+        if name not in ("user_sample", "max_epochs") and not keep:
+            resolved[variable] = str((start / Path(value).expanduser()).absolute())
     return resolved
 
 
@@ -109,20 +100,20 @@ class Settings:
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """The settings the ``MOVIELENS_*`` variables ask for; a bad value raises SettingsError."""
         env = os.environ if environ is None else environ
-        get = {name: env.get(variable, "") for name, variable in VARIABLES.items()}
-        mirror = _mirror(get["mirror"])
+        get = {name: env.get(variable, "").strip() for name, variable in VARIABLES.items()}
         return cls(
-            dataset=get["dataset"].strip() or DEFAULT_DATASET,
-            mirror=mirror,
-            cache=Path(get["cache"].strip() or REPO / "data").expanduser(),
-            genome=get["genome"].strip() or None,
+            dataset=get["dataset"] or DEFAULT_DATASET,
+            mirror=_mirror(get["mirror"]),
+            cache=Path(get["cache"] or REPO / "data").expanduser(),
+            genome=get["genome"] or None,
             user_sample=_count("user_sample", get["user_sample"]),
             max_epochs=_count("max_epochs", get["max_epochs"]),
-            artifacts=Path(get["artifacts"].strip() or REPO / "artifacts").expanduser(),
-            results=Path(get["results"].strip() or REPO / "results").expanduser(),
+            artifacts=Path(get["artifacts"] or REPO / "artifacts").expanduser(),
+            results=Path(get["results"] or REPO / "results").expanduser(),
         )
 
     def replace(self, **changes) -> Settings:
+        """A copy with ``changes`` (settings are frozen)."""
         return dataclasses.replace(self, **changes)
 
     @property
@@ -133,8 +124,8 @@ class Settings:
 
     @property
     def is_course_data(self) -> bool:
-        """True for the data the committed notebooks show: GroupLens' verified ml-latest-small
-        release, every user; never a folder, whatever its name."""
+        """True for the data the committed notebooks show: the ml-latest-small release (never a
+        folder, whatever its name), every user."""
         return self.dataset == DEFAULT_DATASET and self.user_sample is None
 
     def epochs(self, wanted: int, n_ratings: int) -> int:

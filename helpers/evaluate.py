@@ -129,7 +129,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=42, help="random_state of the split")
     parser.add_argument("--out", required=True, help="folder for the CSV outputs")
     parser.add_argument("--protocol", default="warm", choices=list(PROTOCOLS))
-    parser.add_argument("--onboarding", type=int, default=protocol.ONBOARDING, help="K of new users")
+    parser.add_argument(
+        "--onboarding", type=int, default=protocol.ONBOARDING, help="K of new users"
+    )
     names = ", ".join(MODELS)
     models = f"one of: {names} (default: per protocol, {PROTOCOLS})"
     parser.add_argument("--model", choices=sorted(MODELS), metavar="NAME", help=models)

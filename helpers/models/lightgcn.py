@@ -105,11 +105,11 @@ class Blend:
         return self.first.movie_vectors(movies)
 
 
-def _run(train, maps, config, epochs, ranking=None, progress=False):
+def _run(train, maps, config, model_class, epochs, ranking=None, progress=False):
     """LightGCN trained on ``train`` for ``epochs`` (early-stopped on ``ranking`` if given)."""
     on, graph = device(), build_graph(train, maps)
     users, movies = graph[RATES].edge_index.to(on)
-    model = RankingLightGCN(len(maps.users), len(maps.movies), config.channels, config.layers)
+    model = model_class(len(maps.users), len(maps.movies), config.channels, config.layers)
     model, adjacency = model.to(on), normalised_adjacency(graph).to(on)
     liked = (graph[RATES].rating >= LIKED).to(on)
     base = BiasBaseline().fit(train)
@@ -142,6 +142,7 @@ def train_lightgcn(
     *,
     config: LightGCNConfig = LIGHTGCN,
     seed: int = 42,
+    model_class: type[RankingLightGCN] = RankingLightGCN,
     progress: bool = False,
 ) -> Blend:
     """LightGCN with a softmax loss, early-stopped on validation and refitted on all of ``train``
@@ -151,7 +152,7 @@ def train_lightgcn(
     fit_part, valid_part = protocol.validation_split(train, seed)
     ranking = metrics.Ranking(fit_part, valid_part)
     epochs = settings.epochs(config.epochs, len(fit_part))
-    first, history = _run(fit_part, maps, config, epochs, ranking, progress)
+    first, history = _run(fit_part, maps, config, model_class, epochs, ranking, progress)
     shares = {0.0: max(history.valid.values())}  # 0: LightGCN alone, the filter kept if it helps
     if len(config.blends) > 1:
         candidates, ids = GraphFilter().fit(fit_part), ranking.rated.catalogue
@@ -159,7 +160,7 @@ def train_lightgcn(
             blend = Blend.of(first, candidates, share, ranking.users, ids)
             shares[share] = ranking(blend.score)["NDCG@10"]
     seed_everything(seed)
-    final, _ = _run(train, maps, config, history.best_epoch, progress=progress)
+    final, _ = _run(train, maps, config, model_class, history.best_epoch, progress=progress)
     share = max(shares, key=shares.get)
     users, catalogue = np.sort(train["userId"].unique()), np.sort(train["movieId"].unique())
     graph_filter = GraphFilter().fit(train)

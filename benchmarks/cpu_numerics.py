@@ -14,7 +14,7 @@ process, under one of three settings:
 
 Each run (the workload's parts, ``--parts``) on ml-latest-small, seed 42, protocol split:
 
-* ``graphsage``: ``pipeline.build("graphsage", ...)`` (GraphSAGE lists + stars) trained;
+* ``graphsage``: ``helpers.models.graphsage(...)`` (GraphSAGE lists + stars) trained;
 * ``gnn-ranking``: the ranking GNN (LightGCN blended with the graph filter) trained;
 * ``svd++``: ``baselines.SVDpp`` fitted (numba);
 * ``umap``: ``viz.project_2d`` of 2,000 random 32-d points (numba, 50 epochs).
@@ -46,14 +46,14 @@ WORKLOAD = """
 import hashlib, json, sys, time
 import numpy as np
 import helpers
-from helpers import baselines, data, pipeline, split, viz
+from helpers import baselines, data, models, protocol, viz
 
 parts, started = sys.argv[1:], time.perf_counter()
 settings = helpers.Settings.from_env()
-train, test = split.protocol_split(data.load_ratings(settings), seed=42)
+train, test = protocol.protocol_split(data.load_ratings(settings), seed=42)
 users, catalogue = np.sort(test["userId"].unique())[:200], np.sort(train["movieId"].unique())
 pairs = (test["userId"].to_numpy(), test["movieId"].to_numpy())
-source = pipeline.movie_data(settings) if {"graphsage", "gnn-ranking"} & set(parts) else None
+source = data.load_movie_data(settings) if {"graphsage", "gnn-ranking"} & set(parts) else None
 out, digest = {"load s": time.perf_counter() - started, "parts": {}}, hashlib.md5()
 
 def fingerprint(*arrays):
@@ -66,7 +66,7 @@ def fingerprint(*arrays):
 for name in parts:
     begun = time.perf_counter()
     if name in ("graphsage", "gnn-ranking"):
-        model = pipeline.build(name, train, source, settings, 42)
+        model = models.MODELS[name](train, source, settings, 42)
         printed = fingerprint(model.score(users, catalogue), model.predict(*pairs))
     elif name == "svd++":
         printed = fingerprint(baselines.SVDpp().fit(train).predict(*pairs))

@@ -1,4 +1,4 @@
-"""What the star loss costs per step: ``helpers.losses.pair_mse_backward`` (one sampled product
+"""What the star loss costs per step: ``helpers.train.pair_mse_backward`` (one sampled product
 for the fit, two sparse products for the gradients) against the gather it replaced (the pairs'
 embeddings gathered a million at a time, autograd scattering the gradients back).
 
@@ -17,7 +17,7 @@ import time
 
 import torch
 
-from helpers import losses
+from helpers import train
 from helpers.graph import Patterns
 from helpers.reproducibility import seed_everything
 
@@ -63,7 +63,7 @@ def measure(n_pairs: int, repeats: int) -> dict:
     started = time.perf_counter()
     pairs = Patterns.of(users, movies, USERS, MOVIES)
     sort_seconds = time.perf_counter() - started
-    sparse = median_seconds(lambda: losses.pair_mse_backward(*embeddings(), pairs, target), repeats)
+    sparse = median_seconds(lambda: train.pair_mse_backward(*embeddings(), pairs, target), repeats)
     gather = median_seconds(
         lambda: gathered_mse_backward(*embeddings(), (users, movies), target), repeats
     )

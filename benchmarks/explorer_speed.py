@@ -34,11 +34,12 @@ Two data sets:
 
 The models are **stand-ins with the right shapes**, not trained ones: an update's cost depends
 on the shapes only, and training would take hours at 25M. The user model is a
-``GNNRecommender`` over random list embeddings as wide as LightGCN's (``pipeline.LIGHTGCN``)
+``GNNRecommender`` over random list embeddings as wide as LightGCN's
+(``helpers.models.lightgcn.LIGHTGCN``)
 and 64-d star embeddings on a bias model fitted on train (the shape of notebook 08's ``GNN``,
 without the graph filter of its blend); the "you" model is an untrained ``GraphSAGE`` (64
 channels, 2 layers, ids only) served through ``SageRecommender`` for lists and for stars,
-combined with ``pipeline.Both`` as notebook 08's inductive model is.
+combined with ``helpers.recommend.Both`` as notebook 08's inductive model is.
 """
 
 from __future__ import annotations
@@ -54,15 +55,15 @@ import pandas as pd
 import torch
 
 import helpers
-from helpers import data, split
+from helpers import data, protocol
 from helpers.baselines import BiasBaseline
 from helpers.explorer import explain, logic
 from helpers.explorer.widget import STYLE, Explorer, _png
-from helpers.graph import IdMaps
-from helpers.models.sage import GraphSAGE
-from helpers.pipeline import LIGHTGCN, Both
-from helpers.recommender import Embeddings, GNNRecommender
-from helpers.sage_serving import Graph, SageRecommender, Tables
+from helpers.features import FeatureTables
+from helpers.graph import IdMaps, build_graph
+from helpers.models.graphsage import GraphSAGE, serve
+from helpers.models.lightgcn import LIGHTGCN
+from helpers.recommend import Both, Embeddings, GNNRecommender
 
 GENRES = (
     "Action Adventure Animation Children Comedy Crime Documentary Drama Fantasy Film-Noir "
@@ -70,7 +71,7 @@ GENRES = (
 ).split()
 MAX_YOURS = 20  # ratings you give before the benchmark starts a fresh set
 TARGETS_MS = {"ml-latest-small": 200, "synthetic, MovieLens 25M shape": 1000}  # "you" updates
-WIDTH = LIGHTGCN["channels"]  # the list embeddings' width
+WIDTH = LIGHTGCN.channels  # the list embeddings' width
 SMALL, SYNTHETIC = "ml-latest-small", "synthetic, MovieLens 25M shape"
 
 
@@ -81,7 +82,7 @@ def small() -> tuple[pd.DataFrame, pd.DataFrame]:
     """ml-latest-small's movies and protocol train ratings (seed 42)."""
     settings = helpers.Settings.from_env()
     ratings = data.load_ratings(settings)
-    return data.load_movies(settings), split.protocol_split(ratings, seed=42).train
+    return data.load_movies(settings), protocol.protocol_split(ratings, seed=42).train
 
 
 def synthetic_25m(n_users=162_541, n_movies=62_423, n_ratings=25_000_095, seed=0):
@@ -135,13 +136,15 @@ def stand_ins(movies: pd.DataFrame, train: pd.DataFrame, seed: int = 0):
         normal(n_users, 64, 0.05), normal(n_movies, 64, 0.05), np.zeros(n_movies, np.float32)
     )
     users = GNNRecommender("stand-in GNN", maps, base, lists, stars)
-    graph = Graph.of(train, maps, (None, None))  # the graph the "you" model is served on
-    sage, tables = GraphSAGE(n_movies, channels=64, layers=2), Tables(None, None, None)
+    graph = build_graph(train, maps)  # the graph the "you" model is served on
+    graph["movie"].known = graph["movie"].rated
+    sage, tables = GraphSAGE(n_movies, channels=64, layers=2), FeatureTables(None, None, None)
+    name = "stand-in GraphSAGE"
     with torch.no_grad():
         you = Both(
-            SageRecommender(sage, graph, maps, tables, base, "lists", "stand-in GraphSAGE"),
-            SageRecommender(sage, graph, maps, tables, base, "stars", "stand-in GraphSAGE"),
-            "stand-in GraphSAGE",
+            serve(sage, graph, maps, tables, base, name, stars=False),
+            serve(sage, graph, maps, tables, base, name, stars=True),
+            name,
         )
     return users, you
 

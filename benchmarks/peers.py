@@ -7,7 +7,7 @@
   regularisation chosen on the validation part.
 * ``ease-tuned``: EASE on liked ratings, lambda chosen on the validation part.
 
-Every one answers the kit's :class:`~helpers.recommender.Recommender` interface, so the
+Every one answers the kit's :class:`~helpers.metrics.Recommender` interface, so the
 protocol's own code (:mod:`helpers.metrics`) scores it. The dev extras install myFM and implicit.
 """
 
@@ -23,8 +23,8 @@ from threadpoolctl import threadpool_limits
 
 from helpers import baselines, metrics
 from helpers.graph import LikedRows
+from helpers.protocol import validation_split
 from helpers.reproducibility import THREADS
-from helpers.split import validation_split
 
 LIKED = metrics.RELEVANT  # 4 stars: "liked", as the issue's peers were measured
 EASE_LAMBDAS = (50.0, 100.0, 200.0, 400.0, 800.0)

@@ -7,11 +7,11 @@ For each size: wall time and peak resident memory (RSS) of
 * ``load parquet``: the same tables again, from that parquet cache;
 * ``features``: protocol + validation split, id maps, every feature block of
   ``helpers.features.temporal_features`` on the train part (user stats and temporal; movie
-  stats, year, genres, genome, tags), then ``helpers.sage_serving.Graph`` of the fit part (rating
-  tensors, time order, the sparse mean adjacency both ways);
+  stats, year, genres, genome, tags), then ``helpers.graph.build_graph`` of the fit part (the
+  ``HeteroData`` of rating edges both ways, their time order and sparse mean adjacency);
 * ``epoch``: one ``helpers.train.fit`` epoch of the GraphSAGE star model (64 channels, 2 layers,
-  ids only, residual on ``BiasBaseline``) with ``helpers.sage_training``'s step (messages both
-  ways as sparse products, the residual MSE decoded a million ratings at a time), including the
+  ids only, residual on ``BiasBaseline``) with ``helpers.models.graphsage.star_step`` (messages
+  both ways as sparse products, the residual MSE as sampled sparse products), including the
   validation RMSE pass (on the GPU when there is one);
 * ``score``: the served embeddings, then every movie scored for 1,000 users (all of them below
   1,000), the movies they rated in the fit part removed, top 10.
@@ -118,14 +118,13 @@ def stage_pipeline(settings) -> dict:
     """Parquet load, features, one training epoch and scoring, each measured on its own."""
     import torch
 
-    from helpers import baselines, features, metrics, split
-    from helpers.graph import IdMaps
-    from helpers.models.sage import GraphSAGE
-    from helpers.recommender import Rated, top_k
+    from helpers import baselines, features, metrics, protocol
+    from helpers.features import FeatureTables
+    from helpers.graph import IdMaps, build_graph
+    from helpers.metrics import Rated, top_k
+    from helpers.models.graphsage import STARS, GraphSAGE, serve, star_step, with_residuals
     from helpers.reproducibility import device
-    from helpers.sage_serving import Graph, SageRecommender, Tables
-    from helpers.sage_training import _star_step
-    from helpers.train import Practice, fit
+    from helpers.train import fit
 
     results, parts = {}, {}
     with MemoryProbe("load parquet") as load:
@@ -134,9 +133,9 @@ def stage_pipeline(settings) -> dict:
     ratings, movies = tables.pop("ratings"), tables.pop("movies")
     with MemoryProbe("features") as feats:
         started = time.perf_counter()
-        train_part = split.protocol_split(ratings).train
+        train_part = protocol.protocol_split(ratings).train
         del ratings
-        fit_part, valid_part = split.validation_split(train_part)
+        fit_part, valid_part = protocol.validation_split(train_part)
         maps = IdMaps.from_tables(train_part, movies)
         parts["split + ids s"], started = time.perf_counter() - started, time.perf_counter()
         source = features.MovieData(movies, tables["genome-scores"], None, tables["tags"])
@@ -146,7 +145,8 @@ def stage_pipeline(settings) -> dict:
             recipe.movies(train_part, maps, source),
         )
         parts["feature blocks s"], started = time.perf_counter() - started, time.perf_counter()
-        graph = Graph.of(fit_part, maps, (None, None))  # ids only: the epoch is about the graph
+        graph = build_graph(fit_part, maps)  # ids only: the epoch is about the graph
+        graph["movie"].known = graph["movie"].rated
         parts["graph + adjacency s"] = time.perf_counter() - started
     results["features"] = feats | parts | {
         "users": len(maps.users), "movies": len(maps.movies), "train edges": len(fit_part),
@@ -157,16 +157,19 @@ def stage_pipeline(settings) -> dict:
 
     torch.manual_seed(0)
     model = GraphSAGE(len(maps.movies), channels=64)  # the star model, as notebook 02's
-    graph, model = graph.to(device()), model.to(device())  # as train_sage: a GPU if there is one
     base = baselines.BiasBaseline().fit(fit_part)
-    step = _star_step(model, graph, Practice(), {}, base, fit_part)
+    with_residuals(graph, base, fit_part)
+    graph, model = graph.to(device()), model.to(device())  # as train_stars: a GPU if there is one
 
-    def served() -> SageRecommender:
-        return SageRecommender(model, graph, maps, Tables(None, None, None), base, "stars", "")
+    def served():
+        return serve(model, graph, maps, FeatureTables(None, None, None), base, "", stars=True)
 
     gc.collect()
     with MemoryProbe("epoch") as epoch:
-        fit(model, step, lambda: -metrics.rating_metrics(served(), valid_part)["RMSE"], epochs=1)
+        fit(
+            model, lambda: star_step(model, graph, STARS),
+            lambda: -metrics.rating_metrics(served(), valid_part)["RMSE"], epochs=1,
+        )  # fmt: skip
     results["epoch"] = epoch
     users = np.random.default_rng(0).choice(maps.users.ids, min(1000, len(maps.users)), False)
     users = np.sort(users)

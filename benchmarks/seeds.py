@@ -29,8 +29,10 @@ import pandas as pd  # noqa: E402
 from tqdm.auto import tqdm  # noqa: E402
 
 import peers  # noqa: E402
-from helpers import coldstart, data, metrics, pipeline, split  # noqa: E402
-from helpers.models.lightgcn import GraphFilter  # noqa: E402
+from helpers import data, metrics  # noqa: E402
+from helpers import protocol as splits  # noqa: E402 (``protocol`` names a protocol here)
+from helpers.baselines import GenreProfile, GraphFilter  # noqa: E402
+from helpers.models import MODELS  # noqa: E402
 from helpers.settings import Settings  # noqa: E402
 
 SEEDS = (42, 43, 44)
@@ -61,15 +63,15 @@ DEFAULTS = {
 
 
 def build(name: str, train: pd.DataFrame, source, settings, seed: int):
-    """A model of ``pipeline.MODELS``, a three-seed ensemble, or the graph filter anchor."""
+    """A model of ``helpers.models.MODELS``, a three-seed ensemble, or the graph filter anchor."""
     if name == "graph-filter":
         return GraphFilter().fit(train)
     if name in peers.ENSEMBLES:
         seeds = [seed + 1000 * i for i in range(3)]
         member = name.removesuffix("-x3")
-        members = [pipeline.build(member, train, source, settings, s) for s in seeds]
+        members = [MODELS[member](train, source, settings, s) for s in seeds]
         return peers.Ensemble(members, peers.ENSEMBLES[name])
-    return pipeline.build(name, train, source, settings, seed)
+    return MODELS[name](train, source, settings, seed)
 
 
 def score(
@@ -82,33 +84,33 @@ def score(
     ``new-users-k<K>`` otherwise.
     """
     if protocol == "warm":
-        train, test = split.protocol_split(ratings, seed)
+        train, test = splits.protocol_split(ratings, seed)
         if name in peers.PEERS:  # scored only on what each peer is built for
             model, stars = peers.build(name, train, seed), peers.PEERS[name] == "stars"
             return {"warm": metrics.evaluate(model, train, test, ratings=stars, ranking=not stars)}
         model = build(name, train, source, settings, seed)
         return {"warm": metrics.evaluate(model, train, test)}
     if protocol == "new-users":
-        model = build(name, split.new_users_split(ratings, seed).train, source, settings, seed)
+        model = build(name, splits.new_users_split(ratings, seed).train, source, settings, seed)
         return {
-            "new-users" if k == split.ONBOARDING else f"new-users-k{k}": coldstart.new_users(
-                model, split.new_users_split(ratings, seed, k=k), ratings
+            "new-users" if k == splits.ONBOARDING else f"new-users-k{k}": splits.new_users(
+                model, splits.new_users_split(ratings, seed, k=k)
             )
             for k in ks
         }
-    parts = split.new_movies_split(ratings, seed)
+    parts = splits.new_movies_split(ratings, seed)
     if name.startswith("genre-profile"):
-        model = coldstart.GenreProfile(source.movies, 0.01 if name.endswith("year") else 0.0)
-        return {"new-movies": coldstart.new_movies(model.fit(parts.train), parts)}
+        model = GenreProfile(source.movies, 0.01 if name.endswith("year") else 0.0)
+        return {"new-movies": splits.new_movies(model.fit(parts.train), parts)}
     model = build(name, parts.train, source, settings, seed)
-    return {"new-movies": coldstart.new_movies(model, parts)}
+    return {"new-movies": splits.new_movies(model, parts)}
 
 
 def run(
     models: list[str], seeds: list[int], protocol: str, settings: Settings, ks=(5,)
 ) -> pd.DataFrame:
     """One row per (protocol, model, seed): the metrics and the seconds to train and score."""
-    ratings, source, rows = data.load_ratings(settings), pipeline.movie_data(settings), []
+    ratings, source, rows = data.load_ratings(settings), data.load_movie_data(settings), []
     for seed in seeds:
         for name in tqdm(models, desc=f"seed {seed}"):
             start = time.perf_counter()
@@ -185,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", nargs="+", type=int, default=list(SEEDS))
     parser.add_argument("--protocol", default="warm", choices=list(CLAIMS))
     parser.add_argument(
-        "--onboarding", nargs="+", type=int, default=[split.ONBOARDING], metavar="K",
+        "--onboarding", nargs="+", type=int, default=[splits.ONBOARDING], metavar="K",
         help="new users: K onboarding ratings, one or more (e.g. 1 5 20)",
     )  # fmt: skip
     parser.add_argument(
@@ -200,9 +202,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     models = args.models or DEFAULTS[args.protocol]
     extra = ("graph-filter", "genre-profile", "genre-profile-year", *peers.ENSEMBLES)
-    unknown = [m for m in models if m not in {*pipeline.MODELS, *extra, *peers.PEERS}]
+    unknown = [m for m in models if m not in {*MODELS, *extra, *peers.PEERS}]
     if unknown:
-        known = ", ".join([*pipeline.MODELS, *extra, *peers.PEERS])
+        known = ", ".join([*MODELS, *extra, *peers.PEERS])
         parser.error(f"unknown model(s) {unknown}; choose from: {known}")
     if args.protocol != "warm" and set(models) & set(peers.PEERS):
         parser.error(f"the peers ({', '.join(peers.PEERS)}) run on the warm protocol only")

@@ -236,24 +236,31 @@ class FeatureRecipe:
 
     def movies(self, train: pd.DataFrame, maps: IdMaps, source: MovieData) -> pd.DataFrame | None:
         """The raw movie table (None without blocks); genome and tags only if the source has any."""
-        n, seed, movies = self.n_components, self.seed, source.movies
-        blocks = {
-            "stats": lambda: movie_stats(train, maps),
-            "year": lambda: movie_year(movies, maps),
-            "genres": lambda: movie_genres(movies, maps),
-            "title": lambda: title_reduction(movies, n, seed),
-            "genome": lambda: genome_reduction(source.genome, None, n, seed),
-            "tags": lambda: tag_reduction(train_tags(source.tags, train), n, seed),
-        }
-        lacking = {"genome": source.genome is None or not len(source.genome)}
-        lacking["tags"] = source.tags is None
-        parts = []
-        for name in self.movie_blocks:
-            if not lacking.get(name):
-                part = blocks[name]()  # a reduction: its scores, with a has_<name> column
-                is_scores = isinstance(part, Reduction)
-                parts.append(on_movie_nodes(part, maps, f"has_{name}") if is_scores else part)
+        parts = [self.movie_block(name, train, maps, source) for name in self.movie_blocks]
+        parts = [part for part in parts if part is not None]
         return pd.concat(parts, axis=1) if parts else None
+
+    def movie_block(
+        self, name: str, train: pd.DataFrame, maps: IdMaps, source: MovieData
+    ) -> pd.DataFrame | None:
+        """One movie block on the movie nodes; a reduction gets a ``has_<name>`` column, and
+        None stands for the genome or tags the source lacks."""
+        n, seed, movies = self.n_components, self.seed, source.movies
+        if name == "stats":
+            return movie_stats(train, maps)
+        if name == "year":
+            return movie_year(movies, maps)
+        if name == "genres":
+            return movie_genres(movies, maps)
+        if name == "title":
+            reduction = title_reduction(movies, n, seed)
+        elif name == "genome" and source.genome is not None and len(source.genome):
+            reduction = genome_reduction(source.genome, None, n, seed)
+        elif name == "tags" and source.tags is not None:
+            reduction = tag_reduction(train_tags(source.tags, train), n, seed)
+        else:
+            return None
+        return on_movie_nodes(reduction, maps, f"has_{name}")
 
 
 rich_features = FeatureRecipe("rich", ("stats",), ("stats", "year", "genres"))  # notebook 03

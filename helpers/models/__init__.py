@@ -8,7 +8,6 @@ from __future__ import annotations
 from dataclasses import replace
 
 from helpers import baselines, features
-from helpers.models import lightgcn, neighbourhood
 from helpers.models.graphsage import (
     LISTS,
     SHRINKAGES,
@@ -18,6 +17,8 @@ from helpers.models.graphsage import (
     train_lists,
     train_stars,
 )
+from helpers.models.lightgcn import gnn_ranking, lightgcn_alone
+from helpers.models.neighbourhood import gnn_rating
 from helpers.protocol import NEW_MOVIES, NEW_USERS
 from helpers.recommend import Both
 
@@ -91,8 +92,8 @@ def graphsage_cold_movies(train, source, settings, seed=42, progress=False) -> B
 
 def gnn(train, source, settings, seed=42, progress=False) -> Both:
     """Notebook 06's best GNNs as one: LightGCN + graph filter lists, neighbourhood GNN stars."""
-    lists = lightgcn.gnn_ranking(train, source, settings, seed, progress)
-    return Both(lists, neighbourhood.gnn_rating(train, source, settings, seed, progress), "GNN")
+    lists = gnn_ranking(train, source, settings, seed, progress)
+    return Both(lists, gnn_rating(train, source, settings, seed, progress), "GNN")
 
 
 MODELS = {
@@ -107,9 +108,9 @@ MODELS = {
     "graphsage-final": graphsage_final,
     "graphsage-cold-users": graphsage_cold_users,
     "graphsage-cold-movies": graphsage_cold_movies,
-    "lightgcn": lightgcn.lightgcn,
-    "gnn-ranking": lightgcn.gnn_ranking,
-    "gnn-rating": neighbourhood.gnn_rating,
+    "lightgcn": lightgcn_alone,
+    "gnn-ranking": gnn_ranking,
+    "gnn-rating": gnn_rating,
     "gnn": gnn,
 }
 DEFAULT_MODEL = "gnn"  # best on both metrics over seeds 42-44 (benchmarks/seeds.py)

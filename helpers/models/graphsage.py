@@ -275,11 +275,11 @@ def _trained(
         progress=progress,
     )  # fmt: skip
     served_on, model = _graph(train, run.maps, run.tables, all_ids), model.cpu()
-    return _served(model, served_on, run.maps, run.tables, BiasBaseline().fit(train), name, stars,
+    return serve(model, served_on, run.maps, run.tables, BiasBaseline().fit(train), name, stars,
                    history)  # fmt: skip
 
 
-def _served(model, graph, maps, tables, base, name, stars: bool, history=None) -> SageRecommender:
+def serve(model, graph, maps, tables, base, name, stars: bool, history=None) -> SageRecommender:
     """The recommender of ``model`` on ``graph``; a star model of ids alone leaves a movie the
     graph has no rating of to the bias model."""
     vectors, rounds = embed(model, graph)
@@ -314,7 +314,7 @@ def train_lists(
     ranking = metrics.Ranking(run.fit_part, run.valid_part) if cold is None else None
 
     def validate() -> float:
-        served = _served(model, run.graph, run.maps, run.tables, run.base, name, stars=False)
+        served = serve(model, run.graph, run.maps, run.tables, run.base, name, stars=False)
         if cold is not None:
             return cold.score(served, run.held_out)["NDCG@10"]
         return ranking(served.score)["NDCG@10"]
@@ -323,7 +323,7 @@ def train_lists(
         run, train, model, step, validate, config, settings, name, progress, all_ids, stars=False
     )
     if config.shrinkages:
-        on_fit = _served(model, run.graph.to("cpu"), run.maps, run.tables, run.base, name, False)
+        on_fit = serve(model, run.graph.to("cpu"), run.maps, run.tables, run.base, name, False)
         recommender.shrinkages = choose_shrinkage(on_fit, train, seed + 1000, config.shrinkages)
         recommender.shrinkage = max(recommender.shrinkages, key=recommender.shrinkages.get)
     return recommender
@@ -346,14 +346,10 @@ def train_stars(
     seed_everything(seed)
     run = _Run.of(train, source, config, seed, cold, all_ids=False)
     model = run.model(config, model_class)
-    edges, part = run.graph[RATES], run.fit_part
-    expected = run.base.predict(part["userId"].to_numpy(), part["movieId"].to_numpy())
-    edges.residual = edges.rating - torch.from_numpy(expected).float()
-    unbiased = run.base.predict(part["userId"].to_numpy(), -np.ones(len(part)))
-    edges.movie_bias = torch.from_numpy(expected - unbiased).float()
+    with_residuals(run.graph, run.base, run.fit_part)
 
     def validate() -> float:
-        served = _served(model, run.graph, run.maps, run.tables, run.base, name, stars=True)
+        served = serve(model, run.graph, run.maps, run.tables, run.base, name, stars=True)
         if cold is not None:
             return -cold.score(served, run.held_out)["RMSE"]
         return -metrics.rating_metrics(served, run.valid_part)["RMSE"]
@@ -361,6 +357,17 @@ def train_stars(
     return _trained(
         run, train, model, star_step, validate, config, settings, name, progress, False, True
     )
+
+
+def with_residuals(graph: HeteroData, base: BiasBaseline, ratings: pd.DataFrame) -> HeteroData:
+    """``graph`` (of ``ratings``) with what ``star_step`` fits: each rating less the bias
+    model's prediction, and the movie bias in that prediction."""
+    users, movies = ratings["userId"].to_numpy(), ratings["movieId"].to_numpy()
+    expected = base.predict(users, movies)
+    graph[RATES].residual = graph[RATES].rating - torch.from_numpy(expected).float()
+    unbiased = base.predict(users, -np.ones(len(ratings)))
+    graph[RATES].movie_bias = torch.from_numpy(expected - unbiased).float()
+    return graph
 
 
 def choose_shrinkage(

@@ -167,7 +167,7 @@ def train_lightgcn(
     return Blend.of(final, graph_filter, share, users, catalogue, shares=shares, history=history)
 
 
-def lightgcn(train, source, settings, seed=42, progress=False) -> Blend:
+def lightgcn_alone(train, source, settings, seed=42, progress=False) -> Blend:
     """LightGCN alone (notebook 06's peer for the blend)."""
     config = LightGCNConfig(blends=(0.0,))
     return train_lightgcn(train, source, settings, config=config, seed=seed, progress=progress)

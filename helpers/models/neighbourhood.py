@@ -19,14 +19,14 @@ from helpers.reproducibility import device, seed_everything
 from helpers.settings import Settings
 from helpers.train import History, fit, pair_mse_backward
 
-CHANNELS, LR, WEIGHT_DECAY, EPOCHS, PATIENCE = 64, 0.03, 1e-3, 600, 30
+LR, WEIGHT_DECAY, EPOCHS, PATIENCE = 0.03, 1e-3, 600, 30  # chosen on seed 42's validation
 
 
 class NeighbourhoodGNN(nn.Module):
     """A node's own embedding plus its neighbours' message embeddings, summed / sqrt(degree);
     stars are the bias model's plus ``<user, movie>``."""
 
-    def __init__(self, n_users: int, n_movies: int, channels: int = CHANNELS):
+    def __init__(self, n_users: int, n_movies: int, channels: int = 64):
         super().__init__()
         self.own = nn.ModuleList(nn.Embedding(n, channels) for n in (n_users, n_movies))
         self.message = nn.ModuleList(nn.Embedding(n, channels) for n in (n_users, n_movies))

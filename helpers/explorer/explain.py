@@ -11,19 +11,19 @@ from matplotlib.figure import Figure
 from helpers.explorer.logic import Catalogue, ExplorerError
 from helpers.viz import short
 
-LIKED = 4.0  # stars: the rated movies a recommendation may be explained by
+EXPLAINING_STARS = 4.0  # stars a rated movie needs to explain a recommendation
 
 
 def because_you_liked(
     vectors: np.ndarray, positions: np.ndarray, rated: np.ndarray, stars: np.ndarray
 ) -> pd.DataFrame:
-    """For each recommended row, the liked movie nearest to it: cosine of mean-centred vectors
-    (the direction all movies share says nothing). Liked: :data:`LIKED` stars, else the best 3."""
+    """For each recommended row, the liked movie (:data:`EXPLAINING_STARS` stars, else your best
+    3) nearest by cosine of mean-centred vectors (the direction all movies share says nothing)."""
     known = rated >= 0
     rated, stars = rated[known], stars[known]
     if len(rated) == 0 or len(positions) == 0:
         raise ExplorerError("Nothing to explain: no rated movie is in the catalogue.")
-    good = stars >= LIKED
+    good = stars >= EXPLAINING_STARS
     liked = rated[good] if good.any() else rated[np.argsort(-stars, kind="stable")[:3]]
     centred = vectors - vectors.mean(axis=0)
     unit = centred / np.maximum(np.linalg.norm(centred, axis=1, keepdims=True), 1e-12)
@@ -50,21 +50,19 @@ def explanation_graph(
 
 
 def draw_explanation(graph: nx.DiGraph) -> Figure:
-    """User, movies it rated highly and the recommendations they explain, in three columns.
-
-    Titles are drawn as plain text: a ``$`` in one is a dollar sign, never math."""
-    figure = Figure(figsize=(10, 0.5 * max(3, len(graph)) / 2 + 1.2))
+    """The graph in three columns; titles are plain text (a ``$`` is a dollar, never math)."""
+    figure = Figure(figsize=(10, 0.25 * max(3, len(graph)) + 1.2))
     ax, layout = figure.add_subplot(), {}
     for layer in (0, 1, 2):
         nodes = [n for n in graph if graph.nodes[n]["layer"] == layer]
         layout |= {n: (layer, 1 - (i + 1) / (len(nodes) + 1)) for i, n in enumerate(nodes)}
-    colours = ["#4c72b0", "#55a868", "#dd8452"]
-    fill = [colours[graph.nodes[n]["layer"]] for n in graph]
+    fill = [["#4c72b0", "#55a868", "#dd8452"][graph.nodes[n]["layer"]] for n in graph]
     nx.draw_networkx_nodes(graph, layout, ax=ax, node_size=120, node_color=fill)
-    grey = {"edge_color": "#999999", "arrows": False}
     for kind, style in (("rated", "-"), ("because", "--")):
         edges = [(a, b) for a, b, k in graph.edges(data="kind") if k == kind]
-        nx.draw_networkx_edges(graph, layout, ax=ax, edgelist=edges, style=style, **grey)
+        nx.draw_networkx_edges(
+            graph, layout, ax=ax, edgelist=edges, style=style, edge_color="#999999", arrows=False
+        )
     for node, (x, y) in layout.items():
         ha, dx = [("right", -0.08), ("center", 0.0), ("left", 0.08)][x]
         label, lift = short(graph.nodes[node]["label"], 34), 0.06 if x == 1 else 0

@@ -15,7 +15,6 @@ from helpers.data import STARS
 from helpers.metrics import Rated, clip, top_k
 
 NO_GENRE = "(no genres listed)"
-LOVED = 4.5  # stars: a user "loved" a movie it rated at least this
 YOU = 0  # the user id of the person at the keyboard (MovieLens ids start at 1)
 PRECOMPUTE_LIMIT = 50_000_000  # users x movies scores held in memory at most (200 MB)
 
@@ -36,41 +35,34 @@ class Catalogue:
     genres: tuple[str, ...]
     genre_hot: np.ndarray  # bool [movies, genres]
     n_ratings: np.ndarray
+    movie_ids: np.ndarray
+    year: np.ndarray  # float, NaN where unknown
 
     @classmethod
     def of(cls, movies: pd.DataFrame, train: pd.DataFrame) -> Catalogue:
         counts = train["movieId"].value_counts()
         rated = movies["movieId"].isin(counts.index)
         table = movies[rated].sort_values("movieId", ignore_index=True)
-        names = table["genres"].astype(str).str.split("|")
-        genres = tuple(sorted({g for row in names for g in row} - {NO_GENRE}))
-        hot = np.array([[g in row for g in genres] for row in names], dtype=bool)
-        n_ratings = counts.reindex(table["movieId"]).to_numpy(np.int64)
+        names = table["genres"].astype(str)
+        hot = names.str.get_dummies("|").drop(columns=NO_GENRE, errors="ignore")  # sorted genres
+        n_ratings, ids = counts.reindex(table["movieId"]).to_numpy(np.int64), table["movieId"]
+        year = table["year"].astype("Float64").to_numpy(np.float64, na_value=np.nan)
         view = table[["movieId", "title", "year"]].assign(
             title=table["title"].astype(str).str.replace(r"\s*\(\d{4}\)\s*$", "", regex=True),
-            genres=[", ".join(row) for row in names],
+            genres=names.str.replace("|", ", ", regex=False),
             ratings=n_ratings,
         )
-        return cls(view, genres, hot.reshape(len(table), len(genres)), n_ratings)
+        return cls(view, tuple(hot.columns), hot.to_numpy(bool), n_ratings, ids.to_numpy(), year)
 
     def __len__(self) -> int:
         return len(self.movies)
-
-    @property
-    def movie_ids(self) -> np.ndarray:
-        return self.movies["movieId"].to_numpy()
-
-    @property
-    def year(self) -> np.ndarray:
-        return self.movies["year"].astype("Float64").to_numpy(np.float64, na_value=np.nan)
 
     def labels(self) -> pd.Series:
         """Titles with their year; a label two movies share gets the id ("Emma (1996) #838")."""
         return self._labels[0]
 
-    @cached_property
+    @cached_property  # the labels and their lower case, built once: a click must not rebuild them
     def _labels(self) -> tuple[pd.Series, pd.Series]:
-        """The labels and their lower-case form, built once (a click must not rebuild 62,000)."""
         year = self.movies["year"].astype("string").fillna("")
         labels = self.movies["title"] + np.where(year == "", "", " (" + year + ")")
         shared = labels.duplicated(keep=False)
@@ -108,8 +100,20 @@ class Filters:
     order: Literal["top", "least"] = "top"
 
 
-def filter_steps(catalogue: Catalogue, stars: np.ndarray, rated: np.ndarray, filters: Filters):
-    """The candidate mask after each active filter, in order, so an empty list can say why."""
+@dataclass(frozen=True)
+class Recommendations:
+    """A results table, the catalogue rows behind it, and the status line to show above it."""
+
+    table: pd.DataFrame
+    positions: np.ndarray
+    status: str
+
+
+def recommend(
+    catalogue: Catalogue, scores: np.ndarray, rated: np.ndarray, filters: Filters, stars: np.ndarray
+) -> Recommendations:
+    """Filter, rank by ``scores`` (the top, or the bottom: the movies the user is least likely to
+    pick, not those it would rate lowest) and tabulate with the predicted ``stars``."""
     unknown = sorted(set(filters.genres) - set(catalogue.genres))
     if unknown:
         raise ExplorerError(f"Unknown genre(s) {unknown}; choose from {list(catalogue.genres)}.")
@@ -119,7 +123,7 @@ def filter_steps(catalogue: Catalogue, stars: np.ndarray, rated: np.ndarray, fil
         raise ExplorerError(f"The year range {filters.years} is empty: put the earlier year first.")
     steps = [("movies in the catalogue", np.ones(len(catalogue), dtype=bool))]
 
-    def keep(name: str, condition: np.ndarray) -> None:
+    def keep(name: str, condition: np.ndarray) -> None:  # each step's mask: an empty list says why
         steps.append((name, steps[-1][1] & condition))
 
     if filters.hide_rated:
@@ -136,26 +140,8 @@ def filter_steps(catalogue: Catalogue, stars: np.ndarray, rated: np.ndarray, fil
         keep(f"with at least {least} ratings", catalogue.n_ratings >= least)
     if filters.min_stars > STARS[0]:
         keep(f"predicted at least {filters.min_stars:g} stars", stars >= filters.min_stars)
-    return steps
-
-
-@dataclass(frozen=True)
-class Recommendations:
-    """A results table, the catalogue rows behind it, and the status line to show above it."""
-
-    table: pd.DataFrame
-    positions: np.ndarray
-    status: str
-
-
-def recommend(
-    catalogue: Catalogue, scores: np.ndarray, rated: np.ndarray, filters: Filters, stars: np.ndarray
-) -> Recommendations:
-    """Filter, rank by ``scores`` (the top or the bottom), tabulate with the predicted ``stars``.
-
-    The bottom holds the movies the user is least likely to pick, not those it would rate lowest."""
-    steps = filter_steps(catalogue, stars, rated, filters)
-    mask, remaining = steps[-1][1], int(steps[-1][1].sum())
+    mask = steps[-1][1]
+    remaining = int(mask.sum())
     if not remaining:
         chain = " -> ".join(f"{int(m.sum()):,} {name}" for name, m in steps)
         culprit = next(name for name, m in steps if not m.any())
@@ -179,12 +165,10 @@ class Scores:
 
     def __init__(self, score, user_ids: np.ndarray, movie_ids: np.ndarray, cache: int = 256):
         self.score, self.movie_ids, self.size = score, movie_ids, cache
-        self.user_ids = np.sort(user_ids)
-        self.matrix, self.cache = None, OrderedDict()
+        self.user_ids, self.matrix, self.cache = np.sort(user_ids), None, OrderedDict()
         if len(user_ids) * len(movie_ids) <= PRECOMPUTE_LIMIT:
-            starts = range(0, len(self.user_ids), 1024)
-            rows = [score(self.user_ids[s : s + 1024], movie_ids) for s in starts]
-            self.matrix = np.concatenate(rows).astype(np.float32)
+            chunks = np.split(self.user_ids, range(1024, len(self.user_ids), 1024))
+            self.matrix = np.concatenate([score(c, movie_ids) for c in chunks]).astype(np.float32)
 
     def __call__(self, user: int) -> np.ndarray:
         row = int(np.searchsorted(self.user_ids, user))
@@ -195,9 +179,9 @@ class Scores:
         if user not in self.cache:
             scores = self.score(np.array([user]), self.movie_ids)[0]
             self.cache[user] = np.asarray(scores, np.float32)
-            if len(self.cache) > self.size:
-                self.cache.popitem(last=False)
-        self.cache.move_to_end(user)
+        self.cache.move_to_end(user)  # least recently shown first, and dropped past the size
+        if len(self.cache) > self.size:
+            self.cache.popitem(last=False)
         return self.cache[user]
 
 
@@ -218,35 +202,21 @@ def user_row(rated: Rated, text: object) -> int:
     return user
 
 
-def loved_by(rated: Rated, position: int) -> np.ndarray:
-    """Ids of users who rated catalogue row ``position`` at least :data:`LOVED` stars."""
-    hit = (rated.positions == position) & (rated.stars >= LOVED)
-    return rated.user_ids[np.searchsorted(rated.indptr, np.flatnonzero(hit), side="right") - 1]
-
-
 class YourRatings:
     """The ratings you gave in the explorer: catalogue rows and stars, in the order given."""
 
     def __init__(self, catalogue: Catalogue):
-        self.catalogue, self.stars = catalogue, OrderedDict()
-
-    @property
-    def rows(self) -> np.ndarray:
-        return np.fromiter(self.stars, np.int64, len(self.stars))
-
-    @property
-    def given(self) -> np.ndarray:
-        return np.fromiter(self.stars.values(), np.float32, len(self.stars))
+        self.catalogue, self.stars = catalogue, {}
 
     def add(self, title: str, stars: float) -> int:
         """Rate a movie (a full title from the list, or a part only one title has)."""
-        if not STARS[0] <= float(stars) <= STARS[1] or float(stars) * 2 != round(float(stars) * 2):
-            low, high = STARS
+        low, high, given = *STARS, float(stars)
+        if not (low <= given <= high and (2 * given).is_integer()):
             raise ExplorerError(
                 f"{stars} is not a rating: give {low:g} to {high:g} stars in half stars."
             )
         position = self.catalogue.find(title)
-        self.stars[position] = float(stars)
+        self.stars[position] = given
         return position
 
     def remove(self, title: str) -> None:
@@ -256,23 +226,20 @@ class YourRatings:
             raise ExplorerError(f"You have not rated {label!r}, so there is nothing to remove.")
         del self.stars[position]
 
-    def frame(self) -> pd.DataFrame:
-        """Your ratings as rating rows of the user :data:`YOU` (what ``fold_in`` reads)."""
-        ids, stars = self.catalogue.movie_ids[self.rows], self.given
-        order = np.arange(len(ids), dtype=np.int64)
-        return pd.DataFrame({"userId": YOU, "movieId": ids, "rating": stars, "timestamp": order})
-
 
 def for_you(
     model, catalogue: Catalogue, yours: YourRatings, filters: Filters
 ) -> tuple[Recommendations, np.ndarray]:
-    """Your list, your ratings folded into the model (no gradient step), and your rated rows."""
+    """Your list, your ratings folded into the model (no gradient step) as the user :data:`YOU`,
+    and your rated rows."""
     if not yours.stars:
         raise ExplorerPrompt(
             "Rate a movie you have seen (search its title, pick stars, Add) to get your list."
         )
-    joined = model.fold_in(yours.frame())
-    you, ids = np.array([YOU]), catalogue.movie_ids
+    rated, ids, you = np.fromiter(yours.stars, np.int64), catalogue.movie_ids, np.array([YOU])
+    given = np.fromiter(yours.stars.values(), np.float32)
+    order = np.arange(len(rated))  # timestamps: your ratings in the order you gave them
+    frame = {"userId": YOU, "movieId": ids[rated], "rating": given, "timestamp": order}
+    joined = model.fold_in(pd.DataFrame(frame))
     scores, stars = joined.score(you, ids)[0], joined.predict(np.full(len(ids), YOU), ids)
-    rated = yours.rows
     return recommend(catalogue, scores, rated, filters, stars), rated

@@ -1,8 +1,5 @@
-"""The recommendation explorer (notebook 08): ipywidgets over :mod:`helpers.explorer.logic`.
-
-Lists for a user of the data set (scored once, a click only filters and ranks) or for *you*
-(your ratings folded in after every change); ``voila notebooks/08_explorer.ipynb`` serves it.
-"""
+"""The recommendation explorer (notebook 08): ipywidgets over :mod:`helpers.explorer.logic`, a list
+for a user of the data set or for *you*; ``voila notebooks/08_explorer.ipynb`` serves it."""
 
 from __future__ import annotations
 
@@ -21,6 +18,7 @@ from helpers.explorer import explain, logic
 from helpers.explorer.logic import ExplorerError, Filters, Recommendations
 from helpers.metrics import Rated
 
+LOVED = 4.5  # stars: a user "loved" a movie it rated at least this
 MIN_RATINGS = 10  # scores of movies with a handful of ratings rest on little evidence
 MAX_OPTIONS = 3000  # users / titles offered in a search list (any id can still be typed)
 STYLE = (
@@ -53,13 +51,13 @@ def _toggles(description: str, options: list[str], **style) -> widgets.ToggleBut
 
 
 class Explorer:
-    """The controls, the status line, the results table and the "because you liked" picture."""
+    """The controls, the status line, the results table and the "because you liked" picture:
+    ``model`` serves the data set's users (scored once), ``you_model`` folds in your ratings."""
 
     def __init__(self, model, you_model, train: pd.DataFrame, movies: pd.DataFrame):
-        """``model`` serves the data set's users, ``you_model`` folds in your ratings."""
         self.model, self.you_model = model, you_model
-        self.catalogue = logic.Catalogue.of(movies, train)
-        self.rated, ids = Rated.of(train, self.catalogue.movie_ids), self.catalogue.movie_ids
+        self.catalogue = catalogue = logic.Catalogue.of(movies, train)
+        ids, self.rated = catalogue.movie_ids, Rated.of(train, catalogue.movie_ids)
 
         def stars(users: np.ndarray, movies: np.ndarray) -> np.ndarray:
             grid = model.predict(np.repeat(users, len(movies)), np.tile(movies, len(users)))
@@ -68,48 +66,31 @@ class Explorer:
         self.scores = logic.Scores(model.score, self.rated.user_ids, ids)
         self.stars = logic.Scores(stars, self.rated.user_ids, ids)
         self.vectors = {"users": model.movie_vectors(ids), "you": you_model.movie_vectors(ids)}
-        self.yours = logic.YourRatings(self.catalogue)
-        self._build()
-        self.update()
-
-    def results(self, filters: Filters) -> tuple[Recommendations, str, np.ndarray, np.ndarray]:
-        """One update's work: the list, whose it is, and the rated rows and stars behind it."""
-        if self.mode.value == "you":
-            result, rated = logic.for_you(self.you_model, self.catalogue, self.yours, filters)
-            return result, "You", rated, self.yours.given
-        user = logic.user_row(self.rated, self.user.value)
-        rated, stars = self.rated.of_user(user)
-        predicted = self.stars(user)
-        result = logic.recommend(self.catalogue, self.scores(user), rated, filters, predicted)
-        return result, f"User {user}", rated, stars
-
-    def _build(self) -> None:
-        # a search box takes what is not in its list too: any user id, any part of a title
+        self.yours = logic.YourRatings(catalogue)
+        # the controls; a search box takes what is not in its list: any user id, part of a title
         search = partial(_wide, widgets.Combobox, ensure_option=False, continuous_update=False)
-        popular = np.argsort(-self.catalogue.n_ratings, kind="stable")[:MAX_OPTIONS]
-        self.titles = titles = self.catalogue.labels().iloc[popular].tolist()
-        low, high = int(np.nanmin(self.catalogue.year)), int(np.nanmax(self.catalogue.year))
+        popular = np.argsort(-catalogue.n_ratings, kind="stable")[:MAX_OPTIONS]
+        self.titles = titles = catalogue.labels().iloc[popular].tolist()
         users, first = self._users(), str(self.rated.user_ids[0])
         self.mode = _toggles("List for", ["a MovieLens user", "you"])
         self.user = search("User id", placeholder="type a user id", options=users, value=first)
         self.loved = search("Who loved", placeholder="a movie (optional)", options=titles)
-        self.title = search(
-            "Movie", placeholder="search a title", options=titles, continuous_update=True
-        )
+        self.title = search("Movie", placeholder="search a title", options=titles)
+        self.title.continuous_update = True  # its value follows every key typed
         stars = [s / 2 for s in range(int(2 * STARS[1]), int(2 * STARS[0]) - 1, -1)]  # 5 .. 0.5
         self.your_stars = _wide(widgets.Dropdown, "Stars", options=stars, value=4.0)
         self.add = widgets.Button(description="Add")
         self.remove = widgets.Button(description="Remove")
-        self.your_list = widgets.HTML()
-        self.genres = _wide(widgets.SelectMultiple, "Genres", options=self.catalogue.genres, rows=5)
+        self.your_list, self.status, self.table = widgets.HTML(), widgets.HTML(), widgets.HTML()
+        self.genres = _wide(widgets.SelectMultiple, "Genres", options=catalogue.genres, rows=5)
         self.match = _toggles("Match", ["any", "all"], button_width="80px")
+        low, high = int(np.nanmin(catalogue.year)), int(np.nanmax(catalogue.year))
         self.years = _slider(widgets.IntRangeSlider, "Released", low, high, (low, high))
         self.min_stars = _slider(widgets.FloatSlider, "Min stars", *STARS, STARS[0], step=0.25)
         self.min_ratings = _slider(widgets.IntSlider, "Min ratings", 1, 100, MIN_RATINGS)
         self.k = _slider(widgets.IntSlider, "Top K", 1, 50, 10)
         self.hide_rated = widgets.Checkbox(value=True, description="hide movies already rated")
         self.order = _toggles("Show", ["top", "least likely"], button_width="100px")
-        self.status, self.table = widgets.HTML(), widgets.HTML()
         self.picture = widgets.Image(format="png", layout=widgets.Layout(max_width="760px"))
         self.user_box = widgets.VBox([self.user, self.loved])
         buttons = widgets.HBox([self.add, self.remove])
@@ -121,6 +102,7 @@ class Explorer:
         self.remove.on_click(lambda _: self._change(self.yours.remove, self.title.value))
         for name in WATCHED:  # every change of these redraws the list
             getattr(self, name).observe(self.update, names="value")
+        self.update()
 
     def _users(self, ids: np.ndarray | None = None) -> list[str]:
         return [str(u) for u in (self.rated.user_ids if ids is None else ids)[:MAX_OPTIONS]]
@@ -132,6 +114,17 @@ class Explorer:
         order = "top" if self.order.value == "top" else "least"
         limits = self.min_stars.value, self.min_ratings.value, self.hide_rated.value, self.k.value
         return Filters(tuple(self.genres.value), self.match.value, years, *limits, order)
+
+    def results(self, filters: Filters) -> tuple[Recommendations, str, np.ndarray, np.ndarray]:
+        """One update's work: the list, whose it is, and the rated rows and stars behind it."""
+        if self.mode.value == "you":
+            result, rated = logic.for_you(self.you_model, self.catalogue, self.yours, filters)
+            return result, "You", rated, np.fromiter(self.yours.stars.values(), np.float32)
+        user = logic.user_row(self.rated, self.user.value)
+        rated, stars = self.rated.of_user(user)
+        predicted = self.stars(user)
+        result = logic.recommend(self.catalogue, self.scores(user), rated, filters, predicted)
+        return result, f"User {user}", rated, stars
 
     def update(self, change=None) -> None:
         """Recompute the table and the picture for the current controls; errors go to status."""
@@ -155,46 +148,46 @@ class Explorer:
             self._show_picture(b"")
 
     def _show_picture(self, png: bytes) -> None:
-        """The picture, or nothing at all (an empty image shows a broken-image icon)."""
         self.picture.value = png
-        self.picture.layout.display = None if png else "none"
+        self.picture.layout.display = None if png else "none"  # not a broken-image icon
 
     def _show_error(self, error: ExplorerError, keep: bool = False) -> None:
-        """The sentence in the status line: a prompt in grey, a mistake in red. ``keep``: the
-        last good list and picture stay on screen beside it (a typo in your ratings)."""
+        """A prompt in grey or a mistake in red; ``keep``: the last list and picture stay."""
         if not keep:
             self.table.value = ""
             self._show_picture(b"")
         prompt = isinstance(error, logic.ExplorerPrompt)
-        style = "class='explorer-prompt' style='color:#555555'" if prompt else (
-            "class='explorer-error' style='color:#b00020'")  # fmt: skip
-        self.status.value = f"<span {style}>{html.escape(str(error))}</span>"
+        kind, colour = ("prompt", "#555555") if prompt else ("error", "#b00020")
+        text = html.escape(str(error))
+        self.status.value = f"<span class='explorer-{kind}' style='color:{colour}'>{text}</span>"
 
     def _change(self, action, *args) -> None:
-        """Add or remove one of your ratings, then show your list again."""
+        """Add or remove one of your ratings, then show your list (a typo keeps the last one)."""
         try:
             action(*args)
         except ExplorerError as error:
             return self._show_error(error, keep=True)
-        labels = self.catalogue.labels()
-        given = self.yours.stars.items()
+        labels, given = self.catalogue.labels(), self.yours.stars.items()
         rows = [f"<li>{html.escape(labels.iloc[p])}: {s:g}★</li>" for p, s in given]
         self.your_list.value = f"<b>Your ratings ({len(rows)})</b><ul>{''.join(rows)}</ul>"
         self.update()
 
     def _on_loved(self, change) -> None:
-        """Narrow the user list to users who rated the chosen movie 4.5 stars or more."""
-        title = (change["new"] or "").strip()
+        """Narrow the user list to the users who gave the chosen movie :data:`LOVED` or more."""
+        title, rated = (change["new"] or "").strip(), self.rated
         if not title:
             self.user.options = self._users()
             return self.update()
         try:
-            fans = logic.loved_by(self.rated, self.catalogue.find(title))
-            if len(fans) == 0:
-                raise ExplorerError(f"Nobody rated {title!r} 4.5 stars or more; try another movie.")
+            loved = (rated.positions == self.catalogue.find(title)) & (rated.stars >= LOVED)
+            if not loved.any():
+                raise ExplorerError(
+                    f"Nobody rated {title!r} {LOVED:g} stars or more; try another movie."
+                )
         except ExplorerError as error:
             return self._show_error(error)
-        self.user.options = self._users(fans)
+        rows = np.searchsorted(rated.indptr, np.flatnonzero(loved), side="right") - 1  # of users
+        self.user.options = self._users(rated.user_ids[rows])
         if self.user.value not in self.user.options:
             self.user.value = self.user.options[0]  # triggers update
         else:

@@ -229,8 +229,13 @@ def embed(model: GraphSAGE, graph: HeteroData) -> tuple[Embeddings, list[Tensor]
 
 @dataclass
 class _Run:
-    """One GraphSAGE run's data: the maps, the parts it fits and checks on, features, graph."""
+    """One GraphSAGE run: its settings, the parts it fits and checks on, features and graph."""
 
+    train: pd.DataFrame
+    settings: Settings
+    config: SageConfig
+    name: str
+    all_ids: bool  # every movie keeps its id (warm lists), else only the rated ones
     maps: IdMaps
     fit_part: pd.DataFrame
     valid_part: pd.DataFrame
@@ -240,7 +245,7 @@ class _Run:
     base: BiasBaseline
 
     @classmethod
-    def of(cls, train, source: MovieData, config: SageConfig, seed: int, cold, all_ids) -> _Run:
+    def of(cls, train, source: MovieData, settings, config, seed, cold, name, all_ids) -> _Run:
         maps = IdMaps.from_tables(train, source.movies)
         fit_part, valid_part = protocol.validation_split(train, seed)
         held_out = cold.split(train, seed + 1000) if cold is not None else None
@@ -248,11 +253,31 @@ class _Run:
         tables = FeatureTables.fit(config.recipe, fit_part, maps, source)
         graph = _graph(fit_part, maps, tables, all_ids)
         base = BiasBaseline().fit(fit_part)
-        return cls(maps, fit_part, valid_part, held_out, tables, graph, base)
+        return cls(train, settings, config, name, all_ids, maps, fit_part, valid_part, held_out,
+                   tables, graph, base)  # fmt: skip
 
-    def model(self, config: SageConfig, model_class: type[GraphSAGE]) -> GraphSAGE:
+    def model(self, model_class: type[GraphSAGE]) -> GraphSAGE:
         widths = [t.raw.shape[1] if t else 0 for t in (self.tables.users, self.tables.movies)]
-        return model_class(len(self.maps.movies), config.channels, config.layers, *widths)
+        return model_class(len(self.maps.movies), self.config.channels, self.config.layers, *widths)
+
+    def served(self, model: GraphSAGE, stars: bool) -> SageRecommender:
+        """The model as it stands, served on the fit part's graph (what validation scores)."""
+        return serve(model, self.graph, self.maps, self.tables, self.base, self.name, stars=stars)
+
+    def trained(self, model, step, validate, stars: bool, progress: bool) -> SageRecommender:
+        """Fit ``model`` with ``step``, then serve it on the graph of all train ratings."""
+        graph, model = self.graph.to(device()), model.to(device())  # a GPU trains if there is one
+        config = self.config
+        history = fit(
+            model, lambda: step(model, graph, config), validate,
+            epochs=self.settings.epochs(config.epochs, len(self.fit_part)), lr=config.lr,
+            patience=config.patience, check_every=config.check_every, average=config.average,
+            progress=progress,
+        )  # fmt: skip
+        served_on = _graph(self.train, self.maps, self.tables, self.all_ids)
+        base = BiasBaseline().fit(self.train)
+        return serve(model.cpu(), served_on, self.maps, self.tables, base, self.name, stars=stars,
+                     history=history)  # fmt: skip
 
 
 def _graph(ratings: pd.DataFrame, maps: IdMaps, tables: FeatureTables, all_ids: bool):
@@ -263,25 +288,9 @@ def _graph(ratings: pd.DataFrame, maps: IdMaps, tables: FeatureTables, all_ids: 
     return graph
 
 
-def _trained(
-    run: _Run, train, model, step, validate, config, settings, name, progress, all_ids, stars
-) -> SageRecommender:
-    """Fit ``model`` with ``step``, then serve it on the graph of all ``train`` ratings."""
-    graph, model = run.graph.to(device()), model.to(device())  # a GPU trains when there is one
-    history = fit(
-        model, lambda: step(model, graph, config), validate,
-        epochs=settings.epochs(config.epochs, len(run.fit_part)), lr=config.lr,
-        patience=config.patience, check_every=config.check_every, average=config.average,
-        progress=progress,
-    )  # fmt: skip
-    served_on, model = _graph(train, run.maps, run.tables, all_ids), model.cpu()
-    return serve(model, served_on, run.maps, run.tables, BiasBaseline().fit(train), name, stars,
-                   history)  # fmt: skip
-
-
-def serve(model, graph, maps, tables, base, name, stars: bool, history=None) -> SageRecommender:
-    """The recommender of ``model`` on ``graph``; a star model of ids alone leaves a movie the
-    graph has no rating of to the bias model."""
+def serve(model, graph, maps, tables, base, name, *, stars: bool, history=None) -> SageRecommender:
+    """The recommender of ``model`` on ``graph`` for lists, or for ``stars``: then a model of
+    ids alone leaves a movie the graph has no rating of to the bias model."""
     vectors, rounds = embed(model, graph)
     if stars and model.movie_features is None:
         vectors.movies[~graph["movie"].known.cpu().numpy()] = 0.0
@@ -309,21 +318,19 @@ def train_lists(
     (on ``cold``'s protocol played inside the train part, if given); served on all of ``train``."""
     seed_everything(seed)
     all_ids = not (config.practice.movies or config.practice.users)
-    run = _Run.of(train, source, config, seed, cold, all_ids)
-    model = run.model(config, model_class)
+    run = _Run.of(train, source, settings, config, seed, cold, name, all_ids)
+    model = run.model(model_class)
     ranking = metrics.Ranking(run.fit_part, run.valid_part) if cold is None else None
 
     def validate() -> float:
-        served = serve(model, run.graph, run.maps, run.tables, run.base, name, stars=False)
         if cold is not None:
-            return cold.score(served, run.held_out)["NDCG@10"]
-        return ranking(served.score)["NDCG@10"]
+            return cold.score(run.served(model, stars=False), run.held_out)["NDCG@10"]
+        return ranking(run.served(model, stars=False).score)["NDCG@10"]
 
-    recommender = _trained(
-        run, train, model, step, validate, config, settings, name, progress, all_ids, stars=False
-    )
+    recommender = run.trained(model, step, validate, stars=False, progress=progress)
     if config.shrinkages:
-        on_fit = serve(model, run.graph.to("cpu"), run.maps, run.tables, run.base, name, False)
+        on_fit = serve(model, run.graph.to("cpu"), run.maps, run.tables, run.base, name,
+                       stars=False)  # fmt: skip
         recommender.shrinkages = choose_shrinkage(on_fit, train, seed + 1000, config.shrinkages)
         recommender.shrinkage = max(recommender.shrinkages, key=recommender.shrinkages.get)
     return recommender
@@ -344,19 +351,16 @@ def train_stars(
     """GraphSAGE for stars, a residual on the bias model (which answers for a movie or user the
     graph knows nothing about), kept at its best validation RMSE; served on all of ``train``."""
     seed_everything(seed)
-    run = _Run.of(train, source, config, seed, cold, all_ids=False)
-    model = run.model(config, model_class)
+    run = _Run.of(train, source, settings, config, seed, cold, name, all_ids=False)
+    model = run.model(model_class)
     with_residuals(run.graph, run.base, run.fit_part)
 
     def validate() -> float:
-        served = serve(model, run.graph, run.maps, run.tables, run.base, name, stars=True)
         if cold is not None:
-            return -cold.score(served, run.held_out)["RMSE"]
-        return -metrics.rating_metrics(served, run.valid_part)["RMSE"]
+            return -cold.score(run.served(model, stars=True), run.held_out)["RMSE"]
+        return -metrics.rating_metrics(run.served(model, stars=True), run.valid_part)["RMSE"]
 
-    return _trained(
-        run, train, model, star_step, validate, config, settings, name, progress, False, True
-    )
+    return run.trained(model, star_step, validate, stars=True, progress=progress)
 
 
 def with_residuals(graph: HeteroData, base: BiasBaseline, ratings: pd.DataFrame) -> HeteroData:

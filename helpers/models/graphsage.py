@@ -5,7 +5,7 @@ first), its feature inputs (notebooks 03-05), cold-start practice and the fold-i
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -331,8 +331,9 @@ def train_lists(
     if config.shrinkages:
         on_fit = serve(model, run.graph.to("cpu"), run.maps, run.tables, run.base, name,
                        stars=False)  # fmt: skip
-        recommender.shrinkages = choose_shrinkage(on_fit, train, seed + 1000, config.shrinkages)
-        recommender.shrinkage = max(recommender.shrinkages, key=recommender.shrinkages.get)
+        shrinkages = choose_shrinkage(on_fit, train, seed + 1000, config.shrinkages)
+        best = max(shrinkages, key=shrinkages.get)
+        recommender = replace(recommender, shrinkage=best, shrinkages=shrinkages)
     return recommender
 
 
@@ -381,7 +382,7 @@ def choose_shrinkage(
     joining = [protocol.new_users_split(train, seed, k=k) for k in (1, 5)]
     values = {}
     for shrinkage in shrinkages:
-        served.shrinkage = shrinkage
-        scores = [protocol.new_users(served, part)["NDCG@10"] for part in joining]
+        shrunk = replace(served, shrinkage=shrinkage)
+        scores = [protocol.new_users(shrunk, part)["NDCG@10"] for part in joining]
         values[shrinkage] = float(np.mean(scores))
     return values

@@ -22,7 +22,7 @@ from scipy import sparse
 from threadpoolctl import threadpool_limits
 
 from helpers import baselines, metrics
-from helpers.graph import LikedRows
+from helpers.baselines import LikedRows
 from helpers.protocol import validation_split
 from helpers.reproducibility import THREADS
 

@@ -33,11 +33,6 @@ class Baseline:
 
     name = "baseline"
 
-    @classmethod
-    def trained(cls, train: pd.DataFrame, source=None, settings=None, seed=42, progress=False):
-        """Fitted with its defaults: how :data:`helpers.models.MODELS` names a classic model."""
-        return cls().fit(train)
-
     def fit(self, train: pd.DataFrame) -> Baseline:
         self.users, self.movies = IdMap.from_ids(train["userId"]), IdMap.from_ids(train["movieId"])
         self.mean = float(train["rating"].mean())

@@ -45,14 +45,14 @@ def topk_table(model, rated: Rated, users: np.ndarray, n: int = TOP_N) -> pd.Dat
     return pd.DataFrame({"userId": np.repeat(users, width), "rank": ranks, "movieId": movie_ids})
 
 
-def run(model_name: str, protocol: str, ratings, source, settings, seed: int, k: int):
+def run(model_name: str, kind: str, ratings, source, settings, seed: int, k: int):
     """Train on the protocol's train part; return the metrics and the two output tables."""
     everyone = np.sort(ratings["movieId"].unique())
-    if protocol == "warm":
+    if kind == "warm":
         train, test = protocol.protocol_split(ratings, seed)
         model = MODELS[model_name](train, source, settings, seed, progress=True)
         result, rated = metrics.evaluate(model, train, test), Rated.of(train)
-    elif protocol == "new-users":
+    elif kind == "new-users":
         parts = protocol.new_users_split(ratings, seed, k)
         trained = MODELS[model_name](parts.train, source, settings, seed, progress=True)
         if not hasattr(trained, "fold_in"):

@@ -28,7 +28,7 @@ def pytest_report_header() -> str:
 @pytest.fixture(scope="session")
 def course(shared, tmp_path_factory):
     """ml-latest-small from the shared mirror: settings, ratings, movie data, protocol split."""
-    from helpers import Settings, data, pipeline, split
+    from helpers import Settings, data, protocol
 
     settings = Settings.from_env().replace(
         mirror=str(shared), cache=tmp_path_factory.mktemp("cache")
@@ -37,11 +37,11 @@ def course(shared, tmp_path_factory):
         genome=str(shared / "ml-20m/partial/genome_scores.kaggle-format.subset.csv")
     )
     ratings = data.load_ratings(settings)
-    train, test = split.protocol_split(ratings, 42)
+    train, test = protocol.protocol_split(ratings, 42)
     return {
         "settings": settings,
         "ratings": ratings,
-        "source": pipeline.movie_data(settings),
+        "source": data.load_movie_data(settings),
         "train": train,
         "test": test,
     }

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 
 from helpers import baselines
-from helpers.models.lightgcn import GraphFilter
+from helpers.baselines import GraphFilter
 
 
 def _ratings(seed: int = 0) -> pd.DataFrame:

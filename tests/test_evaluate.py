@@ -49,9 +49,9 @@ def test_warm_protocol_writes_every_prediction_and_unseen_top_lists(folder, tmp_
 def test_new_users_protocol_never_lists_an_onboarding_movie(folder, tmp_path):
     assert evaluate.main(["--data-dir", folder, "--out", str(tmp_path), "--protocol", "new-users",
                           "--onboarding", "3", "--model", "ease"]) == 0  # fmt: skip
-    from helpers import split
+    from helpers.protocol import new_users_split
 
-    parts = split.new_users_split(pd.read_csv(f"{folder}/ratings.csv"), 42, 3)
+    parts = new_users_split(pd.read_csv(f"{folder}/ratings.csv"), 42, 3)
     topk = pd.read_csv(tmp_path / "topk.csv")
     assert (
         set(topk["userId"]) == set(parts.test["userId"])
@@ -68,9 +68,9 @@ def protocol(folder: str, out, *args: str) -> int:
 
 def test_new_movies_protocol_lists_only_new_movies(folder, tmp_path):
     assert protocol(folder, tmp_path, "--protocol", "new-movies", "--model", "bias") == 0
-    from helpers import split
+    from helpers.protocol import new_movies_split
 
-    _, test = split.new_movies_split(pd.read_csv(f"{folder}/ratings.csv"), 42)
+    _, test = new_movies_split(pd.read_csv(f"{folder}/ratings.csv"), 42)
     assert set(pd.read_csv(tmp_path / "topk.csv")["movieId"]) <= set(test["movieId"])
 
 
@@ -157,7 +157,7 @@ def test_an_empty_out_is_refused_and_writes_nothing_here(folder, tmp_path, monke
 
 def test_an_unwritable_out_is_refused_before_training(folder, tmp_path, monkeypatch, capsys):
     (tmp_path / "file").write_text("")
-    monkeypatch.setattr(evaluate.pipeline, "build", _no_training)
+    monkeypatch.setattr(evaluate, "MODELS", dict.fromkeys(evaluate.MODELS, _no_training))
     assert protocol(folder, tmp_path / "file" / "out", "--model", "bias") == 2
     assert "cannot be written" in capsys.readouterr().err
 
@@ -165,14 +165,14 @@ def test_an_unwritable_out_is_refused_before_training(folder, tmp_path, monkeypa
 @pytest.mark.parametrize("name", ["gnn", "gnn-ranking", "gnn-rating", "lightgcn"])
 def test_models_that_cannot_fold_in_are_refused_before_training(folder, tmp_path, monkeypatch,
                                                                 capsys, name):  # fmt: skip
-    monkeypatch.setattr(evaluate.pipeline, "build", _no_training)
+    monkeypatch.setattr(evaluate, "MODELS", dict.fromkeys(evaluate.MODELS, _no_training))
     assert protocol(folder, tmp_path, "--protocol", "new-users", "--model", name) == 2
     assert "cannot take users who join" in capsys.readouterr().err
 
 
 def test_onboarding_beyond_every_history_is_refused_before_training(folder, tmp_path, monkeypatch,
                                                                     capsys):  # fmt: skip
-    monkeypatch.setattr(evaluate.pipeline, "build", _no_training)
+    monkeypatch.setattr(evaluate, "MODELS", dict.fromkeys(evaluate.MODELS, _no_training))
     args = ("--protocol", "new-users", "--model", "bias", "--onboarding", "100000")
     assert protocol(folder, tmp_path, *args) == 2
     assert "leaves the new users no ratings to test" in capsys.readouterr().err

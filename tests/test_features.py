@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers import data, features, graph, split, viz
+from helpers import data, features, graph, protocol, viz
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +77,7 @@ def test_changing_test_ratings_changes_no_feature(course, tables, maps):
     changed = ratings.copy()
     changed.loc[test.index, "rating"] = 5.0 - changed.loc[test.index, "rating"] + 0.5
     changed.loc[test.index, "timestamp"] += 12345
-    changed_train = split.protocol_split(changed, 42).train
+    changed_train = protocol.protocol_split(changed, 42).train
     assert changed_train.equals(train)  # same rows: only test ratings differ
     recipe = features.temporal_features
     for build in (
@@ -186,6 +186,26 @@ def test_scaling_uses_table_statistics_clips_and_names_columns(course, tables, m
     assert np.allclose(again.tensor().numpy(), x.numpy()[:5])
     with pytest.raises(ValueError, match="Unknown feature block"):
         features.FeatureRecipe("bad", ("stats", "moon-phase"))
+
+
+def test_feature_tables_scale_other_ratings_as_fitted_and_keep_the_movies(course, tables, maps):
+    _, _, train, _ = tables
+    recipe = features.rich_features
+    fitted = features.FeatureTables.fit(recipe, train, maps, course["source"])
+    assert fitted.users.columns == ["rating_mean", "rating_log_count", "rating_var"]
+    fewer = train.iloc[: len(train) // 3]
+    users, movies = fitted.on(fewer, maps)
+    raw = recipe.users(fewer, maps)
+    expected = ((raw - fitted.users.mean) / fitted.users.std).clip(-features.CLIP, features.CLIP)
+    assert np.allclose(users.numpy(), expected.to_numpy(), atol=1e-5)  # recomputed, scaled as fit
+    refitted = features.NodeFeatures.standardise(raw).tensor().numpy()
+    assert not np.allclose(users.numpy(), refitted, atol=1e-3)  # not scaled on their own rows
+    assert np.array_equal(movies.numpy(), fitted.movies.tensor().numpy())  # movies as fitted
+    assert features.FeatureTables.fit(None, train, maps, course["source"]).on(train, maps) == (
+        None,
+        None,
+    )
+    assert features.MovieData is data.MovieData  # still importable from features
 
 
 def test_title_words_describe_a_movie_nobody_rated(tables, maps):

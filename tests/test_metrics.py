@@ -7,7 +7,7 @@ import torch
 from torch_geometric.metrics import LinkPredNDCG, LinkPredRecall
 
 from helpers import metrics
-from helpers.recommender import Rated, top_k
+from helpers.metrics import Rated, top_k
 
 
 def test_rmse_and_mae_clip_to_the_star_scale():

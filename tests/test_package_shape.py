@@ -1,24 +1,82 @@
-"""The shape ``helpers`` keeps (issue 12): short modules that each name the notebook teaching
-them, settings read in one place, and one star range."""
+"""The shape ``helpers`` keeps (issues 12 and 31): modules that each name the notebook teaching
+them, no module over 400 lines and 3,000 lines in all, a short reading path from every notebook,
+settings read in one place, and one star range."""
 
 import ast
+import json
 import re
+import subprocess
+import sys
 
 import pytest
 
 from helpers.settings import REPO
 
 MODULES = sorted((REPO / "helpers").rglob("*.py"))
-MAX_LINES = 300
+MAX_MODULE_LINES = 400
+MAX_PACKAGE_LINES = 3_000
+READING_PATH = REPO.parent / "shared" / "tools" / "reading_path.py"
+NOTEBOOKS = sorted(
+    path.stem for path in (REPO / "notebooks").glob("*.ipynb") if "02" <= path.stem[:2] <= "08"
+)
+MAX_NOTEBOOK_LINES, MAX_NOTEBOOK_MODULES, MAX_NOTEBOOK_DEPTH = 1_400, 16, 5
+
+
+def _lines(path) -> int:
+    return len(path.read_text().splitlines())
 
 
 @pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(REPO)))
 def test_every_module_is_short_and_names_its_notebook(path):
     source = path.read_text()
-    assert len(source.splitlines()) <= MAX_LINES, f"{path.name} is over {MAX_LINES} lines"
+    assert _lines(path) <= MAX_MODULE_LINES, f"{path.name} is over {MAX_MODULE_LINES} lines"
     docstring = ast.get_docstring(ast.parse(source)) or ""
     names_notebook = re.search(r"(?i)notebooks?\s+\d\d", docstring)
     assert names_notebook, f"{path.name}'s docstring names no notebook"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 31: helpers/ measured 4,242 lines in all (26 modules) after the one-path "
+    "redesign; drop this mark once it is at most 3,000",
+)
+def test_the_package_is_at_most_3000_lines_in_all():
+    total = sum(_lines(path) for path in MODULES)
+    assert total <= MAX_PACKAGE_LINES, f"helpers/ has {total:,} lines"
+
+
+@pytest.fixture(scope="module")
+def reading_path() -> dict:
+    if not READING_PATH.is_file():
+        pytest.skip(f"needs {READING_PATH}")
+    command = [sys.executable, str(READING_PATH), str(REPO), "--json"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert not report["errors"], report["errors"]
+    return report["notebooks"]
+
+
+def test_notebooks_02_to_08_are_all_there():
+    assert [name[:2] for name in NOTEBOOKS] == ["02", "03", "04", "05", "06", "07", "08"]
+
+
+@pytest.mark.xfail(
+    strict=False,
+    reason="issue 31: measured after the one-path redesign, the notebooks reach 1,246-2,361 "
+    "lines of helpers in 14-20 modules, depth 4-6; drop this mark once every one is in budget",
+)
+@pytest.mark.parametrize("notebook", NOTEBOOKS)
+def test_every_notebook_has_a_short_reading_path(reading_path, notebook):
+    """What a learner reads to understand a notebook: ``shared/tools/reading_path.py``."""
+    measured = reading_path[notebook]
+    lines, modules = measured["reachable_lines"], measured["modules_touched"]
+    assert lines <= MAX_NOTEBOOK_LINES, f"{notebook} reaches {lines:,} lines of helpers"
+    assert modules <= MAX_NOTEBOOK_MODULES, f"{notebook} touches {modules} modules"
+    chain = " -> ".join(measured["deepest_chain"])
+    assert measured["depth"] <= MAX_NOTEBOOK_DEPTH, (
+        f"{notebook} goes {measured['depth']} deep: {chain}"
+    )
 
 
 def test_only_settings_reads_the_environment():

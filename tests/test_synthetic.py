@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from helpers import Settings, baselines, data
-from helpers.split import protocol_split
+from helpers.protocol import protocol_split
 from tools import synthetic
 
 N_RATINGS = 30_000

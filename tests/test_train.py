@@ -23,7 +23,7 @@ def _walk(average: float | None, epochs: int = 40) -> tuple[list[float], list[fl
         validated.append(model.weight.item())
         return validated[-1]
 
-    fit(model, step, validate, epochs, lr=0.1, check_every=1, average=average)
+    fit(model, step, validate, epochs=epochs, lr=0.1, check_every=1, average=average)
     return stepped, validated, model.weight.item()
 
 

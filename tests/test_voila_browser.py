@@ -70,19 +70,22 @@ def free_port() -> int:
 @pytest.fixture(scope="module")
 def models(tools, shared, tmp_path_factory) -> dict[str, str]:
     """The environment under which notebook 08 finds its three models already trained (briefly)."""
-    from helpers import Settings, checkpoint, data, pipeline, split
+    from helpers import Settings, checkpoint, data, protocol
+    from helpers.models import graphsage_cold_users
+    from helpers.models.lightgcn import gnn_ranking
+    from helpers.models.neighbourhood import gnn_rating
 
     env = os.environ | {
         "MOVIELENS_ARTIFACTS": str(tmp_path_factory.mktemp("artifacts")),
         "MOVIELENS_MAX_EPOCHS": EPOCHS,
     }
     settings = Settings.from_env(env)
-    ratings, source = data.load_ratings(settings), pipeline.movie_data(settings)
-    train = split.protocol_split(ratings, 42).train
-    for name in ("gnn-ranking", "gnn-rating"):
-        checkpoint.load_or_train(name, train, source, settings)
+    ratings, source = data.load_ratings(settings), data.load_movie_data(settings)
+    train = protocol.protocol_split(ratings, 42).train
+    for build in (gnn_ranking, gnn_rating):
+        checkpoint.load_or_train(build, train, source, settings)
     checkpoint.load_or_train(
-        "graphsage-cold-users", split.new_users_split(ratings, 42).train, source, settings
+        graphsage_cold_users, protocol.new_users_split(ratings, 42).train, source, settings
     )
     return env
 

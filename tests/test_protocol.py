@@ -1,16 +1,19 @@
 """The cold-start protocols exactly as protocol.md writes them, and what a model may read."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
-from helpers import baselines, coldstart, pipeline, split
+from helpers import baselines, protocol
 from helpers.metrics import Ranking
-from helpers.sage_training import SHRINKAGES
+from helpers.models import MODELS
+from helpers.models.graphsage import SHRINKAGES
 
 
 def test_new_users_split_sizes_and_onboarding(course):
     ratings = course["ratings"]
-    parts = split.new_users_split(ratings, seed=42, k=5)
+    parts = protocol.new_users_split(ratings, seed=42, k=5)
     ids = np.sort(ratings["userId"].unique())
     new = np.random.default_rng(42).choice(ids, size=round(0.2 * len(ids)), replace=False)
     assert (
@@ -31,7 +34,7 @@ def test_new_users_split_sizes_and_onboarding(course):
 
 def test_new_movies_have_no_rating_in_training(course):
     ratings = course["ratings"]
-    train, test = split.new_movies_split(ratings, seed=42)
+    train, test = protocol.new_movies_split(ratings, seed=42)
     ids = np.sort(ratings["movieId"].unique())
     new = np.random.default_rng(43).choice(ids, size=round(0.2 * len(ids)), replace=False)
     assert set(test["movieId"]) == set(new) and not train["movieId"].isin(new).any()
@@ -40,7 +43,7 @@ def test_new_movies_have_no_rating_in_training(course):
 
 def test_no_onboarding_movie_is_ever_ranked(course):
     ratings = course["ratings"]
-    parts = split.new_users_split(ratings, seed=42)
+    parts = protocol.new_users_split(ratings, seed=42)
     catalogue = np.sort(ratings["movieId"].unique())
     onboarding = set(zip(parts.onboarding["userId"], parts.onboarding["movieId"], strict=True))
 
@@ -53,7 +56,7 @@ def test_no_onboarding_movie_is_ever_ranked(course):
 
 
 def test_new_movies_are_ranked_only_among_themselves(course):
-    train, test = split.new_movies_split(course["ratings"], seed=42)
+    train, test = protocol.new_movies_split(course["ratings"], seed=42)
     seen = []
 
     class Recorder(baselines.Baseline):
@@ -61,19 +64,46 @@ def test_new_movies_are_ranked_only_among_themselves(course):
             seen.append(movies)
             return np.zeros((len(users), len(movies)))
 
-    coldstart.new_movies(Recorder().fit(train), split.Split(train, test))
+    protocol.new_movies(Recorder().fit(train), protocol.Split(train, test))
     assert set(np.concatenate(seen)) == set(test["movieId"])
+
+
+def test_new_users_rank_every_movie_of_the_ratings_they_were_drawn_from(course):
+    ratings = course["ratings"]
+    parts = protocol.new_users_split(ratings, seed=42)
+    seen = []
+
+    class Recorder(baselines.Baseline):
+        def score(self, users, movies):
+            seen.append(movies)
+            return np.zeros((len(users), len(movies)))
+
+    protocol.new_users(Recorder().fit(parts.train), parts)
+    assert set(np.concatenate(seen)) == set(ratings["movieId"])  # not only the train part's
+
+
+def test_a_cold_start_protocol_pairs_its_split_with_its_score(course):
+    ratings = course["ratings"]
+    for cold, split, score in (
+        (protocol.NEW_USERS, protocol.new_users_split, protocol.new_users),
+        (protocol.NEW_MOVIES, protocol.new_movies_split, protocol.new_movies),
+    ):
+        assert (cold.split, cold.score) == (split, score)
+    parts = protocol.NEW_USERS.split(ratings, 42)
+    assert parts.onboarding.equals(protocol.new_users_split(ratings, 42).onboarding)
+    bias = baselines.BiasBaseline().fit(parts.train)
+    assert protocol.NEW_USERS.score(bias, parts) == protocol.new_users(bias, parts)
 
 
 def test_anchors_reproduce_protocol_md(course):
     ratings, movies = course["ratings"], course["source"].movies
-    joining = split.new_users_split(ratings, seed=42)
-    popular = coldstart.new_users(baselines.MostPopular().fit(joining.train), joining, ratings)
+    joining = protocol.new_users_split(ratings, seed=42)
+    popular = protocol.new_users(baselines.MostPopular().fit(joining.train), joining)
     assert popular["NDCG@10"] == pytest.approx(0.304, abs=0.001)
-    bias = coldstart.new_users(baselines.BiasBaseline().fit(joining.train), joining, ratings)
+    bias = protocol.new_users(baselines.BiasBaseline().fit(joining.train), joining)
     assert bias["RMSE"] == pytest.approx(0.914, abs=0.002)
-    unseen = split.new_movies_split(ratings, seed=42)
-    profile = coldstart.new_movies(coldstart.GenreProfile(movies, 0.01).fit(unseen.train), unseen)
+    unseen = protocol.new_movies_split(ratings, seed=42)
+    profile = protocol.new_movies(baselines.GenreProfile(movies, 0.01).fit(unseen.train), unseen)
     assert profile["NDCG@10"] == pytest.approx(0.050, abs=0.002)
     assert profile["RMSE"] == pytest.approx(0.924, abs=0.002)
 
@@ -85,11 +115,9 @@ def test_inductive_graphsage_answers_for_users_it_never_saw(course, small_folder
         dataset=str(small_folder), cache=course["settings"].cache, max_epochs=3
     )
     ratings = data.load_ratings(settings)
-    parts = split.new_users_split(ratings, seed=42)
-    model = pipeline.build(
-        "graphsage-cold-users", parts.train, pipeline.movie_data(settings), settings
-    )
-    result = coldstart.new_users(model, parts, ratings)
+    parts = protocol.new_users_split(ratings, seed=42)
+    model = MODELS["graphsage-cold-users"](parts.train, data.load_movie_data(settings), settings)
+    result = protocol.new_users(model, parts)
     assert np.isfinite([result["RMSE"], result["NDCG@10"]]).all()
     for part in (model.lists, model.stars):  # no tag of a new movie may be used (protocol.md)
         assert "tags" not in part.tables.recipe.movie_blocks
@@ -114,19 +142,18 @@ def test_inductive_graphsage_answers_for_users_it_never_saw(course, small_folder
 
 def test_a_model_with_temporal_user_features_folds_in_new_users(course, small_folder):
     from helpers import Settings, data, features
-    from helpers.sage_training import train_sage
+    from helpers.models.graphsage import STARS, train_stars
 
     settings = Settings.from_env().replace(
         dataset=str(small_folder), cache=course["settings"].cache, max_epochs=2
     )
-    parts = split.new_users_split(data.load_ratings(settings), seed=42)
-    model = train_sage(
+    parts = protocol.new_users_split(data.load_ratings(settings), seed=42)
+    model = train_stars(
         parts.train,
-        pipeline.movie_data(settings),
+        data.load_movie_data(settings),
         settings,
-        42,
-        "stars",
-        features.temporal_features,
+        config=dataclasses.replace(STARS, recipe=features.temporal_features),
+        seed=42,
     )
     assert "temporal" in model.tables.recipe.user_blocks
     joined = model.fold_in(parts.onboarding)  # every user block, recomputed from the onboarding

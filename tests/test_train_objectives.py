@@ -2,7 +2,7 @@
 
 import torch
 
-from helpers import losses
+from helpers import train
 from helpers.graph import Patterns
 
 
@@ -10,9 +10,9 @@ def test_sampled_softmax_estimates_the_full_softmax():
     torch.manual_seed(0)
     users, movies, bias = torch.randn(50, 8), torch.randn(2000, 8), torch.zeros(2000)
     liked = (torch.randint(0, 50, (500,)), torch.randint(0, 2000, (500,)))
-    full = losses.softmax(users, movies, bias, liked, 1.0)
+    full = train.softmax(users, movies, bias, liked, 1.0)
     sampled = torch.stack(
-        [losses.sampled_softmax(users, movies, bias, liked, 1.0, 512) for _ in range(20)]
+        [train.sampled_softmax(users, movies, bias, liked, 1.0, 512) for _ in range(20)]
     ).mean()
     assert abs(float(sampled - full)) < 0.05 * float(full)
 
@@ -23,7 +23,7 @@ def test_pair_mse_backward_gives_the_gradient_of_the_plain_mse():
     users, movies = weights[:4] * 2, weights[4:] + 1
     pairs = torch.cartesian_prod(torch.arange(4), torch.arange(6))[torch.randperm(24)[:20]].T
     target = torch.randn(20)
-    value = losses.pair_mse_backward(users, movies, Patterns.of(*pairs, 4, 6), target)
+    value = train.pair_mse_backward(users, movies, Patterns.of(*pairs, 4, 6), target)
     sparse = weights.grad.clone()
     weights.grad = None
     plain = (

@@ -1,0 +1,79 @@
+"""Every named model trains and answers; no GNN is worse than the bias model where it is blind."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from helpers import Settings, baselines, data, evaluate, metrics, models, protocol
+from helpers.models.graphsage import STARS, train_stars
+
+
+@pytest.fixture(scope="module")
+def small(course, small_folder):
+    settings = Settings.from_env().replace(
+        dataset=str(small_folder), cache=course["settings"].cache, max_epochs=2
+    )
+    train, test = protocol.protocol_split(data.load_ratings(settings), 42)
+    return settings, train, test, data.load_movie_data(settings)
+
+
+@pytest.mark.parametrize("name", list(models.MODELS))
+def test_every_model_trains_and_answers_in_shape(small, name):
+    settings, train, test, source = small
+    model = models.MODELS[name](train, source, settings)
+    users, movies = test["userId"].to_numpy(), test["movieId"].to_numpy()
+    assert model.predict(users, movies).shape == (len(test),)
+    grid = model.score(np.unique(users)[:3], np.unique(movies))
+    assert grid.shape == (3, len(np.unique(movies))) and not np.isnan(grid).any()
+
+
+def test_the_named_models_are_the_kits_and_the_default_is_one():
+    assert set(models.MODELS) == {
+        "global-mean", "bias", "most-popular", "ease", "svd", "svd++", "graphsage",
+        "graphsage-content", "graphsage-final", "graphsage-cold-users", "graphsage-cold-movies",
+        "lightgcn", "gnn-ranking", "gnn-rating", "gnn",
+    }  # fmt: skip
+    assert models.DEFAULT_MODEL in models.MODELS and models.NO_FOLD_IN <= set(models.MODELS)
+
+
+def test_unknown_model_names_say_which_exist(small_folder, tmp_path, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        evaluate.main(["--data-dir", str(small_folder), "--out", str(tmp_path),
+                       "--model", "graphsage-xl"])  # fmt: skip
+    assert stopped.value.code == 2
+    error = capsys.readouterr().err
+    assert "graphsage-xl" in error and all(name in error for name in models.MODELS)
+
+
+def _graphsage_stars(train, source, settings, seed=42, progress=False):
+    return train_stars(train, source, settings, seed=seed)
+
+
+def _graphsage_content_stars(train, source, settings, seed=42, progress=False):
+    config = dataclasses.replace(STARS, recipe=models.CONTENT)
+    return train_stars(train, source, settings, config=config, seed=seed)
+
+
+@pytest.mark.parametrize(
+    "build",
+    [_graphsage_stars, _graphsage_content_stars, models.MODELS["gnn-rating"]],
+    ids=["graphsage-stars", "graphsage-content-stars", "gnn-rating"],
+)
+def test_no_gnn_is_worse_than_the_bias_model_on_movies_without_train_ratings(course, build):
+    settings, train, test = (
+        course["settings"].replace(max_epochs=30),
+        course["train"],
+        course["test"],
+    )
+    cold = test[~test["movieId"].isin(train["movieId"])]
+    bias = baselines.BiasBaseline().fit(train)
+    model = build(train, course["source"], settings)
+    actual = cold["rating"].to_numpy()
+    ours = metrics.rmse(
+        model.predict(cold["userId"].to_numpy(), cold["movieId"].to_numpy()), actual
+    )
+    theirs = metrics.rmse(
+        bias.predict(cold["userId"].to_numpy(), cold["movieId"].to_numpy()), actual
+    )
+    assert len(cold) > 500 and ours <= theirs + 1e-9

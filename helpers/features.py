@@ -209,7 +209,7 @@ class NodeFeatures:
         return torch.tensor(scaled.to_numpy(np.float32))
 
 
-USER_BLOCKS = {"stats": user_stats, "temporal": user_temporal}
+USER_BLOCKS = ("stats", "temporal")
 MOVIE_BLOCKS = ("stats", "year", "genres", "title", "genome", "tags")
 
 
@@ -224,14 +224,15 @@ class FeatureRecipe:
     seed: int = 42
 
     def __post_init__(self):
-        chosen = {tuple(USER_BLOCKS): self.user_blocks, MOVIE_BLOCKS: self.movie_blocks}
+        chosen = {USER_BLOCKS: self.user_blocks, MOVIE_BLOCKS: self.movie_blocks}
         for known, blocks in chosen.items():
             if unknown := sorted(set(blocks) - set(known)):
                 raise ValueError(f"Unknown feature block(s) {unknown}; use {known}.")
 
     def users(self, ratings: pd.DataFrame, maps: IdMaps) -> pd.DataFrame | None:
         """The raw user table of this recipe (None without user blocks)."""
-        parts = [USER_BLOCKS[name](ratings, maps) for name in self.user_blocks]
+        blocks = {"stats": user_stats, "temporal": user_temporal}
+        parts = [blocks[name](ratings, maps) for name in self.user_blocks]
         return pd.concat(parts, axis=1) if parts else None
 
     def movies(self, train: pd.DataFrame, maps: IdMaps, source: MovieData) -> pd.DataFrame | None:

@@ -36,58 +36,51 @@ COLD_STARS = SageConfig(
 )  # fmt: skip
 
 
+def _lists_and_stars(
+    train, source, settings, seed, progress, name, *, lists, stars, cold=None
+) -> Both:
+    """GraphSAGE trained twice, for lists with ``lists`` and for stars with ``stars``."""
+    return Both(
+        train_lists(train, source, settings, config=lists, seed=seed, cold=cold,
+                    name=f"{name} (lists)", progress=progress),
+        train_stars(train, source, settings, config=stars, seed=seed, cold=cold,
+                    name=f"{name} (stars)"),
+        name,
+    )  # fmt: skip
+
+
 def graphsage(train, source, settings, seed=42, progress=False) -> Both:
-    """Notebook 02's GraphSAGE of ids alone: its list model and its star model."""
-    lists = train_lists(train, source, settings, seed=seed, progress=progress)
-    return Both(lists, train_stars(train, source, settings, seed=seed), "GraphSAGE")
+    """Notebook 02's GraphSAGE of ids alone."""
+    return _lists_and_stars(
+        train, source, settings, seed, progress, "GraphSAGE", lists=LISTS, stars=STARS
+    )
 
 
 def graphsage_content(train, source, settings, seed=42, progress=False) -> Both:
     """Notebook 03's GraphSAGE, with each movie's year and genres."""
-    name, recipe = "GraphSAGE + year, genres", CONTENT
-    return Both(
-        train_lists(train, source, settings, config=replace(LISTS, recipe=recipe), seed=seed,
-                    name=f"{name} (lists)", progress=progress),
-        train_stars(train, source, settings, config=replace(STARS, recipe=recipe), seed=seed,
-                    name=f"{name} (stars)"),
-        name,
-    )  # fmt: skip
+    lists, stars = replace(LISTS, recipe=CONTENT), replace(STARS, recipe=CONTENT)
+    name = "GraphSAGE + year, genres"
+    return _lists_and_stars(train, source, settings, seed, progress, name, lists=lists, stars=stars)
 
 
 def graphsage_final(train, source, settings, seed=42, progress=False) -> Both:
     """Notebook 04's GraphSAGE, with the genome and user tags as well."""
-    name, recipe = "GraphSAGE + genome, tags", DESCRIBED
-    return Both(
-        train_lists(train, source, settings, config=replace(LISTS, recipe=recipe), seed=seed,
-                    name=f"{name} (lists)", progress=progress),
-        train_stars(train, source, settings, config=replace(STARS, recipe=recipe), seed=seed,
-                    name=f"{name} (stars)"),
-        name,
-    )  # fmt: skip
+    lists, stars = replace(LISTS, recipe=DESCRIBED), replace(STARS, recipe=DESCRIBED)
+    name = "GraphSAGE + genome, tags"
+    return _lists_and_stars(train, source, settings, seed, progress, name, lists=lists, stars=stars)
 
 
 def graphsage_cold_users(train, source, settings, seed=42, progress=False) -> Both:
     """Notebook 07's GraphSAGE for new users: practised, and stopped on held-out new users."""
-    name, lists = "GraphSAGE (new users)", replace(COLD_LISTS, shrinkages=SHRINKAGES)
-    return Both(
-        train_lists(train, source, settings, config=lists, seed=seed, cold=NEW_USERS,
-                    name=name, progress=progress),
-        train_stars(train, source, settings, config=COLD_STARS, seed=seed, cold=NEW_USERS,
-                    name=name),
-        name,
-    )  # fmt: skip
+    lists = replace(COLD_LISTS, shrinkages=SHRINKAGES)
+    return _lists_and_stars(train, source, settings, seed, progress, "GraphSAGE (new users)",
+                            lists=lists, stars=COLD_STARS, cold=NEW_USERS)  # fmt: skip
 
 
 def graphsage_cold_movies(train, source, settings, seed=42, progress=False) -> Both:
     """Notebook 07's GraphSAGE for new movies: practised, and stopped on held-out new movies."""
-    name = "GraphSAGE (new movies)"
-    return Both(
-        train_lists(train, source, settings, config=COLD_LISTS, seed=seed, cold=NEW_MOVIES,
-                    name=name, progress=progress),
-        train_stars(train, source, settings, config=COLD_STARS, seed=seed, cold=NEW_MOVIES,
-                    name=name),
-        name,
-    )  # fmt: skip
+    return _lists_and_stars(train, source, settings, seed, progress, "GraphSAGE (new movies)",
+                            lists=COLD_LISTS, stars=COLD_STARS, cold=NEW_MOVIES)  # fmt: skip
 
 
 def global_mean(train, source, settings, seed=42, progress=False) -> baselines.GlobalMean:

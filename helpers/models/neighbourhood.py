@@ -52,13 +52,19 @@ def _graph(part: pd.DataFrame, maps: IdMaps, base: BiasBaseline) -> HeteroData:
 
 
 def train_neighbourhood(
-    train: pd.DataFrame, source: MovieData, settings: Settings, *, seed=42, progress=False
+    train: pd.DataFrame,
+    source: MovieData,
+    settings: Settings,
+    *,
+    seed: int = 42,
+    model_class: type[NeighbourhoodGNN] = NeighbourhoodGNN,
+    progress: bool = False,
 ) -> GNNRecommender:
     """The neighbourhood rating GNN on the residual of the bias model, early-stopped on RMSE."""
     seed_everything(seed)
     on, maps = device(), IdMaps.from_tables(train, source.movies)
     fit_part, valid_part = protocol.validation_split(train, seed)
-    model = NeighbourhoodGNN(len(maps.users), len(maps.movies)).to(on)
+    model = model_class(len(maps.users), len(maps.movies)).to(on)
 
     def served(graph: HeteroData, base: BiasBaseline, history=None) -> GNNRecommender:
         with torch.no_grad():

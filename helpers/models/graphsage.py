@@ -1,6 +1,7 @@
-"""GraphSAGE, the kit's inductive GNN: the model and its list objective (notebook 02 shows both
-first), its feature inputs (notebooks 03-05), cold-start practice and the fold-in of new users
-(notebook 07), and the named models trained from them."""
+"""GraphSAGE, the kit's inductive GNN: the model and its list step (notebook 02 shows both first),
+its star step, its feature inputs (notebooks 03-05), cold-start practice and the fold-in of new
+users (notebook 07), and the trainers ``train_lists`` / ``train_stars`` (the named models built
+on them are in ``helpers.models``)."""
 
 from __future__ import annotations
 

@@ -5,6 +5,7 @@ test rating leaks in) and vectorised (the same code runs on 25M ratings)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -20,8 +21,6 @@ from helpers.graph import IdMaps
 SECONDS_PER_DAY = 86_400
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 SHRINKAGE = 10.0  # a movie's mean rating counts as much as this many ratings at the global mean
-WORDS = r"(?u)\b[a-zA-Z]\w+\b"
-CLIP = 3.0  # standardised features are clipped to this many standard deviations
 
 
 def _counts(index: np.ndarray, n: int, weights: np.ndarray | None = None) -> np.ndarray:
@@ -98,6 +97,7 @@ def movie_genres(movies: pd.DataFrame, maps: IdMaps) -> pd.DataFrame:
 class Reduction:
     """A seeded TruncatedSVD of a movie x term matrix: movie scores and term loadings."""
 
+    WORDS: ClassVar[str] = r"(?u)\b[a-zA-Z]\w+\b"  # a word: a letter, then letters or digits
     scores: pd.DataFrame  # index movieId, columns <prefix>_00 ...
     loadings: pd.DataFrame  # index component name, columns term
     explained: np.ndarray  # share of variance of each component
@@ -109,21 +109,34 @@ class Reduction:
         table = pd.DataFrame(terms, index=self.loadings.index, columns=range(1, terms.shape[1] + 1))
         return table.assign(explained=self.explained.round(3))
 
+    @classmethod
+    def of_matrix(
+        cls, matrix, movie_ids: np.ndarray, terms: np.ndarray, prefix: str, n: int, seed: int
+    ) -> Reduction:
+        """TruncatedSVD (seeded) to ``n`` columns; components a small matrix lacks are zeros."""
+        fitted = min(n, min(matrix.shape) - 1)
+        scores, loadings = np.zeros((matrix.shape[0], n)), np.zeros((n, matrix.shape[1]))
+        explained = np.zeros(n)
+        if fitted >= 1:
+            svd = TruncatedSVD(n_components=fitted, random_state=seed)
+            scores[:, :fitted] = svd.fit_transform(matrix)
+            loadings[:fitted], explained[:fitted] = svd.components_, svd.explained_variance_ratio_
+        names = [f"{prefix}_{c:02d}" for c in range(n)]
+        scores = pd.DataFrame(scores, index=pd.Index(movie_ids, name="movieId"), columns=names)
+        return cls(scores, pd.DataFrame(loadings, index=names, columns=terms), explained)
 
-def svd_reduce(
-    matrix, movie_ids: np.ndarray, terms: np.ndarray, prefix: str, n: int, seed: int
-) -> Reduction:
-    """TruncatedSVD (seeded) to ``n`` columns; components a small matrix lacks are zeros."""
-    fitted = min(n, min(matrix.shape) - 1)
-    scores, loadings = np.zeros((matrix.shape[0], n)), np.zeros((n, matrix.shape[1]))
-    explained = np.zeros(n)
-    if fitted >= 1:
-        svd = TruncatedSVD(n_components=fitted, random_state=seed)
-        scores[:, :fitted] = svd.fit_transform(matrix)
-        loadings[:fitted], explained[:fitted] = svd.components_, svd.explained_variance_ratio_
-    names = [f"{prefix}_{c:02d}" for c in range(n)]
-    scores = pd.DataFrame(scores, index=pd.Index(movie_ids, name="movieId"), columns=names)
-    return Reduction(scores, pd.DataFrame(loadings, index=names, columns=terms), explained)
+    @classmethod
+    def of_texts(
+        cls, texts: pd.Series, movie_ids: np.ndarray, prefix: str, n: int, seed: int
+    ) -> Reduction:
+        """TF-IDF of the words of each movie's text (words used at least twice), reduced."""
+        try:
+            tfidf = TfidfVectorizer(token_pattern=cls.WORDS, min_df=2, sublinear_tf=True)
+            matrix = tfidf.fit_transform(texts.astype(str))
+            terms = tfidf.get_feature_names_out()
+        except ValueError:  # no word appears twice
+            matrix, terms = sparse.csr_matrix((len(movie_ids), 1)), np.array(["-"])
+        return cls.of_matrix(matrix, movie_ids, terms, prefix, n, seed)
 
 
 def genome_reduction(
@@ -138,7 +151,7 @@ def genome_reduction(
     if tag_names is not None:
         names = tag_names.set_index("tagId")["tag"].reindex(tag_ids)
         terms = names.fillna(pd.Series(terms, index=tag_ids)).to_numpy()
-    return svd_reduce(matrix, movie_ids, terms, "genome", n, seed)
+    return Reduction.of_matrix(matrix, movie_ids, terms, "genome", n, seed)
 
 
 def train_tags(tags: pd.DataFrame, train: pd.DataFrame) -> pd.DataFrame:
@@ -148,29 +161,16 @@ def train_tags(tags: pd.DataFrame, train: pd.DataFrame) -> pd.DataFrame:
     return tags[np.isin(*keys)]
 
 
-def _text_reduction(
-    texts: pd.Series, movie_ids: np.ndarray, prefix: str, n: int, seed: int
-) -> Reduction:
-    """TF-IDF of the words of each movie's text (words used at least twice), reduced."""
-    try:
-        tfidf = TfidfVectorizer(token_pattern=WORDS, min_df=2, sublinear_tf=True)
-        matrix = tfidf.fit_transform(texts.astype(str))
-        terms = tfidf.get_feature_names_out()
-    except ValueError:  # no word appears twice
-        matrix, terms = sparse.csr_matrix((len(movie_ids), 1)), np.array(["-"])
-    return svd_reduce(matrix, movie_ids, terms, prefix, n, seed)
-
-
 def tag_reduction(tags: pd.DataFrame, n: int = 16, seed: int = 42) -> Reduction:
     """User tags as one document per movie (TF-IDF of its tags' words), reduced."""
     documents = tags.groupby("movieId")["tag"].agg(lambda t: " ".join(t.astype(str)))
-    return _text_reduction(documents, documents.index.to_numpy(), "tags", n, seed)
+    return Reduction.of_texts(documents, documents.index.to_numpy(), "tags", n, seed)
 
 
 def title_reduction(movies: pd.DataFrame, n: int = 16, seed: int = 42) -> Reduction:
     """The words of each title (year removed): sequels, series and languages share words."""
     titles = movies["title"].str.replace(r"\s*\(\d{4}\)\s*$", "", regex=True)
-    return _text_reduction(titles, movies["movieId"].to_numpy(), "title", n, seed)
+    return Reduction.of_texts(titles, movies["movieId"].to_numpy(), "title", n, seed)
 
 
 def on_movie_nodes(reduction: Reduction, maps: IdMaps, indicator: str) -> pd.DataFrame:
@@ -184,6 +184,7 @@ def on_movie_nodes(reduction: Reduction, maps: IdMaps, indicator: str) -> pd.Dat
 class NodeFeatures:
     """One node type's features: named raw columns and the standardisation fitted on them."""
 
+    CLIP: ClassVar[float] = 3.0  # scaled features are clipped to this many standard deviations
     raw: pd.DataFrame
     mean: pd.Series
     std: pd.Series
@@ -203,9 +204,10 @@ class NodeFeatures:
         return list(self.raw.columns)
 
     def tensor(self) -> Tensor:
-        """The scaled table as a float32 [nodes, features] tensor, clipped to ``CLIP`` std: a rare
-        flag (``has_genome`` on 1 % of movies) would otherwise scale to 10 and swamp the rest."""
-        scaled = ((self.raw - self.mean) / self.std).clip(-CLIP, CLIP)
+        """The scaled table as a float32 [nodes, features] tensor, clipped to :attr:`CLIP` std:
+        a rare flag (``has_genome`` on 1 % of movies) would otherwise scale to 10 and swamp the
+        rest."""
+        scaled = ((self.raw - self.mean) / self.std).clip(-self.CLIP, self.CLIP)
         return torch.tensor(scaled.to_numpy(np.float32))
 
 

@@ -175,7 +175,7 @@ def test_scaling_uses_table_statistics_clips_and_names_columns(course, tables, m
     users = features.NodeFeatures.standardise(features.rich_features.users(train, maps))
     assert users.columns == ["rating_mean", "rating_log_count", "rating_var"]
     x = users.tensor()
-    assert x.shape == (len(maps.users), 3) and float(x.abs().max()) <= features.CLIP
+    assert x.shape == (len(maps.users), 3) and float(x.abs().max()) <= features.NodeFeatures.CLIP
     unclipped = (users.raw - users.mean) / users.std
     assert np.allclose(
         x.numpy()[np.abs(unclipped.to_numpy()) < 2.9],
@@ -196,7 +196,8 @@ def test_feature_tables_scale_other_ratings_as_fitted_and_keep_the_movies(course
     fewer = train.iloc[: len(train) // 3]
     users, movies = fitted.on(fewer, maps)
     raw = recipe.users(fewer, maps)
-    expected = ((raw - fitted.users.mean) / fitted.users.std).clip(-features.CLIP, features.CLIP)
+    clip = features.NodeFeatures.CLIP
+    expected = ((raw - fitted.users.mean) / fitted.users.std).clip(-clip, clip)
     assert np.allclose(users.numpy(), expected.to_numpy(), atol=1e-5)  # recomputed, scaled as fit
     refitted = features.NodeFeatures.standardise(raw).tensor().numpy()
     assert not np.allclose(users.numpy(), refitted, atol=1e-3)  # not scaled on their own rows

@@ -37,7 +37,7 @@ def test_every_module_is_short_and_names_its_notebook(path):
 
 @pytest.mark.xfail(
     strict=True,
-    reason="issue 31: helpers/ measured 4,242 lines in all (26 modules) after the one-path "
+    reason="issue 31: helpers/ measured 4,254 lines in all (26 modules) after the one-path "
     "redesign; drop this mark once it is at most 3,000",
 )
 def test_the_package_is_at_most_3000_lines_in_all():
@@ -61,22 +61,28 @@ def test_notebooks_02_to_08_are_all_there():
     assert [name[:2] for name in NOTEBOOKS] == ["02", "03", "04", "05", "06", "07", "08"]
 
 
+@pytest.mark.parametrize("notebook", NOTEBOOKS)
+def test_every_notebook_reads_at_most_five_references_deep(reading_path, notebook):
+    """No chain of references from a notebook's code into ``helpers`` is longer than five."""
+    measured = reading_path[notebook]
+    chain = " -> ".join(measured["deepest_chain"])
+    assert measured["depth"] <= MAX_NOTEBOOK_DEPTH, (
+        f"{notebook} goes {measured['depth']} deep: {chain}"
+    )
+
+
 @pytest.mark.xfail(
     strict=False,
-    reason="issue 31: measured after the one-path redesign, the notebooks reach 1,246-2,361 "
-    "lines of helpers in 14-20 modules, depth 4-6; drop this mark once every one is in budget",
+    reason="issue 31: measured 2026-12-05, notebooks 02-08 reach 1,767-2,632 lines of helpers in "
+    "15-22 modules; drop this mark once every one is in budget",
 )
 @pytest.mark.parametrize("notebook", NOTEBOOKS)
-def test_every_notebook_has_a_short_reading_path(reading_path, notebook):
+def test_every_notebook_reaches_few_lines_in_few_modules(reading_path, notebook):
     """What a learner reads to understand a notebook: ``shared/tools/reading_path.py``."""
     measured = reading_path[notebook]
     lines, modules = measured["reachable_lines"], measured["modules_touched"]
     assert lines <= MAX_NOTEBOOK_LINES, f"{notebook} reaches {lines:,} lines of helpers"
     assert modules <= MAX_NOTEBOOK_MODULES, f"{notebook} touches {modules} modules"
-    chain = " -> ".join(measured["deepest_chain"])
-    assert measured["depth"] <= MAX_NOTEBOOK_DEPTH, (
-        f"{notebook} goes {measured['depth']} deep: {chain}"
-    )
 
 
 def test_only_settings_reads_the_environment():

@@ -19,7 +19,7 @@ import torch
 
 from helpers import train
 from helpers.graph import Patterns
-from helpers.reproducibility import seed_everything
+from helpers.settings import seed_everything
 
 USERS, MOVIES, CHANNELS = 162_338, 62_423, 64  # MovieLens 25M's users and movies
 

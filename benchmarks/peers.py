@@ -24,7 +24,7 @@ from threadpoolctl import threadpool_limits
 from helpers import baselines, metrics
 from helpers.baselines import LikedRows
 from helpers.protocol import validation_split
-from helpers.reproducibility import THREADS
+from helpers.settings import THREADS
 
 LIKED = metrics.RELEVANT  # 4 stars: "liked", as the peers were measured
 EASE_LAMBDAS = (50.0, 100.0, 200.0, 400.0, 800.0)

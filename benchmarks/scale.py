@@ -123,7 +123,7 @@ def stage_pipeline(settings) -> dict:
     from helpers.graph import IdMaps, build_graph
     from helpers.metrics import Rated, top_k
     from helpers.models.graphsage import STARS, GraphSAGE, serve, star_step, with_residuals
-    from helpers.reproducibility import device
+    from helpers.settings import device
     from helpers.train import fit
 
     results, parts = {}, {}

@@ -7,7 +7,6 @@ notebook that teaches it):
 ``viz`` / ``evaluate`` -> ``explorer/``.
 """
 
-from helpers.reproducibility import seed_everything
-from helpers.settings import Settings
+from helpers.settings import Settings, seed_everything
 
 __all__ = ["Settings", "seed_everything"]

@@ -15,8 +15,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from helpers.download import RELEASES, DataError, Source, file_source, table_source
-from helpers.files import write_atomically
+from helpers.download import (
+    RELEASES,
+    DataError,
+    Source,
+    file_source,
+    table_source,
+    write_atomically,
+)
 from helpers.settings import Settings
 
 STARS = (0.5, 5.0)  # MovieLens' rating scale: every prediction shown or scored is clipped to it

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from helpers import data, files, metrics, protocol
+from helpers import data, download, metrics, protocol
 from helpers.metrics import Rated, best_unrated, clip
 from helpers.models import DEFAULT_MODEL, MODELS, NO_FOLD_IN
 from helpers.settings import VARIABLES, Settings, SettingsError
@@ -76,7 +76,7 @@ def writable_folder(out: str) -> Path:
     if folder.exists() and not folder.is_dir():
         raise ValueError(f"--out {out} is a file; name a folder (it is created if missing).")
     try:
-        files.check_writable(folder)
+        download.check_writable(folder)
     except OSError as error:
         raise ValueError(
             f"--out {out} cannot be written ({error.strerror or error}); name a folder you can "
@@ -159,7 +159,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {metric:<10} {value:.4f}")
     tables = {out / "predictions.csv": predictions, out / "topk.csv": topk}
     try:
-        files.write_together({path: partial(t.to_csv, index=False) for path, t in tables.items()})
+        download.write_together(
+            {path: partial(t.to_csv, index=False) for path, t in tables.items()}
+        )
     except OSError as error:
         print(f"error: cannot write into {out} ({error.strerror or error}); its previous "
               "predictions.csv and topk.csv are kept as they were.", file=sys.stderr)  # fmt: skip

@@ -9,7 +9,7 @@ import time
 import pandas as pd
 import pytest
 
-from helpers import evaluate, files
+from helpers import download, evaluate
 
 
 @pytest.fixture
@@ -20,7 +20,7 @@ def umask_022():
 
 
 def test_a_written_file_has_the_mode_the_umask_gives(tmp_path, umask_022):
-    target = files.write_atomically(tmp_path / "table.csv", lambda p: p.write_text("x"))
+    target = download.write_atomically(tmp_path / "table.csv", lambda p: p.write_text("x"))
     assert target.stat().st_mode & 0o777 == 0o644
 
 
@@ -35,7 +35,7 @@ def test_scratch_files_of_a_killed_writer_are_removed_by_the_next_write(tmp_path
     for scratch in (dead, old, alive, other):
         scratch.write_text("partial")
     os.utime(old, (time.time() - 7200, time.time() - 7200))
-    files.write_atomically(target, lambda p: p.write_text("whole"))
+    download.write_atomically(target, lambda p: p.write_text("whole"))
     assert not dead.exists() and not old.exists()
     assert alive.exists() and other.exists() and target.read_text() == "whole"
 

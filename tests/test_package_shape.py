@@ -37,7 +37,7 @@ def test_every_module_is_short_and_names_its_notebook(path):
 
 @pytest.mark.xfail(
     strict=True,
-    reason="issue 31: helpers/ measured 4,254 lines in all (26 modules) after the one-path "
+    reason="issue 31: helpers/ measured 4,249 lines in all (24 modules) after the one-path "
     "redesign; drop this mark once it is at most 3,000",
 )
 def test_the_package_is_at_most_3000_lines_in_all():
@@ -72,16 +72,25 @@ def test_every_notebook_reads_at_most_five_references_deep(reading_path, noteboo
 
 
 @pytest.mark.xfail(
-    strict=False,
-    reason="issue 31: measured 2026-12-05, notebooks 02-08 reach 1,767-2,632 lines of helpers in "
-    "15-22 modules; drop this mark once every one is in budget",
+    strict=True,
+    reason="issue 31: measured 2026-12-05, notebooks 02-08 reach 1,767-2,632 lines of helpers; "
+    "drop this mark once every one is in budget",
 )
 @pytest.mark.parametrize("notebook", NOTEBOOKS)
-def test_every_notebook_reaches_few_lines_in_few_modules(reading_path, notebook):
+def test_every_notebook_reaches_at_most_1400_lines(reading_path, notebook):
     """What a learner reads to understand a notebook: ``shared/tools/reading_path.py``."""
-    measured = reading_path[notebook]
-    lines, modules = measured["reachable_lines"], measured["modules_touched"]
+    lines = reading_path[notebook]["reachable_lines"]
     assert lines <= MAX_NOTEBOOK_LINES, f"{notebook} reaches {lines:,} lines of helpers"
+
+
+OVER_MODULES = pytest.mark.xfail(strict=True, reason="issue 31: 20 modules measured 2026-12-05")
+
+
+@pytest.mark.parametrize(
+    "notebook", [pytest.param(n, marks=OVER_MODULES) if n[:2] == "08" else n for n in NOTEBOOKS]
+)
+def test_every_notebook_touches_at_most_16_modules(reading_path, notebook):
+    modules = reading_path[notebook]["modules_touched"]
     assert modules <= MAX_NOTEBOOK_MODULES, f"{notebook} touches {modules} modules"
 
 

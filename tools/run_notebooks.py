@@ -23,7 +23,7 @@ from nbclient.exceptions import CellExecutionError
 from tqdm import tqdm
 from traitlets.config import Config
 
-from helpers.files import check_writable
+from helpers.download import check_writable
 from helpers.settings import REPO, Settings, SettingsError, resolved_environ
 from tools.stored_outputs import PORTABLE_NUMERICS
 

@@ -32,8 +32,7 @@ from helpers.graph import (
 )
 from helpers.metrics import LIKED
 from helpers.recommend import Embeddings, GNNRecommender
-from helpers.reproducibility import device, seed_everything
-from helpers.settings import Settings
+from helpers.settings import Settings, device, seed_everything
 from helpers.train import History, fit, pair_mse_backward, softmax
 
 PAIRS_PER_STEP = 262_144  # liked pairs per step at most (MovieLens 25M has ~12 million)

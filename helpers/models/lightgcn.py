@@ -17,8 +17,7 @@ from helpers.data import MovieData
 from helpers.graph import RATES, IdMaps, build_graph, row_pointers, sorted_csr
 from helpers.metrics import LIKED
 from helpers.recommend import Embeddings, GNNRecommender, Recommender
-from helpers.reproducibility import device, seed_everything
-from helpers.settings import Settings
+from helpers.settings import Settings, device, seed_everything
 from helpers.train import History, fit, softmax
 
 BLENDS = (0.0, 0.1, 0.25, 0.5)  # graph-filter shares tried on the validation part

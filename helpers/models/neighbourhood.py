@@ -15,8 +15,7 @@ from helpers.baselines import BiasBaseline
 from helpers.data import MovieData
 from helpers.graph import RATES, IdMaps, build_graph, mean_adjacency
 from helpers.recommend import Embeddings, GNNRecommender
-from helpers.reproducibility import device, seed_everything
-from helpers.settings import Settings
+from helpers.settings import Settings, device, seed_everything
 from helpers.train import History, fit, pair_mse_backward
 
 LR, WEIGHT_DECAY, EPOCHS, PATIENCE = 0.03, 1e-3, 600, 30  # chosen on seed 42's validation

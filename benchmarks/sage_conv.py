@@ -37,12 +37,11 @@ import math
 import os
 import platform
 import resource
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +54,8 @@ from torch_geometric.nn import SAGEConv
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # this tree's kernel, not an installed copy's
     sys.path.insert(0, str(REPO))
+
+from decode import median_seconds  # noqa: E402 (this folder, like seeds.py's peers)
 
 from helpers.graph import Patterns, mean_adjacency  # noqa: E402
 from helpers.models.graphsage import MeanSAGEConv  # noqa: E402
@@ -165,16 +166,6 @@ def peak_rss_bytes() -> int:
 def rss_bytes() -> int:
     with open("/proc/self/statm") as handle:
         return int(handle.read().split()[1]) * resource.getpagesize()
-
-
-def median_seconds(run: Callable[[], object], repeats: int) -> float:
-    run()  # warm-up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def measure(path: str, edges_file: str, n_users: int, n_movies: int, repeats: int) -> dict:

@@ -1,6 +1,7 @@
 """``python -m tools.run_notebooks``: bad arguments end in one ``error:`` line before any kernel
 starts (the notebooks themselves run in tests/test_main_job.py)."""
 
+import nbformat
 import pytest
 
 from tools import run_notebooks
@@ -97,3 +98,64 @@ def test_a_known_error_in_a_notebook_is_its_sentence_without_kernel_warnings(tmp
         "error: 01_broken.ipynb stopped: MOVIELENS_MIRROR='no/such/folder' is not a folder. "
         + __import__("helpers.settings").settings.MIRROR_HELP
     ], result.stderr
+
+
+SOLVED = """<details><summary>Solution 1</summary>
+
+```python
+print(f"{0.8213:.4f} over 610 users")
+```
+
+Expected output:
+
+```text
+0.8213 over 610 users
+```
+
+It reads the output.
+</details>
+
+<details><summary>Solution 2</summary>
+
+```python
+print("no block")
+```
+</details>"""
+
+
+def executed(notebook, text: str):
+    """The solution cells of ``notebook`` as the runner builds them, showing ``text``."""
+    cells = []
+    for number, solution in enumerate(run_notebooks.solutions(notebook), 1):
+        cell = nbformat.v4.new_code_cell(solution.code)
+        cell.id = f"solution-{number}"
+        if solution.expected is not None:
+            cell.metadata["expected"] = solution.expected
+        cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=text)]
+        cells.append(cell)
+    return nbformat.v4.new_notebook(cells=cells)
+
+
+def test_a_solution_is_its_code_and_its_expected_output():
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(SOLVED)])
+    first, second = run_notebooks.solutions(notebook)
+    assert first.code.startswith('print(f"{0.8213') and first.expected == "0.8213 over 610 users\n"
+    assert second.code == 'print("no block")\n' and second.expected is None
+
+
+@pytest.mark.parametrize(
+    ("shown", "accepted"),
+    [
+        ("0.8213 over 610 users\n", True),
+        ("0.8220 over 610 users\n", True),  # within the policy's 1 %
+        ("0.9213 over 610 users\n", False),
+        ("0.8213 over 611 users\n", False),  # counts are exact by default
+        ("0.8213 over 610 movies\n", False),
+    ],
+)
+def test_a_solution_must_print_its_expected_output(shown, accepted):
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(SOLVED)])
+    messages = run_notebooks.unexpected(executed(notebook, shown), "01_dataset_exploration")
+    assert (messages == []) is accepted
+    if not accepted:
+        assert "solution-1 printed" in messages[0] and "Expected output says" in messages[0]

@@ -4,7 +4,9 @@ Executed copies go to ``build/notebooks/`` (git-ignored); ``--inplace`` refreshe
 notebooks' outputs instead (what a maintainer does after changing code). Each notebook's wall
 time and the peak memory of its kernel are printed. ``--solutions`` also runs every worked
 solution of a notebook's exercises after it, in the same kernel, and fails on the first that
-raises. Kernels start with :data:`tools.stored_outputs.PORTABLE_NUMERICS` set.
+raises or prints other than its "Expected output" block (compared under the tolerance policy of
+:mod:`tools.stored_outputs`, as nbval compares cells). Kernels start with
+:data:`tools.stored_outputs.PORTABLE_NUMERICS` set.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import nbformat
 from nbclient import NotebookClient
@@ -25,9 +28,21 @@ from traitlets.config import Config
 
 from helpers.download import check_writable
 from helpers.settings import REPO, Settings, SettingsError, resolved_environ
-from tools.stored_outputs import PORTABLE_NUMERICS
+from tools.stored_outputs import PORTABLE_NUMERICS, accepts, tolerance
 
-SOLUTION = re.compile(r"<details><summary>Solution[^<]*</summary>\s*```python\n(.*?)```", re.S)
+SOLUTION = re.compile(
+    r"<details><summary>Solution[^<]*</summary>\s*```python\n(.*?)```"
+    r"(?:\s*Expected output:\s*```text\n(.*?)```)?",
+    re.S,
+)
+
+
+class Solution(NamedTuple):
+    """A worked solution of an exercise: its code, and what it prints on the course machine
+    (``None`` where the notebook gives no "Expected output" block)."""
+
+    code: str
+    expected: str | None
 
 
 def notebooks(pattern: str = "*.ipynb") -> list[Path]:
@@ -55,10 +70,43 @@ def writable(out: Path) -> Path:
     return out
 
 
-def solutions(notebook) -> list[str]:
-    """The code of every worked solution in the notebook's markdown, in order."""
+def solutions(notebook) -> list[Solution]:
+    """Every worked solution in the notebook's markdown, in order."""
     text = "\n".join(cell.source for cell in notebook.cells if cell.cell_type == "markdown")
-    return SOLUTION.findall(text)
+    return [Solution(code, expected or None) for code, expected in SOLUTION.findall(text)]
+
+
+class UnexpectedOutput(Exception):
+    """A worked solution printed other than its notebook's "Expected output" block."""
+
+
+def printed(cell) -> str:
+    """What an executed cell showed as text: its standard output and its value."""
+    parts = []
+    for output in cell.get("outputs", []):
+        if output.output_type == "stream" and output.name == "stdout":
+            parts.append(output.text)
+        elif output.output_type == "execute_result":
+            parts.append(output.data.get("text/plain", "") + "\n")
+    return "".join(parts)
+
+
+def unexpected(notebook, stem: str) -> list[str]:
+    """One message per executed solution cell whose output is not its "Expected output", under
+    the cell's tolerance (``tools.stored_outputs.CELLS[(stem, "solution-N")]``; exact by
+    default)."""
+    messages = []
+    for cell in notebook.cells:
+        expected = cell.metadata.get("expected")
+        if expected is None:
+            continue
+        fresh = printed(cell)
+        if not accepts(expected.strip(), fresh.strip(), tolerance(stem, cell.id)):
+            messages.append(
+                f"{stem} {cell.id} printed\n{fresh.rstrip()}\nbut its Expected output says\n"
+                f"{expected.rstrip()}\nRun it with --solutions and write what it prints there."
+            )
+    return messages
 
 
 def kernel_peak(client: NotebookClient) -> int | None:
@@ -104,11 +152,13 @@ def execute(
     notebook = nbformat.read(path, as_version=4)
     for cell in notebook.cells:
         cell.metadata.pop("execution", None)  # timestamps of an earlier run
-    extra = [
-        nbformat.v4.new_code_cell(code) for code in (solutions(notebook) if with_solutions else [])
-    ]
-    for number, cell in enumerate(extra, 1):
+    extra = []
+    for number, solution in enumerate(solutions(notebook) if with_solutions else [], 1):
+        cell = nbformat.v4.new_code_cell(solution.code)
         cell.id = f"solution-{number}"
+        if solution.expected is not None:
+            cell.metadata["expected"] = solution.expected
+        extra.append(cell)
     notebook.cells += extra  # the executed solutions end the copy (never the committed notebook)
     started = time.perf_counter()
     code = [index for index, cell in enumerate(notebook.cells) if cell.cell_type == "code"]
@@ -133,6 +183,9 @@ def execute(
     if target is not None:
         target.parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(notebook, target)
+    mismatches = unexpected(notebook, path.stem)
+    if mismatches:
+        raise UnexpectedOutput("\n\n".join(mismatches))
     return time.perf_counter() - started, peak
 
 
@@ -183,6 +236,9 @@ def main(argv: list[str] | None = None) -> int:
             seconds, peak = execute(path, target, args.solutions, environ)
         except CellExecutionError as error:
             print(failure(path, error), file=sys.stderr)
+            return 1
+        except UnexpectedOutput as error:
+            print(f"error: {path.name}: a solution's output changed:\n{error}", file=sys.stderr)
             return 1
         total += seconds
         memory = f", kernel peak {peak / 1024**3:.1f} GiB" if peak else ""

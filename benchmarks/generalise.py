@@ -1,0 +1,161 @@
+"""Where does each claim hold? The claims of ``seeds.CLAIMS`` on data the kit was not tuned on.
+
+    python benchmarks/generalise.py [--variants seed-7 before-2005 ...]
+        [--protocols warm new-users new-movies] [--models NAME ...] [--csv results/generalise.csv]
+    python benchmarks/generalise.py --summarise results/generalise.csv      # no training
+
+Every constant of the kit was chosen on ml-latest-small with split seeds 42-44. Each variant
+below is real MovieLens data cut another way (synthetic data says nothing about quality):
+
+- ``seed-7``, ``seed-11``: all of ml-latest-small, split with a seed outside 42-44;
+- ``before-2005`` / ``after-2010``: only the ratings given before 2005 / from 2010 on;
+- ``users-30pct``: a random 30 % of the users (sample seed 0);
+- ``heavy-users``: only the users with 50 or more ratings.
+
+Per variant, each model is trained on the protocol's train part and scored once on its test
+part (new users with 1, 5 and 20 onboarding ratings). A claim "A beats B on M" holds on a
+variant when A's score is better there. The report prints each claim's difference per variant
+and where it holds and fails: the README states a claim only as widely as this table.
+"""
+
+from __future__ import annotations
+
+import seeds  # isort: skip  (benchmarks/seeds.py first: it sets the kernels' numerics for numpy)
+
+import argparse
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from helpers import data
+from helpers.settings import Settings
+
+STARS = ("RMSE", "MAE")
+ONBOARDING = (1, 5, 20)
+
+
+def _before(year: int) -> Callable[[pd.DataFrame], pd.DataFrame]:
+    cut = pd.Timestamp(f"{year}-01-01", tz="UTC").timestamp()
+    return lambda ratings: ratings[ratings["timestamp"] < cut]
+
+
+def _from(year: int) -> Callable[[pd.DataFrame], pd.DataFrame]:
+    cut = pd.Timestamp(f"{year}-01-01", tz="UTC").timestamp()
+    return lambda ratings: ratings[ratings["timestamp"] >= cut]
+
+
+def _user_share(share: float) -> Callable[[pd.DataFrame], pd.DataFrame]:
+    def sample(ratings: pd.DataFrame) -> pd.DataFrame:
+        users = np.sort(ratings["userId"].unique())
+        kept = np.random.default_rng(0).choice(users, round(share * len(users)), replace=False)
+        return ratings[ratings["userId"].isin(kept)]
+
+    return sample
+
+
+def _users_with(at_least: int) -> Callable[[pd.DataFrame], pd.DataFrame]:
+    def heavy(ratings: pd.DataFrame) -> pd.DataFrame:
+        counts = ratings["userId"].value_counts()
+        return ratings[ratings["userId"].isin(counts.index[counts >= at_least])]
+
+    return heavy
+
+
+def _everything(ratings: pd.DataFrame) -> pd.DataFrame:
+    return ratings
+
+
+# name -> (how the ratings are cut, the split seed)
+VARIANTS: dict[str, tuple[Callable[[pd.DataFrame], pd.DataFrame], int]] = {
+    "seed-7": (_everything, 7),
+    "seed-11": (_everything, 11),
+    "before-2005": (_before(2005), 42),
+    "after-2010": (_from(2010), 42),
+    "users-30pct": (_user_share(0.3), 42),
+    "heavy-users": (_users_with(50), 42),
+}
+
+
+def run(
+    variants: list[str], protocols: list[str], models: list[str] | None, settings: Settings
+) -> pd.DataFrame:
+    """One row per (variant, protocol label, model): the metrics and the seconds they took."""
+    ratings, source, rows = data.load_ratings(settings), data.load_movie_data(settings), []
+    for variant in variants:
+        cut, seed = VARIANTS[variant]
+        part = cut(ratings).reset_index(drop=True)
+        for protocol in protocols:
+            names = models or seeds.DEFAULTS[protocol]
+            for name in tqdm(names, desc=f"{variant} {protocol}"):
+                start = time.perf_counter()
+                results = seeds.score(name, protocol, part, source, settings, seed, ONBOARDING)
+                seconds = time.perf_counter() - start
+                for label, result in results.items():
+                    rows.append(
+                        {"variant": variant, "protocol": label, "model": name, "seed": seed,
+                         "ratings": len(part), **result, "seconds": seconds}
+                    )  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def verdicts(results: pd.DataFrame) -> pd.DataFrame:
+    """Per claim and protocol label: the difference (challenger - champion) on each variant,
+    and the variants where the challenger is better and where it is not."""
+    rows = []
+    for label, part in results.groupby("protocol", sort=False):
+        for challenger, champion, metric in seeds.CLAIMS.get(label.split("-k")[0], []):
+            if metric not in part:
+                continue
+            table = part.pivot(index="variant", columns="model", values=metric)
+            if challenger not in table or champion not in table:
+                continue
+            difference = (table[challenger] - table[champion]).dropna()
+            better = -difference > 0 if metric in STARS else difference > 0
+            rows.append(
+                {
+                    "claim": f"{challenger} beats {champion} ({metric}, {label})",
+                    **{variant: f"{d:+.4f}" for variant, d in difference.items()},
+                    "holds on": ", ".join(difference.index[better]) or "none",
+                    "fails on": ", ".join(difference.index[~better]) or "none",
+                }
+            )
+    return pd.DataFrame(rows).set_index("claim") if rows else pd.DataFrame()
+
+
+def report(results: pd.DataFrame) -> None:
+    print("\n## Where each claim holds (challenger - champion per variant)\n")
+    print(seeds.markdown(verdicts(results).fillna("")))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    parser.add_argument(
+        "--protocols", nargs="+", default=list(seeds.CLAIMS), choices=list(seeds.CLAIMS)
+    )
+    parser.add_argument("--models", nargs="+", metavar="NAME", help="default: each claim's")
+    parser.add_argument("--csv", type=Path, help="also write the rows here (replacing their keys)")
+    parser.add_argument(
+        "--summarise", nargs="+", type=Path, metavar="CSV", help="train nothing: report saved rows"
+    )
+    args = parser.parse_args(argv)
+    if args.summarise:
+        report(pd.concat([pd.read_csv(path) for path in args.summarise], ignore_index=True))
+        return 0
+    results = run(args.variants, args.protocols, args.models, Settings.from_env())
+    if args.csv:
+        keys = ["variant", "protocol", "model"]
+        kept = pd.read_csv(args.csv) if args.csv.exists() else pd.DataFrame(columns=results.columns)
+        kept = kept[~kept.set_index(keys).index.isin(results.set_index(keys).index)]
+        data.write_atomically(args.csv, lambda p: pd.concat([kept, results]).to_csv(p, index=False))
+    report(results)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

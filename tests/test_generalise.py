@@ -1,0 +1,58 @@
+"""``benchmarks/generalise.py``: its variants are real cuts of the data, and its verdicts say on
+which variant a claim holds, with the right direction for stars and for lists."""
+
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+_environ = dict(os.environ)
+import generalise  # noqa: E402 (seeds.py, which it imports, pins the numerics of the process)
+
+os.environ.clear()
+os.environ.update(_environ)  # and other tests' subprocesses keep this run's environment
+
+
+def _ratings() -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    n = 4_000
+    years = rng.integers(1996, 2019, n)
+    stamps = [pd.Timestamp(f"{y}-06-01", tz="UTC").timestamp() for y in years]
+    return pd.DataFrame(
+        {"userId": rng.integers(1, 61, n), "movieId": rng.integers(1, 301, n),
+         "rating": rng.integers(1, 11, n) / 2, "timestamp": stamps}
+    )  # fmt: skip
+
+
+def test_each_variant_cuts_what_its_name_says():
+    ratings = _ratings()
+    cut = {name: how(ratings) for name, (how, _) in generalise.VARIANTS.items()}
+    year = pd.to_datetime(cut["before-2005"]["timestamp"], unit="s").dt.year
+    assert year.max() < 2005 and len(cut["before-2005"]) > 0
+    assert pd.to_datetime(cut["after-2010"]["timestamp"], unit="s").dt.year.min() >= 2010
+    share = cut["users-30pct"]["userId"].nunique() / ratings["userId"].nunique()
+    assert abs(share - 0.3) < 0.01
+    assert cut["heavy-users"]["userId"].value_counts().min() >= 50
+    assert len(cut["heavy-users"]) < len(ratings)
+    assert cut["seed-7"] is ratings and generalise.VARIANTS["seed-7"][1] == 7
+
+
+def test_a_verdict_names_where_a_claim_holds_for_stars_and_for_lists():
+    rows = [
+        ("seed-7", "gnn-rating", 0.80, 0.30), ("seed-7", "svd++", 0.85, 0.05),
+        ("after-2010", "gnn-rating", 0.90, 0.30), ("after-2010", "svd++", 0.85, 0.05),
+        ("seed-7", "gnn-ranking", np.nan, 0.31), ("seed-7", "ease", np.nan, 0.30),
+        ("after-2010", "gnn-ranking", np.nan, 0.29), ("after-2010", "ease", np.nan, 0.30),
+    ]  # fmt: skip
+    results = pd.DataFrame(rows, columns=["variant", "model", "RMSE", "NDCG@10"]).assign(
+        protocol="warm"
+    )
+    table = generalise.verdicts(results)
+    stars = table.loc["gnn-rating beats svd++ (RMSE, warm)"]
+    assert stars["holds on"] == "seed-7" and stars["fails on"] == "after-2010"
+    assert stars["seed-7"] == "-0.0500"
+    lists = table.loc["gnn-ranking beats ease (NDCG@10, warm)"]
+    assert lists["holds on"] == "seed-7" and lists["fails on"] == "after-2010"

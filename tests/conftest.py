@@ -1,8 +1,12 @@
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "movielens"
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "data" / "movielens"
 
 
 @pytest.fixture(scope="session")
@@ -56,3 +60,15 @@ def small_folder(course, tmp_path_factory) -> Path:
     course["source"].movies.drop(columns="year").to_csv(folder / "movies.csv", index=False)
     course["source"].tags.to_csv(folder / "tags.csv", index=False)
     return folder
+
+
+@pytest.fixture(scope="session")
+def site(tmp_path_factory) -> Path:
+    """The course website built by the README's command into a temporary folder, once for the
+    site tests and the site's browser test."""
+    out = tmp_path_factory.mktemp("site") / "site"
+    command = [sys.executable, "-m", "tools.build_site", "--out", str(out)]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert re.search(r"built the site of \d+ notebooks in [\d.]+ s", result.stdout)
+    return out

@@ -6,8 +6,6 @@ import html
 import json
 import re
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -28,6 +26,16 @@ def squash(text: str) -> str:
     return re.sub(r"\W+", "", text)
 
 
+def next_and_previous(page: Path) -> tuple[str | None, str | None]:
+    """The hrefs of a built page's "previous" and "next" links (None where it has none)."""
+    html_text = page.read_text(encoding="utf-8")
+    links = []
+    for kind in ("left-prev", "right-next"):
+        found = re.search(rf'<a class="{kind}"\s+href="([^"]+)"', html_text)
+        links.append(found.group(1) if found else None)
+    return links[0], links[1]
+
+
 def notebook(path: Path, *markdown: str) -> None:
     """Write a minimal notebook made of markdown cells."""
     cells = [{"cell_type": "markdown", "metadata": {}, "source": text} for text in markdown]
@@ -38,17 +46,6 @@ def notebook(path: Path, *markdown: str) -> None:
 GOALS = (
     "# {title}\n\nYou will:\n\n- learn one thing;\n- and a second one that wraps\n  onto a line."
 )
-
-
-@pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The site built by the README's command, into a temporary folder."""
-    out = tmp_path_factory.mktemp("site") / "site"
-    command = [sys.executable, "-m", "tools.build_site", "--out", str(out)]
-    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert re.search(r"built the site of \d+ notebooks in [\d.]+ s", result.stdout)
-    return out
 
 
 def test_landing_page_says_what_and_for_whom_and_lists_every_notebook(site: Path) -> None:
@@ -128,3 +125,65 @@ def test_build_fails_on_a_broken_link_or_a_missing_image(
     assert build_site.main(["--notebooks", str(notebooks), "--out", str(tmp_path / "site")]) == 1
     captured = capfd.readouterr()
     assert named in captured.err and "site build failed" in captured.err
+
+
+def test_before_you_start_comes_before_the_notebooks_and_reference_after(site: Path) -> None:
+    first, last = NOTEBOOKS[0].stem, NOTEBOOKS[-1].stem
+    assert next_and_previous(site / "index.html")[1] == "setup.html"
+    assert next_and_previous(site / "setup.html") == ("index.html", "licence.html")
+    assert next_and_previous(site / "prerequisites.html")[1] == f"notebooks/{first}.html"
+    assert next_and_previous(site / "notebooks" / f"{first}.html")[0] == "../prerequisites.html"
+    assert next_and_previous(site / "notebooks" / f"{last}.html")[1] == "../glossary.html"
+    assert next_and_previous(site / "glossary.html")[1] == "further-reading.html"
+    landing = text_of(site / "index.html")
+    assert landing.index("Before you start") < landing.index("The notebooks")
+
+
+GLOSSARY = [
+    "RMSE", "MAE", "NDCG@10", "Recall@10", "Coverage", "Relevant", "Liked", "Warm split",
+    "Train, fit, validation and test parts", "Cold start", "Fold-in", "Bucket",
+    "Message passing", "GraphSAGE", "LightGCN", "EASE", "SVD", "SVD++", "Bias model", "myFM",
+    "iALS", "Embedding", "Softmax loss", "Leakage", "Graph filter", "Paired difference",
+]  # fmt: skip
+
+
+def test_glossary_defines_every_term_with_the_kits_thresholds(site: Path) -> None:
+    from helpers import metrics
+
+    page = (site / "glossary.html").read_text(encoding="utf-8")
+    terms = {html.unescape(t) for t in re.findall(r'<dt id="term-[^"]+">(.*?)<a', page)}
+    assert set(GLOSSARY) <= terms, set(GLOSSARY) - terms
+    text = text_of(site / "glossary.html")
+    assert f"{metrics.RELEVANT:.1f} stars or more" in text  # relevant: test ratings
+    assert f"{metrics.LIKED} stars or more" in text  # liked: train ratings
+    assert f"({metrics.MOVIE_BUCKETS[0]}, 1-4, 5-19, {metrics.MOVIE_BUCKETS[-1]} or more)" in text
+
+
+def test_further_reading_gives_full_references(site: Path) -> None:
+    text = text_of(site / "further-reading.html")
+    for reference in [
+        "Hamilton, R. Ying and J. Leskovec (2017)",
+        "He, K. Deng, X. Wang, Y. Li, Y. Zhang and M. Wang (2020)",
+        "H. Steck (2019)",
+        "S. Rendle, L. Zhang and Y. Koren (2019)",
+        "M. Ferrari Dacrema, P. Cremonesi and D. Jannach (2019)",
+        "pytorch-geometric.readthedocs.io",
+    ]:
+        assert reference in text
+    assert text.count("Why:") >= 10
+
+
+def test_prerequisites_name_every_notebook(site: Path) -> None:
+    page = (site / "prerequisites.html").read_text(encoding="utf-8")
+    for path in NOTEBOOKS:
+        assert f'href="notebooks/{path.stem}.html"' in page, path.name
+
+
+def test_pages_load_nothing_from_the_network(site: Path) -> None:
+    """Scripts, styles and images are local (MathJax included): the site works offline."""
+    remote = re.compile(r'<(?:script|link|img)\b[^>]*\b(?:src|href)="(?:https?:)?//', re.I)
+    pages = [p for p in site.rglob("*.html") if "_static" not in p.parts]
+    assert [str(p.relative_to(site)) for p in pages if remote.search(p.read_text("utf-8"))] == []
+    assert (site / "_static" / "mathjax" / "tex-chtml.js").exists()
+    assert '_static/mathjax/tex-chtml.js"' in (site / "glossary.html").read_text("utf-8")
+    assert "copybutton.js" in (site / "notebooks" / f"{NOTEBOOKS[0].stem}.html").read_text("utf-8")

@@ -5,7 +5,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-TARGETS = ["helpers", "tests", "notebooks", "benchmarks", "tools", "conftest.py"]
+TARGETS = ["helpers", "tests", "notebooks", "apps", "benchmarks", "tools", "conftest.py"]
 
 
 def ruff(*args: str) -> subprocess.CompletedProcess:

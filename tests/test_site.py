@@ -68,7 +68,7 @@ def test_every_notebook_has_its_page_and_the_explorer_says_how_to_run_it(site: P
     assert explorers
     for path in explorers:
         text = text_of(site / "notebooks" / f"{path.stem}.html")
-        assert "Voilà" in text and f".venv/bin/voila notebooks/{path.name}" in text
+        assert "Voilà" in text and ".venv/bin/voila apps/explorer.ipynb" in text
 
 
 def test_setup_and_licence_come_from_the_readme(site: Path) -> None:

@@ -1,48 +1,38 @@
-"""Notebook 08 as a web app: Voilà serves it, headless Chromium changes controls, the table updates.
+"""The explorer web app: Voilà serves ``apps/explorer.ipynb``, headless Chromium at 1280x800 sees
+the controls and the results table above the fold and nothing of notebook 08's lesson, changes
+controls, and the table updates.
 
 Needs Debian's ``chromium`` (``/usr/bin/chromium``), ``playwright`` and ``voila``. Without them
 the test is skipped with the reason, except under ``CI=true``, where it fails: CI must run it.
-The browser gets no network beyond 127.0.0.1 (the page links CDN stylesheets).
+The browser gets no network beyond 127.0.0.1 (the page links CDN stylesheets). Voilà and Chromium
+start as ``tools/screenshot_explorer.py`` starts them for notebook 08's picture of the app.
 """
 
 from __future__ import annotations
 
 import os
 import re
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-from pathlib import Path
 
+import nbformat
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOK = ROOT / "notebooks" / "08_explorer.ipynb"
-CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))  # Debian's package
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-# The page appears once the notebook ran in its kernel, which loads the small models the `models`
-# fixture trained (3 epochs each) into a temporary artifacts folder: no full training run.
+from tools import screenshot_explorer as app
+
+ROOT = app.ROOT
+LESSON = ROOT / "notebooks" / "08_explorer.ipynb"
+# The page appears once the app notebook ran in its kernel, which loads the small models the
+# `models` fixture trained (3 epochs each) into a temporary artifacts folder: no full training run.
 WIDGET_TIMEOUT_S = float(os.environ.get("VOILA_TEST_TIMEOUT", 240))
 EPOCHS = "3"
-RESULTS = "table.explorer-results"
+RESULTS = app.RESULTS
+FOLD = app.VIEWPORT["height"]
 
 
 def missing_tools() -> list[str]:
     """What this test needs and cannot find."""
     missing = []
-    if not CHROMIUM.exists():
-        missing.append(f"Debian's chromium at {CHROMIUM} (apt-get install chromium)")
+    if not app.CHROMIUM.exists():
+        missing.append(f"Debian's chromium at {app.CHROMIUM} (apt-get install chromium)")
     for module, package in [("playwright.sync_api", "playwright"), ("voila", "voila")]:
         try:
             __import__(module)
@@ -61,15 +51,9 @@ def tools():
         pytest.skip(reason)
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def models(tools, shared, tmp_path_factory) -> dict[str, str]:
-    """The environment under which notebook 08 finds its three models already trained (briefly)."""
+    """The environment under which the app finds its three models already trained (briefly)."""
     from helpers import Settings, checkpoint, data, protocol
     from helpers.models import graphsage_cold_users
     from helpers.models.lightgcn import gnn_ranking
@@ -92,59 +76,24 @@ def models(tools, shared, tmp_path_factory) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def voila(models, tmp_path_factory):
-    """A Voilà server for notebook 08 on a free local port; SIGTERM stops it and its kernels."""
-    port = free_port()
+    """A Voilà server for the app on a free local port, and the path of its log."""
     log_path = tmp_path_factory.mktemp("voila") / "voila.log"
-    command = [
-        sys.executable, "-m", "voila", str(NOTEBOOK), "--no-browser", f"--port={port}",
-        "--Voila.ip=127.0.0.1", f"--VoilaExecutor.timeout={int(WIDGET_TIMEOUT_S)}",
-    ]  # fmt: skip
-    with open(log_path, "wb") as log:
-        server = subprocess.Popen(
-            command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=models
-        )
-    url = f"http://127.0.0.1:{port}/"
     try:
-        deadline = time.monotonic() + 60
-        while True:  # poll a static file: every GET / would start a kernel
-            try:
-                urllib.request.urlopen(url + "voila/static/voila.js", timeout=2).close()
-                break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"Voilà did not start:\n{log_path.read_text()[-3000:]}")
-                time.sleep(0.3)
-        yield url, log_path
-    finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        with app.voila(models, log_path, WIDGET_TIMEOUT_S) as url:
+            yield url, log_path
+    except app.AppError as error:
+        pytest.fail(str(error))
 
 
 @pytest.fixture(scope="module")
 def page(voila):
-    """The explorer page in headless Chromium, loaded once for the module's tests."""
-    from playwright.sync_api import sync_playwright
-
+    """The app page in headless Chromium at 1280x800, loaded once for the module's tests."""
     url, log_path = voila
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=FLAGS
-        )
-        context = browser.new_context()
-        context.route(lambda u: not u.startswith("http://127.0.0.1"), lambda route: route.abort())
-        page = context.new_page()
-        page.set_default_timeout(30_000)
-        page.goto(url, wait_until="domcontentloaded", timeout=int(WIDGET_TIMEOUT_S * 1000))
-        try:
-            page.locator(RESULTS).first.wait_for(timeout=int(WIDGET_TIMEOUT_S * 1000))
-        except Exception as error:
-            pytest.fail(f"No results table ({error}). Voilà log:\n{log_path.read_text()[-3000:]}")
-        yield page
-        browser.close()
+    try:
+        with app.app_page(url, log_path, WIDGET_TIMEOUT_S) as page:
+            yield page
+    except app.AppError as error:
+        pytest.fail(str(error))
 
 
 @pytest.fixture(scope="module")
@@ -163,6 +112,45 @@ def set_user(page, user: str) -> None:
     box = page.get_by_placeholder("type a user id")
     box.fill(user)
     box.press("Enter")
+
+
+def lesson_headings() -> list[str]:
+    """The headings of notebook 08's markdown (its title, sections, exercises, solutions)."""
+    cells = nbformat.read(LESSON, as_version=4).cells
+    lines = [line for c in cells if c.cell_type == "markdown" for line in c.source.splitlines()]
+    headings = [line.lstrip("#").strip() for line in lines if line.startswith("#")]
+    summaries = [s for line in lines for s in re.findall(r"<summary>(.*?)</summary>", line)]
+    return headings + summaries
+
+
+def test_the_app_shows_its_controls_and_table_above_the_fold(page):
+    assert page.evaluate("window.scrollY") == 0
+    shown = {
+        "title": page.get_by_role("heading", name="Movie recommendation explorer"),
+        "List for": page.get_by_role("button", name="a MovieLens user"),
+        "User id": page.get_by_placeholder("type a user id"),
+        "Genres": page.locator(".widget-select-multiple select"),
+        "Released": page.get_by_text("Released", exact=True),
+        "Top K": page.get_by_text("Top K", exact=True),
+        "Show": page.get_by_role("button", name="least likely"),
+        "hide rated": page.get_by_text("hide movies already rated"),
+        "status": page.get_by_text(re.compile(r"^User \d+: Top 10 of")),
+        "results table": page.locator(RESULTS),
+    }
+    for name, locator in shown.items():
+        box = locator.bounding_box()
+        assert box is not None, f"{name} is not on the page"
+        assert box["y"] >= 0 and box["y"] + box["height"] <= FOLD, f"{name} is not above the fold"
+    assert page.locator(f"{RESULTS} tbody tr").count() == 10
+
+
+def test_the_app_shows_nothing_of_the_lesson(page):
+    text = page.locator("body").inner_text()
+    for words in [*lesson_headings(), "Expected", "Exercises", "Pitfall", "scored once"]:
+        assert words not in text, f"notebook 08's {words!r} is on the app page"
+    assert page.locator("h1, h2, h3, h4").count() == 1  # the title line, nothing else
+    assert page.locator(".jp-OutputArea-output pre").count() == 0  # no printed demo output
+    assert "Traceback" not in text
 
 
 def test_changing_user_and_order_updates_the_table(page, real_titles):
@@ -184,7 +172,7 @@ def test_unknown_user_shows_a_message_not_a_traceback(page):
     from playwright.sync_api import expect
 
     set_user(page, "999999")
-    # the status line (a span); the notebook's own printed demo of this message is a <pre>
+    # the status line: a span
     unknown = re.compile("User 999999 has no training ratings")
     page.locator("span").filter(has_text=unknown).wait_for()
     expect(page.locator(RESULTS)).to_have_count(0)

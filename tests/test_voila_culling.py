@@ -1,4 +1,4 @@
-"""Voilà started from the repository root (README: ``voila notebooks/08_explorer.ipynb``, and
+"""Voilà started from the repository root (README: ``voila apps/explorer.ipynb``, and
 tests/test_voila_browser.py) reads ``voila.json``: the kernel of a page nobody has open any more
 is shut down once idle, instead of holding about 1 GB until the server stops (issue 30, item 20).
 

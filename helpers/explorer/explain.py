@@ -63,9 +63,9 @@ def draw_explanation(graph: nx.DiGraph) -> Figure:
         nx.draw_networkx_edges(
             graph, layout, ax=ax, edgelist=edges, style=style, edge_color="#999999", arrows=False
         )
-    for node, (x, y) in layout.items():
-        ha, dx = [("right", -0.08), ("center", 0.0), ("left", 0.08)][x]
-        label, lift = short(graph.nodes[node]["label"], 34), 0.06 if x == 1 else 0
+    for node, (x, y) in layout.items():  # the middle titles sit left of their node, above the
+        ha, dx = [("right", -0.08), ("right", -0.05), ("left", 0.08)][x]  # dashed lines' fan
+        label, lift = short(graph.nodes[node]["label"], 34), 0.04 if x == 1 else 0
         ax.text(x + dx, y + lift, label, ha=ha, va="center", fontsize=8, parse_math=False)
     for x, title in enumerate(["", "rated highly", "recommended, because ..."]):
         ax.text(x, 1.02, title, ha="center", fontsize=9, weight="bold")

@@ -1,5 +1,5 @@
 """The recommendation explorer (notebook 08): ipywidgets over :mod:`helpers.explorer.logic`, a list
-for a user of the data set or for *you*; ``voila notebooks/08_explorer.ipynb`` serves it."""
+for a user of the data set or for *you*; ``voila apps/explorer.ipynb`` serves it."""
 
 from __future__ import annotations
 

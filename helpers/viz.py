@@ -50,33 +50,6 @@ def bars(table: pd.DataFrame, column: str, title: str, better: str) -> Figure:
     return fig
 
 
-def user_neighbourhood(user: int, liked: pd.DataFrame, listed: pd.DataFrame) -> Figure:
-    """One user (middle), movies it rated highly (left), its top recommendations (right)."""
-    graph, position = nx.Graph(), {"you": (0.0, 0.0)}
-    for side, table, colour in ((-1.0, liked, "tab:blue"), (1.0, listed, "tab:orange")):
-        heights = np.linspace(1.0, -1.0, len(table)) if len(table) > 1 else [0.0]
-        for height, title in zip(heights, table["title"], strict=True):
-            node = (side, short(str(title)))
-            graph.add_edge("you", node, colour=colour)
-            position[node] = (side, float(height))
-    fig, ax = plt.subplots(figsize=(10, 0.45 * max(len(liked), len(listed)) + 1.5))
-    colours = [graph.edges[e]["colour"] for e in graph.edges]
-    nx.draw_networkx_edges(graph, position, ax=ax, edge_color=colours, alpha=0.6, width=2)
-    fill = ["tab:grey" if n == "you" else graph.edges["you", n]["colour"] for n in graph]
-    nx.draw_networkx_nodes(graph, position, ax=ax, node_color=fill, node_size=250)
-    for node, (x, y) in position.items():
-        if node == "you":
-            ax.text(x, y + 0.12, f"user {user}", ha="center", va="center", fontsize=9)
-        else:
-            ha = "right" if x < 0 else "left"
-            ax.text(x + 0.07 * np.sign(x), y, node[1], ha=ha, va="center", fontsize=9)
-    ax.set_title(f"user {user}: rated 5 stars (blue, left), recommended (orange, right)")
-    ax.set_xlim(-2.6, 2.6)
-    ax.axis("off")
-    fig.tight_layout()
-    return fig
-
-
 def project_2d(
     vectors: np.ndarray, seed: int = 42, n_neighbors: int = 15, n_epochs: int = 200
 ) -> np.ndarray:

@@ -94,9 +94,13 @@ CELLS: dict[tuple[str, str], Tolerance] = {
     ("04_tag_genome", "c18"): Tolerance(absolute=0.025),  # UMAP map's agreement 0.372 -> 0.357
     ("05_temporal_features", "c12"): Tolerance(absolute=0.005),  # coverage 0.094 -> 0.091
     ("05_temporal_features", "c14"): Tolerance(counts=COUNTS, overlap=0.65),  # 79 % came back
+    ("06_best_gnns", "c12b"): APPROX_COUNTS,  # the kept and the last epoch
+    ("07_cold_start", "c08"): APPROX_COUNTS,
     # worked solutions (tools/run_notebooks.py --solutions), margins of their kin above:
     ("03_rich_features", "solution-2"): Tolerance(absolute=0.02),  # a 150-epoch list model
     ("04_tag_genome", "solution-1"): Tolerance(absolute=0.025),  # agreement, as c18
+    ("07_cold_start", "solution-1"): Tolerance(absolute=0.006),  # a freshly trained GraphSAGE
+    ("07_cold_start", "solution-3"): APPROX_COUNTS,  # distinct movies in lists
     ("08_explorer", "c17-nearest"): APPROX_COUNTS,  # how often each liked movie is the nearest
 }
 

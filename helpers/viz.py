@@ -18,18 +18,17 @@ def short(title: str, width: int = 28) -> str:
 
 
 def training_curve(history, title: str, metric: str = "validation") -> Figure:
-    """Train loss (left) and the validation number (right) per epoch, the kept epoch marked.
-
-    The loss axis starts after the first epochs, whose loss is far above the rest."""
+    """Train loss (left, log scale: the first epochs may sit far above the rest) and the
+    validation number (right) per epoch; the kept epoch is marked, and named the last of the
+    budget when early stopping never fired."""
     table, best = history.frame(), history.best_epoch
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.2))
-    skip = min(5, len(table) - 1)
-    left.plot(table.index[skip:], table["train loss"].iloc[skip:], color="tab:blue")
-    heading = f"{title}: train loss (from epoch {skip + 1})"
-    left.set(xlabel="epoch", ylabel="train loss", title=heading)
+    left.plot(table.index, table["train loss"], color="tab:blue")
+    left.set(xlabel="epoch", ylabel="train loss (log scale)", yscale="log", title=title)
     checks = table["validation"].dropna()
     right.plot(checks.index, checks.to_numpy(), marker=".", color="tab:orange")
-    right.axvline(best, color="grey", linestyle="--", label=f"kept: epoch {best}")
+    last = " (the last trained)" if best == table.index.max() else ""
+    right.axvline(best, color="grey", linestyle="--", label=f"kept: epoch {best}{last}")
     right.set(xlabel="epoch", ylabel=metric, title="validation")
     right.legend(loc="best")
     fig.tight_layout()

@@ -159,3 +159,12 @@ def test_a_solution_must_print_its_expected_output(shown, accepted):
     assert (messages == []) is accepted
     if not accepted:
         assert "solution-1 printed" in messages[0] and "Expected output says" in messages[0]
+
+
+@pytest.mark.parametrize("path", run_notebooks.notebooks(), ids=lambda p: p.stem)
+def test_every_worked_solution_says_what_it_prints(path):
+    notebook = nbformat.read(path, as_version=4)
+    found = run_notebooks.solutions(notebook)
+    assert found, f"{path.name} has no worked solution"
+    missing = [n for n, solution in enumerate(found, 1) if solution.expected is None]
+    assert not missing, f"{path.name}: solutions {missing} have no 'Expected output' text block"

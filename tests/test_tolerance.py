@@ -103,12 +103,21 @@ def test_cells_are_exact_unless_declared():
 
 
 def test_declared_cells_exist():
-    """A declaration names a code cell that prints something (not a renamed or moved one)."""
+    """A declaration names a code cell that prints something, or a worked solution that says
+    what it prints (not a renamed or moved one)."""
     import nbformat
+
+    from tools.run_notebooks import solutions
 
     root = Path(__file__).resolve().parents[1]
     for notebook, cell_id in CELLS:
-        cells = {c.id: c for c in nbformat.read(root / "notebooks" / f"{notebook}.ipynb", 4).cells}
+        read = nbformat.read(root / "notebooks" / f"{notebook}.ipynb", 4)
+        if cell_id.startswith("solution-"):
+            solved = solutions(read)
+            number = int(cell_id.removeprefix("solution-"))
+            assert number <= len(solved) and solved[number - 1].expected, (notebook, cell_id)
+            continue
+        cells = {c.id: c for c in read.cells}
         assert cell_id in cells and cells[cell_id].get("outputs"), (notebook, cell_id)
 
 

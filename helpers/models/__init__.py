@@ -26,7 +26,7 @@ CONTENT = features.FeatureRecipe("year and genres", (), ("year", "genres"))  # n
 DESCRIBED = features.FeatureRecipe("described", (), ("year", "genres", "genome", "tags"))  # 04
 NEW_MOVIE = features.FeatureRecipe("new movie", (), ("year", "genres", "title", "genome"))  # 07
 # Cold-start practice, chosen on seed 42's held-out users and movies (notebook 07); at half the
-# learning rate the list weights do not swing, so they are kept as they are, not averaged.
+# learning rate the list weights did not move when perturbed, so they are not averaged.
 COLD_LISTS = SageConfig(
     recipe=NEW_MOVIE, practice=Practice(movies=0.2, users=1.0), lr=0.005, average=None
 )

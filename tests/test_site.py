@@ -82,6 +82,8 @@ def test_goal_bullets_take_the_list_after_you_will() -> None:
     goals = build_site.goal_bullets(GOALS.format(title="x") + "\n\nMore text.\n- not a goal")
     assert goals == ["learn one thing;", "and a second one that wraps onto a line."]
     assert build_site.goal_bullets("# x\n\nNo goals here.\n\n- a bullet") == []
+    wrapped = build_site.goal_bullets("# x\n\nIn this notebook you\nwill:\n\n- wrap a line;")
+    assert wrapped == ["wrap a line;"]
 
 
 def test_toc_check_finds_a_notebook_left_out(tmp_path: Path) -> None:

@@ -55,7 +55,7 @@ class Notebook:
 
 def goal_bullets(markdown: str) -> list[str]:
     """The bullets after "You will:" in a notebook's first markdown cell, one string each."""
-    match = re.search(r"you will:", markdown, re.I)
+    match = re.search(r"you\s+will:", markdown, re.I)
     if match is None:
         return []
     goals: list[str] = []

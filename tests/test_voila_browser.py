@@ -217,9 +217,11 @@ def test_your_ratings_do_not_push_the_table_below_the_fold(page):
     assert last is not None and last["y"] + last["height"] <= FOLD, "the table is pushed down"
     shots = os.environ.get("VOILA_TEST_SCREENSHOTS")  # a folder: save the page, to look at it
     if shots:
-        page.screenshot(path=os.path.join(shots, "you-mode.png"), full_page=True)
-    for name in five:
+        page.screenshot(path=os.path.join(shots, "you-mode.png"))
+        page.locator(".widget-image").last.screenshot(path=os.path.join(shots, "picture.png"))
+    for count, name in reversed(list(enumerate(five))):
         title.fill(name)
         page.get_by_role("button", name="Remove").click()
+        page.get_by_text(f"Your ratings ({count})").wait_for()
     page.locator("span").filter(has_text=re.compile("Rate a movie")).wait_for()
     page.get_by_role("button", name="a MovieLens user").click()

@@ -95,12 +95,10 @@ class Explorer:
         # your ratings: a column of their own, scrolling, so the table below never moves down
         scrolls = widgets.Layout(width="300px", max_height="200px", overflow="auto")
         self.your_list = widgets.HTML("<b>Your ratings (0)</b>", layout=scrolls)
-        self.genres = _wide(
-            widgets.SelectMultiple,
-            "Genres<br><small>Ctrl/⌘-click: several; none: all</small>",
-            options=catalogue.genres,
-            rows=5,
-            description_allow_html=True,
+        self.genres = _wide(widgets.SelectMultiple, "Genres", options=catalogue.genres, rows=5)
+        self.genres_hint = widgets.HTML(
+            "<small>Ctrl-click (⌘-click on a Mac) picks several genres; none picked: all</small>",
+            layout=widgets.Layout(width="200px", align_self="flex-end"),
         )
         self.match = _toggles("Match", ["any", "all"], button_width="80px")
         low, high = int(np.nanmin(catalogue.year)), int(np.nanmax(catalogue.year))
@@ -236,7 +234,8 @@ class Explorer:
 
     def widget(self) -> widgets.Widget:
         """The whole explorer, ready to ``display``."""
-        left = widgets.VBox([self.mode, self.user_box, self.you_box, self.genres, self.match])
+        match = widgets.HBox([self.match, self.genres_hint])
+        left = widgets.VBox([self.mode, self.user_box, self.you_box, self.genres, match])
         years = widgets.HBox([self.years, self.years_readout])
         right = [years, self.min_stars, self.min_ratings, self.k, self.order, self.hide_rated]
         top = widgets.HBox([left, widgets.VBox(right), self.your_list])

@@ -253,7 +253,7 @@ def test_empty_states_show_no_broken_image_and_the_first_prompt_is_not_red(app):
 def test_the_table_has_one_header_row_and_says_what_its_numbers_are(app):
     page = app.table.value
     assert page.count("<tr") == 1 + 10  # the header, then the ten movies: no row for "rank" alone
-    for column in ["rank", "title", "predicted ★", "no. of ratings"]:
+    for column in ["rank", "title", "predicted ★", "# ratings"]:
         assert f"<th>{column}</th>" in page
     assert not app.years.readout and app.years_readout.value == "{} – {}".format(*app.years.value)
     app.years.value = (1990, 1999)

@@ -23,10 +23,11 @@ MIN_RATINGS = 10  # scores of movies with a handful of ratings rest on little ev
 MAX_OPTIONS = 3000  # users / titles offered in a search list (any id can still be typed)
 STYLE = (
     "<style>.explorer-results {border-collapse: collapse; font-size: 13px}"
-    " .explorer-results th, .explorer-results td {padding: 2px 10px; text-align: left}"
+    " .explorer-results th, .explorer-results td {padding: 2px 8px; text-align: left}"
+    " .explorer-results th {white-space: nowrap}"
     " .explorer-results tbody tr:nth-child(odd) {background: #f4f6f8}</style>"
 )
-COLUMNS = {"predicted stars": "predicted ★", "ratings": "no. of ratings"}  # as the table shows them
+COLUMNS = {"predicted stars": "predicted ★", "ratings": "# ratings"}  # as the table shows them
 READ_PICTURE = (
     "<small>How to read the picture: each of the top 5 (right) is linked, dashed, to the movie"
     f" rated {explain.EXPLAINING_STARS:g}★ or more (middle; without one, of the three rated best)"

@@ -248,3 +248,50 @@ def test_empty_states_show_no_broken_image_and_the_first_prompt_is_not_red(app):
     assert app.picture.layout.display != "none" and app.picture.value != b""
     app.user.value = "999999"
     assert "explorer-error" in app.status.value and app.picture.layout.display == "none"
+
+
+def test_the_table_has_one_header_row_and_says_what_its_numbers_are(app):
+    page = app.table.value
+    assert page.count("<tr") == 1 + 10  # the header, then the ten movies: no row for "rank" alone
+    for column in ["rank", "title", "predicted ★", "# ratings"]:
+        assert f"<th>{column}</th>" in page
+    assert not app.years.readout and app.years_readout.value == "{} – {}".format(*app.years.value)
+    app.years.value = (1990, 1999)
+    assert app.years_readout.value == "1990 – 1999"
+
+
+def test_your_ratings_have_a_column_of_their_own(app):
+    app.mode.value = "you"
+    top = app.widget().children[0]
+    assert app.your_list in top.children and app.your_list.layout.overflow == "auto"
+    assert app.your_list.layout.display != "none"
+    app.mode.value = "a MovieLens user"
+    assert app.your_list.layout.display == "none"
+
+
+def test_wrapped_titles_keep_their_stars():
+    short = explain.wrapped("Indiana Jones and the Last Crusade (4★)", 30)
+    assert short == "Indiana Jones and the Last\nCrusade (4★)"
+    long = explain.wrapped("Raiders of the Lost Ark (Indiana Jones and the Raiders) (4.5★)", 20)
+    lines = long.splitlines()
+    assert len(lines) == 2 and lines[-1].endswith("… (4.5★)") and len(lines[-1]) <= 20
+    assert explain.wrapped("Alien", 30) == "Alien"
+
+
+def test_no_line_of_the_explanation_crosses_a_title(app):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    rated, stars = app.rated.of_user(1)
+    result = logic.recommend(app.catalogue, app.scores(1), rated, Filters(k=5), app.stars(1))
+    for positions in (result.positions, result.positions[:1]):  # a fan from one, and a list
+        because = explain.because_you_liked(app.vectors["users"], positions, rated, stars)
+        graph = explain.explanation_graph(app.catalogue, "User 1", because, rated, stars)
+        figure = explain.draw_explanation(graph)
+        FigureCanvasAgg(figure).draw()
+        ax = figure.axes[0]
+        boxes = [text.get_window_extent().expanded(1.0, 1.0) for text in ax.texts]
+        for line in ax.lines:
+            start, end = ax.transData.transform(line.get_xydata()[[0, -1]])  # a straight line
+            points = start + (end - start) * np.linspace(0, 1, 200)[:, None]
+            for box in boxes:
+                assert not any(box.contains(x, y) for x, y in points), "a line crosses a title"

@@ -45,6 +45,7 @@ def notebook(path: Path, *markdown: str) -> None:
 
 GOALS = (
     "# {title}\n\nYou will:\n\n- learn one thing;\n- and a second one that wraps\n  onto a line."
+    "\n\n**Prerequisites:** notebook 00, and\na line that wraps.\n\nMore text."
 )
 
 
@@ -175,10 +176,23 @@ def test_further_reading_gives_full_references(site: Path) -> None:
     assert text.count("Why:") >= 10
 
 
-def test_prerequisites_name_every_notebook(site: Path) -> None:
+def test_prerequisites_name_every_notebook_in_its_own_words(site: Path) -> None:
     page = (site / "prerequisites.html").read_text(encoding="utf-8")
+    text = squash(text_of(site / "prerequisites.html"))
     for path in NOTEBOOKS:
         assert f'href="notebooks/{path.stem}.html"' in page, path.name
+        needs = build_site.read_notebook(path).prerequisites
+        assert needs and squash(needs) in text, path.name
+
+
+def test_prerequisites_come_from_the_notebooks_line(tmp_path: Path) -> None:
+    assert build_site.prerequisites_of(GOALS) == "notebook 00, and a line that wraps."
+    notebook(tmp_path / "01_a.ipynb", GOALS.format(title="A"))
+    table = build_site.prerequisites_table([build_site.read_notebook(tmp_path / "01_a.ipynb")])
+    assert "| [A](notebooks/01_a.ipynb) | notebook 00, and a line that wraps. |" in table
+    notebook(tmp_path / "02_b.ipynb", "# B\n\nYou will:\n\n- learn it.\n\nNo prerequisites.")
+    with pytest.raises(build_site.SiteError, match="no '\\*\\*Prerequisites:\\*\\*' line"):
+        build_site.read_notebook(tmp_path / "02_b.ipynb")
 
 
 def test_pages_load_nothing_from_the_network(site: Path) -> None:

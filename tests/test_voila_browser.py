@@ -198,3 +198,30 @@ def test_you_mode_rates_a_movie_and_gets_a_list(page, real_titles):
     page.locator("span").filter(has_text=re.compile("No movie title contains")).wait_for()
     assert "Traceback" not in page.content()
     page.get_by_role("button", name="a MovieLens user").click()
+
+
+def test_your_ratings_do_not_push_the_table_below_the_fold(page):
+    """Notebook 08's five ratings: your list grows in a column of its own, the ten rows stay."""
+    page.get_by_role("button", name="you", exact=True).click()
+    title = page.get_by_placeholder("search a title")
+    five = ["Alien (1979)", "Matrix, The (1999)", "Toy Story (1995)", "Titanic (1997)"]
+    five.append("Heat (1995)")
+    for count, name in enumerate(five, start=1):
+        title.fill(name)
+        page.get_by_role("button", name="Add").click()
+        page.get_by_text(f"Your ratings ({count})").wait_for()
+    page.get_by_text(re.compile(r"^You: Top 10 of")).wait_for()
+    rows = page.locator(f"{RESULTS} tbody tr")
+    assert rows.count() == 10
+    last = rows.nth(9).bounding_box()
+    assert last is not None and last["y"] + last["height"] <= FOLD, "the table is pushed down"
+    shots = os.environ.get("VOILA_TEST_SCREENSHOTS")  # a folder: save the page, to look at it
+    if shots:
+        page.screenshot(path=os.path.join(shots, "you-mode.png"))
+        page.locator(".widget-image").last.screenshot(path=os.path.join(shots, "picture.png"))
+    for count, name in reversed(list(enumerate(five))):
+        title.fill(name)
+        page.get_by_role("button", name="Remove").click()
+        page.get_by_text(f"Your ratings ({count})").wait_for()
+    page.locator("span").filter(has_text=re.compile("Rate a movie")).wait_for()
+    page.get_by_role("button", name="a MovieLens user").click()

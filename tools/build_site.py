@@ -2,11 +2,12 @@
 
 ``site/`` holds the sources (Sphinx config, TOC, pages). They are staged with copies of the
 notebooks in ``build/site-src/``, where what comes from elsewhere is filled in: each notebook's
-"You will:" goals on the landing page, the README's set-up and licence sections, and a note on
-the explorer's page on running it live with Voila. Sphinx (myst-nb, sphinx-book-theme) then
-renders them into ``build/site/`` with warnings as errors. The notebooks keep their stored
-outputs and are never executed, and nothing is fetched from the network. The build fails
-(exit 1) on a notebook missing from the TOC, a broken link or cross-reference, or a missing image.
+"You will:" goals on the landing page, its "**Prerequisites:**" line in the prerequisites table,
+the README's set-up and licence sections, and a note on the explorer's page on running it live
+with Voila. Sphinx (myst-nb, sphinx-book-theme) then renders them into ``build/site/`` with
+warnings as errors. The notebooks keep their stored outputs and are never executed, and nothing
+is fetched from the network. The build fails (exit 1) on a notebook missing from the TOC or
+without goals or prerequisites, a broken link or cross-reference, or a missing image.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ class Notebook:
     title: str
     goals: list[str]
     has_outputs: bool
+    prerequisites: str = ""
 
 
 def goal_bullets(markdown: str) -> list[str]:
@@ -69,8 +71,21 @@ def goal_bullets(markdown: str) -> list[str]:
     return goals
 
 
+PREREQUISITES = "**Prerequisites:**"
+
+
+def prerequisites_of(markdown: str) -> str:
+    """The paragraph that starts with ``**Prerequisites:**`` (without it), on one line."""
+    start = markdown.find(PREREQUISITES)
+    if start < 0:
+        return ""
+    paragraph = re.split(r"\n\s*\n", markdown[start + len(PREREQUISITES) :], maxsplit=1)[0]
+    return " ".join(paragraph.split())
+
+
 def read_notebook(path: Path) -> Notebook:
-    """Title (first ``#`` heading) and goals of a notebook, from its first markdown cell."""
+    """Title (first ``#`` heading), goals and prerequisites of a notebook, from its first markdown
+    cell: the notebook is the one place each is written."""
     cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
     first = next((cell for cell in cells if cell["cell_type"] == "markdown"), None)
     text = "".join(first["source"]) if first else ""
@@ -78,8 +93,11 @@ def read_notebook(path: Path) -> Notebook:
     goals = goal_bullets(text)
     if not goals:
         raise SiteError(f"{path.name}: its first markdown cell has no 'You will:' list of goals")
+    needs = prerequisites_of(text)
+    if not needs:
+        raise SiteError(f"{path.name}: its first markdown cell has no '{PREREQUISITES}' line")
     outputs = any(cell.get("outputs") for cell in cells if cell["cell_type"] == "code")
-    return Notebook(path, title or path.stem, goals, outputs)
+    return Notebook(path, title or path.stem, goals, outputs, needs)
 
 
 def landing_list(notebooks: list[Notebook]) -> str:
@@ -91,6 +109,15 @@ def landing_list(notebooks: list[Notebook]) -> str:
         link = f"`{name}` · [read it](notebooks/{name}). You will:"
         blocks.append(f"### {notebook.title}\n\n{link}\n\n{goals}")
     return "\n\n".join(blocks)
+
+
+def prerequisites_table(notebooks: list[Notebook]) -> str:
+    """Markdown for the prerequisites page: each notebook's own "**Prerequisites:**" line."""
+    rows = ["| Notebook | What to know first (the notebook's own words) |", "| --- | --- |"]
+    for notebook in notebooks:
+        needs = notebook.prerequisites.replace("|", "\\|")
+        rows.append(f"| [{notebook.title}](notebooks/{notebook.path.name}) | {needs} |")
+    return "\n".join(rows)
 
 
 def readme_section(readme: str, title: str) -> str:
@@ -120,6 +147,8 @@ def fill(page: str, notebooks: list[Notebook], readme: str) -> str:
         kind, argument = marker.group(1), marker.group(2) or ""
         if kind == "notebooks":
             return landing_list(notebooks)
+        if kind == "prerequisites":
+            return prerequisites_table(notebooks)
         if kind == "readme":
             return f"## {argument}\n\n{readme_section(readme, argument)}"
         if kind == "readme-body":

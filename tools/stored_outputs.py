@@ -101,7 +101,7 @@ CELLS: dict[tuple[str, str], Tolerance] = {
     ("04_tag_genome", "solution-1"): Tolerance(absolute=0.025),  # agreement, as c18
     ("07_cold_start", "solution-1"): Tolerance(absolute=0.006),  # a freshly trained GraphSAGE
     ("07_cold_start", "solution-3"): APPROX_COUNTS,  # distinct movies in lists
-    ("08_explorer", "c17-nearest"): APPROX_COUNTS,  # how often each liked movie is the nearest
+    ("08_explorer", "c17-nearest"): APPROX_COUNTS,  # how often each movie rated 4★+ is the nearest
 }
 
 

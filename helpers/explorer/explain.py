@@ -3,13 +3,15 @@ space, as a table and as a three-column picture (you -> rated highly -> recommen
 
 from __future__ import annotations
 
+import re
+import textwrap
+
 import networkx as nx
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
 from helpers.explorer.logic import Catalogue, ExplorerError
-from helpers.viz import short
 
 EXPLAINING_STARS = 4.0  # stars a rated movie needs to explain a recommendation
 
@@ -17,8 +19,9 @@ EXPLAINING_STARS = 4.0  # stars a rated movie needs to explain a recommendation
 def because_you_liked(
     vectors: np.ndarray, positions: np.ndarray, rated: np.ndarray, stars: np.ndarray
 ) -> pd.DataFrame:
-    """For each recommended row, the liked movie (:data:`EXPLAINING_STARS` stars, else your best
-    3) nearest by cosine of mean-centred vectors (the direction all movies share says nothing)."""
+    """For each recommended row, the movie rated highly (:data:`EXPLAINING_STARS` stars or more,
+    else the best 3) nearest by cosine of mean-centred vectors (the direction all movies share
+    says nothing)."""
     known = rated >= 0
     rated, stars = rated[known], stars[known]
     if len(rated) == 0 or len(positions) == 0:
@@ -49,26 +52,59 @@ def explanation_graph(
     return graph
 
 
+def wrapped(label: str, width: int, lines: int = 2) -> str:
+    """``label`` on at most ``lines`` lines of about ``width`` characters; a long title is cut
+    with "…", but a trailing " (4.5★)" always stays."""
+    title, stars = re.fullmatch(r"(.*?)((?: \([\d.]+★\))?)", label).groups()
+    whole = textwrap.wrap(title + stars, width, max_lines=lines, placeholder="…")
+    if not stars or whole[-1].endswith(stars.strip()):
+        return "\n".join(whole)
+    cut = textwrap.wrap(title, width, max_lines=lines, placeholder="…")
+    last = textwrap.shorten(cut[-1], width - len(stars), placeholder="…")
+    return "\n".join([*cut[:-1], last + stars])
+
+
 def draw_explanation(graph: nx.DiGraph) -> Figure:
-    """The graph in three columns; titles are plain text (a ``$`` is a dollar, never math)."""
-    figure = Figure(figsize=(10, 0.25 * max(3, len(graph)) + 1.2))
-    ax, layout = figure.add_subplot(), {}
-    for layer in (0, 1, 2):
-        nodes = [n for n in graph if graph.nodes[n]["layer"] == layer]
-        layout |= {n: (layer, 1 - (i + 1) / (len(nodes) + 1)) for i, n in enumerate(nodes)}
-    fill = [["#4c72b0", "#55a868", "#dd8452"][graph.nodes[n]["layer"]] for n in graph]
-    nx.draw_networkx_nodes(graph, layout, ax=ax, node_size=120, node_color=fill)
-    for kind, style in (("rated", "-"), ("because", "--")):
-        edges = [(a, b) for a, b, k in graph.edges(data="kind") if k == kind]
-        nx.draw_networkx_edges(
-            graph, layout, ax=ax, edgelist=edges, style=style, edge_color="#999999", arrows=False
-        )
-    for node, (x, y) in layout.items():  # the middle titles sit left of their node, above the
-        ha, dx = [("right", -0.08), ("right", -0.05), ("left", 0.08)][x]  # dashed lines' fan
-        label, lift = short(graph.nodes[node]["label"], 34), 0.04 if x == 1 else 0
-        ax.text(x + dx, y + lift, label, ha=ha, va="center", fontsize=8, parse_math=False)
-    for x, title in enumerate(["", "rated highly", "recommended, because ..."]):
-        ax.text(x, 1.02, title, ha="center", fontsize=9, weight="bold")
-    ax.set(xlim=(-0.9, 3.3), ylim=(-0.02, 1.08))
+    """The graph in three columns, read left to right: who -> the movies it rated highly (titles
+    left-aligned where the who's lines end) -> the recommendations, each dashed to the rated movie
+    nearest to it. No line crosses a title; titles are plain text (a ``$`` is never math)."""
+    columns = [[n for n in graph if graph.nodes[n]["layer"] == layer] for layer in (0, 1, 2)]
+    rows, step = max(3, *map(len, columns)), 0.42  # inches between rows: room for two lines
+    width, height = 8.0, step * rows + 0.5
+    figure = Figure(figsize=(width, height))
+    ax = figure.add_axes((0, 0, 1, 1))  # data units are inches
+    ax.set(xlim=(0, width), ylim=(0, height))
     ax.set_axis_off()
+    top = height - 0.5 - step / 2
+    y = {n: top - step * (i + (rows - len(c)) / 2) for c in columns for i, n in enumerate(c)}
+    text = {"fontsize": 8, "va": "center", "parse_math": False}
+    start = 1.5  # the middle titles start at ``start``; their node follows the longest
+    for node in columns[0]:
+        ax.text(0.78, y[node], graph.nodes[node]["label"], ha="right", weight="bold", **text)
+    middle = {
+        n: ax.text(start, y[n], wrapped(graph.nodes[n]["label"], 30), ha="left", **text)
+        for n in columns[1]
+    }
+    inches = ax.transData.inverted()
+    ends = {n: inches.transform(t.get_window_extent())[1, 0] for n, t in middle.items()}
+    x1 = max(ends.values(), default=start) + 0.2
+    x2 = x1 + 1.2
+    for node in columns[2]:
+        ax.text(x2 + 0.12, y[node], wrapped(graph.nodes[node]["label"], 40), ha="left", **text)
+    line = {"color": "#999999", "linewidth": 1, "zorder": 1}
+    for a, b, kind in graph.edges(data="kind"):
+        if kind == "rated":  # ends where the rated movie's title begins
+            ax.plot([0.9, start - 0.06], [y[a], y[b]], "-", **line)
+        else:
+            ax.plot([x1, x2], [y[a], y[b]], "--", **line)
+    for node, end in ends.items():  # a dotted leader from each shorter title to its node
+        if x1 - end > 0.3:
+            ax.plot([end + 0.06, x1 - 0.06], [y[node]] * 2, ":", **line)
+    for layer, (x, colour) in enumerate([(0.9, "#4c72b0"), (x1, "#55a868"), (x2, "#dd8452")]):
+        points = [y[n] for n in columns[layer]]
+        ax.scatter([x] * len(points), points, s=40, color=colour, zorder=2)
+    heading = {"fontsize": 9, "weight": "bold", "va": "bottom"}
+    ax.text(start, height - 0.3, "rated highly", ha="left", **heading)
+    ax.text(x2 + 0.12, height - 0.3, "recommended (dashed: the rated movie nearest to it)",
+            ha="left", **heading)  # fmt: skip
     return figure

@@ -23,21 +23,30 @@ MIN_RATINGS = 10  # scores of movies with a handful of ratings rest on little ev
 MAX_OPTIONS = 3000  # users / titles offered in a search list (any id can still be typed)
 STYLE = (
     "<style>.explorer-results {border-collapse: collapse; font-size: 13px}"
-    " .explorer-results th, .explorer-results td {padding: 2px 10px; text-align: left}"
+    " .explorer-results th, .explorer-results td {padding: 2px 8px; text-align: left}"
+    " .explorer-results th {white-space: nowrap}"
     " .explorer-results tbody tr:nth-child(odd) {background: #f4f6f8}</style>"
+)
+COLUMNS = {"predicted stars": "predicted ★", "ratings": "# ratings"}  # as the table shows them
+READ_PICTURE = (
+    "<small>How to read the picture: each of the top 5 (right) is linked, dashed, to the movie"
+    f" rated {explain.EXPLAINING_STARS:g}★ or more (middle; without one, of the three rated best)"
+    " that lies nearest to it in the model's embedding space. It says where a pick sits, not"
+    " why the model chose it.</small>"
 )
 WATCHED = "mode user genres match years min_stars min_ratings k hide_rated order".split()
 
 
-def _png(figure: Figure) -> bytes:
+def _svg(figure: Figure) -> bytes:
+    """The picture as SVG: sharp at the size the page gives it (a PNG is rescaled, so blurry)."""
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=80, bbox_inches="tight")
+    figure.savefig(buffer, format="svg", bbox_inches="tight")
     return buffer.getvalue()
 
 
-def _wide(kind, description: str, **options) -> widgets.Widget:
-    """A control of the two columns: labels 90px wide, boxes 360px."""
-    style, layout = {"description_width": "90px"}, widgets.Layout(width="360px")
+def _wide(kind, description: str, width: str = "390px", **options) -> widgets.Widget:
+    """A control of the two columns: labels 120px wide, boxes 390px."""
+    style, layout = {"description_width": "120px"}, widgets.Layout(width=width)
     return kind(description=description, style=style, layout=layout, **options)
 
 
@@ -46,13 +55,14 @@ def _slider(kind, description: str, low, high, value, **more) -> widgets.Widget:
 
 
 def _toggles(description: str, options: list[str], **style) -> widgets.ToggleButtons:
-    style = {"description_width": "90px", **style}
+    style = {"description_width": "120px", **style}
     return widgets.ToggleButtons(options=options, description=description, style=style)
 
 
 class Explorer:
-    """The controls, the status line, the results table and the "because you liked" picture:
-    ``model`` serves the data set's users (scored once), ``you_model`` folds in your ratings."""
+    """The controls, the status line, the results table and the "because you liked" picture (a
+    pick's nearest movie rated 4★ or more): ``model`` serves the data set's users (scored once),
+    ``you_model`` folds in your ratings."""
 
     def __init__(self, model, you_model, train: pd.DataFrame, movies: pd.DataFrame):
         self.model, self.you_model = model, you_model
@@ -74,27 +84,49 @@ class Explorer:
         users, first = self._users(), str(self.rated.user_ids[0])
         self.mode = _toggles("List for", ["a MovieLens user", "you"])
         self.user = search("User id", placeholder="type a user id", options=users, value=first)
-        self.loved = search("Who loved", placeholder="a movie (optional)", options=titles)
+        loved = f"a movie they rated {LOVED:g}★+ (optional)"
+        self.loved = search("Users who loved", placeholder=loved, options=titles)
         self.title = search("Movie", placeholder="search a title", options=titles)
         self.title.continuous_update = True  # its value follows every key typed
         stars = [s / 2 for s in range(int(2 * STARS[1]), int(2 * STARS[0]) - 1, -1)]  # 5 .. 0.5
-        self.your_stars = _wide(widgets.Dropdown, "Stars", options=stars, value=4.0)
-        self.add = widgets.Button(description="Add")
-        self.remove = widgets.Button(description="Remove")
-        self.your_list, self.status, self.table = widgets.HTML(), widgets.HTML(), widgets.HTML()
+        self.your_stars = _wide(widgets.Dropdown, "Stars", "200px", options=stars, value=4.0)
+        self.add = widgets.Button(description="Add", layout=widgets.Layout(width="80px"))
+        self.remove = widgets.Button(description="Remove", layout=widgets.Layout(width="80px"))
+        self.status, self.table = widgets.HTML(), widgets.HTML()
+        # your ratings: a column of their own, scrolling, so the table below never moves down
+        scrolls = widgets.Layout(width="300px", max_height="200px", overflow="auto")
+        self.your_list = widgets.HTML("<b>Your ratings (0)</b>", layout=scrolls)
         self.genres = _wide(widgets.SelectMultiple, "Genres", options=catalogue.genres, rows=5)
+        self.genres_hint = widgets.HTML(
+            "<small>Ctrl-click (⌘-click on a Mac) picks several genres; none picked: all</small>",
+            layout=widgets.Layout(width="200px", align_self="flex-end"),
+        )
         self.match = _toggles("Match", ["any", "all"], button_width="80px")
         low, high = int(np.nanmin(catalogue.year)), int(np.nanmax(catalogue.year))
-        self.years = _slider(widgets.IntRangeSlider, "Released", low, high, (low, high))
-        self.min_stars = _slider(widgets.FloatSlider, "Min stars", *STARS, STARS[0], step=0.25)
-        self.min_ratings = _slider(widgets.IntSlider, "Min ratings", 1, 100, MIN_RATINGS)
+        # the years' readout sits beside the slider: the slider's own overlaps its right handle
+        self.years = _slider(
+            widgets.IntRangeSlider, "Released", low, high, (low, high), readout=False
+        )
+        self.years_readout = widgets.Label(layout=widgets.Layout(width="90px"))
+        self.years.observe(self._show_years, names="value")
+        self._show_years()
+        self.min_stars = _slider(
+            widgets.FloatSlider, "Min predicted ★", *STARS, STARS[0], step=0.25,
+            tooltip="only movies the rating model predicts at least this many stars for",
+        )  # fmt: skip
+        self.min_ratings = _slider(
+            widgets.IntSlider, "Min no. of ratings", 1, 100, MIN_RATINGS,
+            tooltip="only movies with at least this many ratings in the train part (all users)",
+        )  # fmt: skip
         self.k = _slider(widgets.IntSlider, "Top K", 1, 50, 10)
         self.hide_rated = widgets.Checkbox(value=True, description="hide movies already rated")
         self.order = _toggles("Show", ["top", "least likely"], button_width="100px")
-        self.picture = widgets.Image(format="png", layout=widgets.Layout(max_width="760px"))
+        self.picture = widgets.Image(format="svg+xml", layout=widgets.Layout(max_width="900px"))
+        self.reading = widgets.HTML(READ_PICTURE, layout=widgets.Layout(max_width="900px"))
         self.user_box = widgets.VBox([self.user, self.loved])
-        buttons = widgets.HBox([self.add, self.remove])
-        self.you_box = widgets.VBox([self.title, self.your_stars, buttons, self.your_list])
+        self.you_box = widgets.VBox(
+            [self.title, widgets.HBox([self.your_stars, self.add, self.remove])]
+        )
         self.loved.observe(self._on_loved, names="value")
         self.add.on_click(
             lambda _: self._change(self.yours.add, self.title.value, self.your_stars.value)
@@ -131,25 +163,31 @@ class Explorer:
         you = self.mode.value == "you"
         self.user_box.layout.display = "none" if you else None
         self.you_box.layout.display = None if you else "none"
+        self.your_list.layout.display = None if you else "none"
         started = time.perf_counter()
         try:
             result, who, rated, stars = self.results(self.filters())
         except ExplorerError as error:
             return self._show_error(error)
-        self.table.value = STYLE + result.table.to_html(classes="explorer-results", border=0)
+        shown = result.table.rename(columns=COLUMNS).reset_index()  # rank: a column, one header
+        self.table.value = STYLE + shown.to_html(classes="explorer-results", border=0, index=False)
         took = 1000 * (time.perf_counter() - started)
         self.status.value = f"{who}: {html.escape(result.status)} ({took:.0f} ms)"
         try:
             vectors = self.vectors["you" if you else "users"]
             because = explain.because_you_liked(vectors, result.positions[:5], rated, stars)
             graph = explain.explanation_graph(self.catalogue, who, because, rated, stars)
-            self._show_picture(_png(explain.draw_explanation(graph)))
+            self._show_picture(_svg(explain.draw_explanation(graph)))
         except ExplorerError:
             self._show_picture(b"")
 
-    def _show_picture(self, png: bytes) -> None:
-        self.picture.value = png
-        self.picture.layout.display = None if png else "none"  # not a broken-image icon
+    def _show_picture(self, svg: bytes) -> None:
+        self.picture.value = svg
+        shown = None if svg else "none"  # not a broken-image icon
+        self.picture.layout.display = self.reading.layout.display = shown
+
+    def _show_years(self, change=None) -> None:
+        self.years_readout.value = "{} – {}".format(*self.years.value)
 
     def _show_error(self, error: ExplorerError, keep: bool = False) -> None:
         """A prompt in grey or a mistake in red; ``keep``: the last list and picture stay."""
@@ -162,14 +200,16 @@ class Explorer:
         self.status.value = f"<span class='explorer-{kind}' style='color:{colour}'>{text}</span>"
 
     def _change(self, action, *args) -> None:
-        """Add or remove one of your ratings, then show your list (a typo keeps the last one)."""
+        """Add or remove one of your ratings, then show your list. A typo keeps the last list and
+        picture: your ratings did not change, so neither did the list they give."""
         try:
             action(*args)
         except ExplorerError as error:
             return self._show_error(error, keep=True)
         labels, given = self.catalogue.labels(), self.yours.stars.items()
         rows = [f"<li>{html.escape(labels.iloc[p])}: {s:g}★</li>" for p, s in given]
-        self.your_list.value = f"<b>Your ratings ({len(rows)})</b><ul>{''.join(rows)}</ul>"
+        items = "".join(rows)
+        self.your_list.value = f"<b>Your ratings ({len(rows)})</b><ul style='margin:0'>{items}</ul>"
         self.update()
 
     def _on_loved(self, change) -> None:
@@ -195,7 +235,10 @@ class Explorer:
 
     def widget(self) -> widgets.Widget:
         """The whole explorer, ready to ``display``."""
-        left = widgets.VBox([self.mode, self.user_box, self.you_box, self.genres, self.match])
-        right = [self.years, self.min_stars, self.min_ratings, self.k, self.order, self.hide_rated]
-        top, full = widgets.HBox([left, widgets.VBox(right)]), widgets.Layout(width="100%")
-        return widgets.VBox([top, self.status, self.table, self.picture], layout=full)
+        match = widgets.HBox([self.match, self.genres_hint])
+        left = widgets.VBox([self.mode, self.user_box, self.you_box, self.genres, match])
+        years = widgets.HBox([self.years, self.years_readout])
+        right = [years, self.min_stars, self.min_ratings, self.k, self.order, self.hide_rated]
+        top = widgets.HBox([left, widgets.VBox(right), self.your_list])
+        parts = [top, self.status, self.table, self.picture, self.reading]
+        return widgets.VBox(parts, layout=widgets.Layout(width="100%"))

@@ -149,10 +149,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     results = run(args.variants, args.protocols, args.models, Settings.from_env())
     if args.csv:
-        keys = ["variant", "protocol", "model"]
-        kept = pd.read_csv(args.csv) if args.csv.exists() else pd.DataFrame(columns=results.columns)
-        kept = kept[~kept.set_index(keys).index.isin(results.set_index(keys).index)]
-        data.write_atomically(args.csv, lambda p: pd.concat([kept, results]).to_csv(p, index=False))
+        seeds.save(results, args.csv, ["variant", "protocol", "model"])
     report(results)
     return 0
 

@@ -181,6 +181,14 @@ def report(results: pd.DataFrame) -> None:
             print(markdown(claims))
 
 
+def save(results: pd.DataFrame, path: Path, keys: list[str]) -> None:
+    """Write ``results`` into the CSV at ``path`` (atomically), in place of the saved rows with
+    the same ``keys``; the other saved rows stay."""
+    kept = pd.read_csv(path) if path.exists() else pd.DataFrame(columns=results.columns)
+    kept = kept[~kept.set_index(keys).index.isin(results.set_index(keys).index)]
+    data.write_atomically(path, lambda p: pd.concat([kept, results]).to_csv(p, index=False))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", metavar="NAME")
@@ -210,12 +218,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"the peers ({', '.join(peers.PEERS)}) run on the warm protocol only")
     results = run(models, args.seeds, args.protocol, Settings.from_env(), args.onboarding)
     if args.csv:
-        kept = pd.read_csv(args.csv) if args.csv.exists() else pd.DataFrame(columns=results.columns)
-        replaced = kept.set_index(["protocol", "model", "seed"]).index.isin(
-            results.set_index(["protocol", "model", "seed"]).index
-        )
-        kept = kept[~replaced]
-        data.write_atomically(args.csv, lambda p: pd.concat([kept, results]).to_csv(p, index=False))
+        save(results, args.csv, ["protocol", "model", "seed"])
     report(results)
     return 0
 

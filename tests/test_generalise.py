@@ -56,3 +56,13 @@ def test_a_verdict_names_where_a_claim_holds_for_stars_and_for_lists():
     assert stars["seed-7"] == "-0.0500"
     lists = table.loc["gnn-ranking beats ease (NDCG@10, warm)"]
     assert lists["holds on"] == "seed-7" and lists["fails on"] == "after-2010"
+
+
+def test_saving_replaces_the_rows_of_the_same_keys_and_keeps_the_rest(tmp_path):
+    path = tmp_path / "rows.csv"
+    first = pd.DataFrame({"variant": ["a", "b"], "protocol": "warm", "model": "m", "RMSE": [1, 2]})
+    generalise.seeds.save(first, path, ["variant", "protocol", "model"])
+    again = pd.DataFrame({"variant": ["b"], "protocol": "warm", "model": "m", "RMSE": [3]})
+    generalise.seeds.save(again, path, ["variant", "protocol", "model"])
+    saved = pd.read_csv(path).set_index("variant")["RMSE"]
+    assert saved.to_dict() == {"a": 1, "b": 3}

@@ -19,17 +19,9 @@ from pathlib import Path
 
 import pytest
 
+from tools.screenshot_explorer import CHROMIUM, FLAGS  # Debian's chromium, run offline
+
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))  # Debian's package
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 WINDOW = {"width": 1440, "height": 900}
 EXPLORER = ROOT / "notebooks" / "08_explorer.ipynb"
 EXPLORER_IMAGE = "notebooks/images/explorer.png"  # a screenshot of the app, shown in 08

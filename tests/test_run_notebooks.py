@@ -57,7 +57,9 @@ def test_relative_path_settings_mean_the_folder_the_command_started_from(tmp_pat
     for variable, value in relative.items():
         monkeypatch.setenv(variable, value)
     seen = []
-    monkeypatch.setattr(run_notebooks, "execute", lambda *args: seen.append(args) or (0.0, None))
+    monkeypatch.setattr(
+        run_notebooks, "execute", lambda *args, **kwargs: seen.append(args) or (0.0, None)
+    )
     assert run_notebooks.main(["--only", "01*", "--out", str(tmp_path / "build")]) == 0
     kernel = seen[0][3]  # the environment the kernel (running in notebooks/) gets
     for variable, folder in (("MOVIELENS_MIRROR", "mirror"), ("MOVIELENS_CACHE", "cache"),

@@ -9,6 +9,7 @@ would accept it. Exit status 1 when a cell is out of its tolerance. ::
 
     python benchmarks/portability.py                       # every perturbation, every notebook
     python benchmarks/portability.py --only '0[23]*' --perturb nudge --json portability.json
+    python benchmarks/portability.py --solutions     # the worked solutions too (solution-N)
 
 The perturbations (``--perturb``; ``avx512`` only where the CPU has AVX-512):
 
@@ -38,7 +39,7 @@ import nbformat
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tools.run_notebooks import execute, notebooks  # noqa: E402
+from tools.run_notebooks import execute, notebooks, printed, solutions  # noqa: E402
 from tools.stored_outputs import (  # noqa: E402
     NUMBER,
     Tolerance,
@@ -135,8 +136,17 @@ def compare(stored, fresh, allowed: Tolerance, rules) -> dict | None:
     return worst | {"within": ok}
 
 
-def run(name: str, paths: list[Path], scratch: Path) -> dict[str, dict]:
-    """Execute ``paths`` under one perturbation; per cell, its comparison with the stored one."""
+def as_printed(text: str, cell_id: str):
+    """An executed code cell ``cell_id`` whose one output is ``text`` on standard output."""
+    cell = nbformat.v4.new_code_cell(execution_count=1)
+    cell.id = cell_id
+    cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=text)]
+    return cell
+
+
+def run(name: str, paths: list[Path], scratch: Path, with_solutions: bool) -> dict[str, dict]:
+    """Execute ``paths`` under one perturbation; per cell, its comparison with the stored one
+    (a worked solution's with its "Expected output" block, cell ``solution-N``)."""
     environment, preamble = PERTURBATIONS[name]
     results = scratch / name / "results"
     results.mkdir(parents=True)
@@ -147,9 +157,15 @@ def run(name: str, paths: list[Path], scratch: Path) -> dict[str, dict]:
     rules, cells = sanitizer(), {}
     for path in paths:
         target = scratch / name / path.name
-        execute(path, target, environ=environ, preamble=preamble)
+        execute(path, target, with_solutions, environ, preamble, compare=False)
         stored, fresh = nbformat.read(path, 4), nbformat.read(target, 4)
-        for index, (old, new) in enumerate(zip(stored.cells, fresh.cells, strict=True)):
+        pairs = list(zip(stored.cells, fresh.cells, strict=False))
+        worked = solutions(stored) if with_solutions else []
+        for solution, cell in zip(worked, fresh.cells[len(stored.cells) :], strict=True):
+            if solution.expected is not None:
+                expected, fresh_text = solution.expected.strip(), printed(cell).strip()
+                pairs.append((as_printed(expected, cell.id), as_printed(fresh_text, cell.id)))
+        for index, (old, new) in enumerate(pairs):
             if old.cell_type != "code" or old.get("execution_count") is None:
                 continue  # nbval compares neither
             found = compare(old, new, tolerance(path.stem, old.get("id", "")), rules)
@@ -176,6 +192,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default="*.ipynb", help="glob of notebooks (e.g. '0[2-4]*')")
     parser.add_argument("--perturb", nargs="+", choices=list(PERTURBATIONS), metavar="NAME")
     parser.add_argument("--json", type=Path, help="also write every cell's comparison here")
+    parser.add_argument(
+        "--solutions",
+        action="store_true",
+        help="also run each worked solution and compare it with its Expected output block",
+    )
     args = parser.parse_args(argv)
     names = args.perturb or [n for n in PERTURBATIONS if n != "avx512" or has_avx512()]
     if "avx512" in names and not has_avx512():
@@ -188,10 +209,10 @@ def main(argv: list[str] | None = None) -> int:
     found = {}
     with tempfile.TemporaryDirectory(prefix="portability-") as scratch:
         for name in names:
-            found[name] = run(name, paths, Path(scratch))
+            found[name] = run(name, paths, Path(scratch), args.solutions)
             report(name, found[name])
-    if args.json:
-        args.json.write_text(json.dumps(found, indent=1) + "\n")
+            if args.json:  # after each perturbation, so a long run keeps what it measured
+                args.json.write_text(json.dumps(found, indent=1) + "\n")
     failed = [name for name, cells in found.items() if not all(c["within"] for c in cells.values())]
     print(f"\nout of tolerance under: {', '.join(failed) or 'none'}")
     return 1 if failed else 0

@@ -10,11 +10,19 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import LogFormatter
 from sklearn.metrics import pairwise_distances_chunked
 
 
 def short(title: str, width: int = 28) -> str:
     return title if len(title) <= width else title[: width - 1] + "…"
+
+
+class PlainLogFormatter(LogFormatter):
+    """Log-axis tick labels written as plain numbers (0.6, 2, 30), not as 6×10⁻¹."""
+
+    def _num_to_string(self, x: float, vmin: float, vmax: float) -> str:
+        return f"{x:g}"
 
 
 def training_curve(history, title: str, metric: str = "validation") -> Figure:
@@ -25,6 +33,8 @@ def training_curve(history, title: str, metric: str = "validation") -> Figure:
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.2))
     left.plot(table.index, table["train loss"], color="tab:blue")
     left.set(xlabel="epoch", ylabel="train loss (log scale)", yscale="log", title=title)
+    left.yaxis.set_major_formatter(PlainLogFormatter(labelOnlyBase=False))
+    left.yaxis.set_minor_formatter(PlainLogFormatter(labelOnlyBase=False))
     checks = table["validation"].dropna()
     right.plot(checks.index, checks.to_numpy(), marker=".", color="tab:orange")
     last = " (the last trained)" if best == table.index.max() else ""

@@ -28,7 +28,7 @@ myst_heading_anchors = 3  # `[text](#a-heading)` links inside a page resolve
 
 html_theme = "sphinx_book_theme"
 html_static_path = ["_static"]
-html_css_files = ["course.css"]  # a wider text column: 100-character code lines fit at 1440 px
+html_css_files = ["course.css"]  # a wider text column: 100-character code lines fit at 1280 px
 html_title = project
 html_theme_options = {
     "home_page_in_toc": True,

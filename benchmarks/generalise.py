@@ -145,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     if args.summarise:
-        report(pd.concat([pd.read_csv(path) for path in args.summarise], ignore_index=True))
+        report(seeds.saved(args.summarise))
         return 0
     results = run(args.variants, args.protocols, args.models, Settings.from_env())
     if args.csv:

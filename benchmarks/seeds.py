@@ -189,6 +189,14 @@ def save(results: pd.DataFrame, path: Path, keys: list[str]) -> None:
     data.write_atomically(path, lambda p: pd.concat([kept, results]).to_csv(p, index=False))
 
 
+def saved(paths: list[Path]) -> pd.DataFrame:
+    """The rows of the CSVs at ``paths`` (each written by :func:`save`), as one table."""
+    absent = [str(path) for path in paths if not path.is_file()]
+    if absent:
+        raise SystemExit(f"error: no saved results at {', '.join(absent)}; run with --csv first.")
+    return pd.concat([pd.read_csv(path) for path in paths], ignore_index=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", metavar="NAME")
@@ -206,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     if args.summarise:
-        report(pd.concat([pd.read_csv(path) for path in args.summarise], ignore_index=True))
+        report(saved(args.summarise))
         return 0
     models = args.models or DEFAULTS[args.protocol]
     extra = ("graph-filter", "genre-profile", "genre-profile-year", *peers.ENSEMBLES)

@@ -1,9 +1,12 @@
+import os
 import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from tools.run_notebooks import COURSE_GENOME
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data" / "movielens"
@@ -14,6 +17,16 @@ def shared() -> Path:
     if not SHARED.is_dir():
         pytest.skip("needs the real MovieLens files in ../shared/data/movielens")
     return SHARED
+
+
+def require(missing: list[str], test: str) -> None:
+    """Skip ``test`` for what it lacks (``missing``), except under ``CI=true``, where a test that
+    cannot run fails: CI must run every test."""
+    if missing:
+        reason = f"{test} needs " + " and ".join(missing)
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"{reason}; CI=true, so it must run here.")
+        pytest.skip(reason)
 
 
 def pytest_report_header() -> str:
@@ -37,9 +50,7 @@ def course(shared, tmp_path_factory):
     settings = Settings.from_env().replace(
         mirror=str(shared), cache=tmp_path_factory.mktemp("cache")
     )
-    settings = settings.replace(
-        genome=str(shared / "ml-20m/partial/genome_scores.kaggle-format.subset.csv")
-    )
+    settings = settings.replace(genome=str(shared / "ml-20m" / "partial" / COURSE_GENOME))
     ratings = data.load_ratings(settings)
     train, test = protocol.protocol_split(ratings, 42)
     return {

@@ -13,13 +13,13 @@ skipped with the reason, except under ``CI=true``, where it fails: CI must run i
 from __future__ import annotations
 
 import functools
-import os
 import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
+from conftest import require
 from tools.screenshot_explorer import CHROMIUM, FLAGS  # Debian's chromium, run offline
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -74,12 +74,7 @@ def missing_tools() -> list[str]:
 
 @pytest.fixture(scope="module")
 def tools() -> None:
-    missing = missing_tools()
-    if missing:
-        reason = "The site's browser test needs " + " and ".join(missing)
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"{reason}; CI=true, so it must run here.")
-        pytest.skip(reason)
+    require(missing_tools(), "The site's browser test")
 
 
 class _Quiet(SimpleHTTPRequestHandler):

@@ -89,8 +89,12 @@ def voila(
 
 
 @contextmanager
-def app_page(url: str, log_path: Path, timeout_s: float) -> Iterator:
-    """The app in headless Chromium at :data:`VIEWPORT`, once its results table is there."""
+def app_page(
+    url: str, log_path: Path, timeout_s: float, blocked: list[str] | None = None
+) -> Iterator:
+    """The app in headless Chromium at :data:`VIEWPORT`, once its results table is there; the
+    browser gets no network beyond 127.0.0.1, and each request it was refused is added to
+    ``blocked``."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -99,8 +103,13 @@ def app_page(url: str, log_path: Path, timeout_s: float) -> Iterator:
         )
         try:
             context = browser.new_context(viewport=VIEWPORT, device_scale_factor=1)
-            local = "http://127.0.0.1"  # the page links CDN stylesheets: no network for it
-            context.route(lambda u: not u.startswith(local), lambda route: route.abort())
+            refused = [] if blocked is None else blocked
+
+            def refuse(route) -> None:
+                refused.append(route.request.url)
+                route.abort()
+
+            context.route(lambda u: not u.startswith("http://127.0.0.1"), refuse)
             page = context.new_page()
             page.set_default_timeout(30_000)
             page.goto(url, wait_until="domcontentloaded", timeout=int(timeout_s * 1000))

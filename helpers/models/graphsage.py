@@ -69,7 +69,8 @@ class GraphSAGE(nn.Module):
         self.user_start = nn.Parameter(torch.zeros(channels))  # a user before its movies speak
         self.to_movie = nn.ModuleList(MeanSAGEConv(channels, channels) for _ in range(layers))
         self.to_user = nn.ModuleList(MeanSAGEConv(channels, channels) for _ in range(layers))
-        self.movie_bias = nn.Parameter(torch.zeros(num_movies))  # popularity, for lists
+        # a per-movie offset of the list score (notebook 02, exercise 3: not where popularity lives)
+        self.movie_bias = nn.Parameter(torch.zeros(num_movies))
 
     def user_inputs(self, x: Tensor | None, n_users: int) -> Tensor:
         start = self.user_start.expand(n_users, -1)

@@ -60,7 +60,7 @@ class RankingLightGCN(LightGCN):
 
     def __init__(self, n_users: int, n_movies: int, channels: int = 512, layers: int = 4):
         super().__init__(n_users + n_movies, channels, layers, normalize=False)
-        # the LightGCN paper's start, normal with std 0.1 (PyG's default is Xavier)
+        # normal with std 0.1, as in the authors' PyTorch code (the paper and PyG use Xavier)
         torch.nn.init.normal_(self.embedding.weight, std=0.1)
         self.n_users = n_users
         self.movie_bias = torch.nn.Parameter(torch.zeros(n_movies))

@@ -23,7 +23,7 @@ from threadpoolctl import threadpool_limits
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATASET = "ml-latest-small"
 LARGE = 2_000_000  # ratings from which one full-graph epoch costs tens of seconds on a CPU
-LARGE_EPOCHS = 10  # the default epoch budget from LARGE ratings (about 6 minutes per model)
+LARGE_EPOCHS = 10  # the default epoch budget from LARGE ratings (README: minutes per model at 25M)
 VARIABLES = {
     "dataset": "MOVIELENS_DATASET",
     "mirror": "MOVIELENS_MIRROR",

@@ -3,10 +3,11 @@ two GraphSAGE rounds both ways through the kit's ``MeanSAGEConv`` on ``mean_adja
 PyG's stock ``SAGEConv`` (mean aggregation) on what ``T.ToSparseTensor(layout=torch.sparse_csr)``
 gives, and (if it fits in memory) on a plain ``edge_index``.
 
-The graph is **synthetic (its shape only)**: MovieLens 25M's users and movies after the kit's
-split (162,338 users, 62,423 movies) and ``--edges`` distinct (user, movie) pairs (default
-18,000,000, the fit part), movie popularity and user activity drawn from seeded power laws. No
-rating and nothing else of MovieLens is in it: the numbers are about speed and memory only.
+The graph is **synthetic (its shape only)**, of about MovieLens 25M's size: 162,338 users (the
+generator's count, against ml-25m's 162,541), 62,423 movies and ``--edges`` distinct (user,
+movie) pairs (default 18,000,000, the fit part), movie popularity and user activity drawn from
+seeded power laws. No rating and nothing else of MovieLens is in it: the numbers are about speed
+and memory only.
 
 Paths, each in a fresh process (so a peak RSS is the path's own; it includes the edges and the
 64-channel inputs every path holds, ``start GiB``):

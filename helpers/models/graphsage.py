@@ -44,9 +44,9 @@ class MeanSAGEConv(SAGEConv):
     adjacency, one sparse product whose backward reuses a transpose built once.
 
     Why: PyG's own SAGEConv on a sparse ``adj_t`` re-sorts that transpose at every step; on a
-    synthetic graph of about MovieLens 25M's size one two-round step took 1.8 times the time and
-    1.7 times the peak memory with it (25.5 s and 2.84 GiB against 13.9 s and 1.71 GiB, 2
-    threads, on a busy machine: ``benchmarks/sage_conv.py``, ``benchmarks/sage-conv-25M.json``)."""
+    synthetic graph of about MovieLens 25M's size one two-round step took 1.8 to 3.2 times the
+    time (3.2 on a quiet machine) and 1.7 times the peak memory with it, 2 threads
+    (``benchmarks/sage_conv.py``; ``benchmarks/README.md`` gives the runs)."""
 
     def forward(self, x: tuple[Tensor, Tensor], adj_t: Mean) -> Tensor:
         return self.lin_l(adj_t(x[0])) + self.lin_r(x[1])

@@ -3,11 +3,11 @@ two GraphSAGE rounds both ways through the kit's ``MeanSAGEConv`` on ``mean_adja
 PyG's stock ``SAGEConv`` (mean aggregation) on what ``T.ToSparseTensor(layout=torch.sparse_csr)``
 gives, and (if it fits in memory) on a plain ``edge_index``.
 
-The graph is **synthetic (its shape only)**, of about MovieLens 25M's size: 162,338 users (the
-generator's count, against ml-25m's 162,541), 62,423 movies and ``--edges`` distinct (user,
-movie) pairs (default 18,000,000, the fit part), movie popularity and user activity drawn from
-seeded power laws. No rating and nothing else of MovieLens is in it: the numbers are about speed
-and memory only.
+The graph is **synthetic (its shape only)**, of about MovieLens 25M's size: 162,338 users
+(25M / 154, the count ``tools/synthetic.py``'s generator gives, against ml-25m's 162,541),
+62,423 movies and ``--edges`` distinct (user, movie) pairs (default 18,000,000, the fit part),
+movie popularity and user activity drawn from seeded power laws. No rating and nothing else of
+MovieLens is in it: the numbers are about speed and memory only.
 
 Paths, each in a fresh process (so a peak RSS is the path's own; it includes the edges and the
 64-channel inputs every path holds, ``start GiB``):
@@ -61,7 +61,9 @@ from decode import median_seconds  # noqa: E402 (this folder, like seeds.py's pe
 from helpers.graph import Patterns, mean_adjacency  # noqa: E402
 from helpers.models.graphsage import MeanSAGEConv  # noqa: E402
 
-USERS, MOVIES, EDGES = 162_338, 62_423, 18_000_000  # MovieLens 25M after the kit's split
+# about MovieLens 25M's size: 25M / 154 users (tools/synthetic.py's count; ml-25m has 162,541),
+# ml-25m's movies, the fit part's edges
+USERS, MOVIES, EDGES = 162_338, 62_423, 18_000_000
 CHANNELS, ROUNDS = 64, 2
 PATHS = ("kit", "pyg-csr", "pyg-edge_index")
 GIB = 1024**3

@@ -45,7 +45,7 @@ class MeanSAGEConv(SAGEConv):
 
     Why: PyG's own SAGEConv on a sparse ``adj_t`` re-sorts that transpose at every step; on a
     synthetic graph of about MovieLens 25M's size one two-round step took 1.8 to 3.2 times the
-    time (3.2 on a quiet machine) and 1.7 times the peak memory with it, 2 threads
+    time (3.2 on a quieter machine) and 1.7 times the peak memory with it, 2 threads
     (``benchmarks/sage_conv.py``; ``benchmarks/README.md`` gives the runs)."""
 
     def forward(self, x: tuple[Tensor, Tensor], adj_t: Mean) -> Tensor:

@@ -166,8 +166,9 @@ def run(name: str, paths: list[Path], scratch: Path, with_solutions: bool) -> di
                 expected, fresh_text = solution.expected.strip(), printed(cell).strip()
                 pairs.append((as_printed(expected, cell.id), as_printed(fresh_text, cell.id)))
         for index, (old, new) in enumerate(pairs):
-            if old.cell_type != "code" or old.get("execution_count") is None:
-                continue  # nbval compares neither
+            ignored = {"nbval-ignore-output", "nbval-skip"} & set(old.metadata.get("tags", []))
+            if old.cell_type != "code" or old.get("execution_count") is None or ignored:
+                continue  # nbval compares none of these
             found = compare(old, new, tolerance(path.stem, old.get("id", "")), rules)
             if found is not None:
                 cells[f"{path.stem} {old.get('id', index)}"] = found

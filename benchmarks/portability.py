@@ -102,12 +102,18 @@ def sanitizer() -> list[tuple[re.Pattern, str]]:
 
 
 def texts(cell) -> list[str]:
-    """The printed texts of a code cell's outputs, in order."""
-    found = []
+    """The printed texts of a code cell's outputs, in order; consecutive prints to one stream are
+    one text, as nbval joins them (how a kernel splits them depends on timing)."""
+    found, last_stream = [], None
     for output in cell.get("outputs", []):
         if output.get("output_type") == "stream":
-            found.append(output.get("text", ""))
+            if output.get("name") == last_stream:
+                found[-1] += output.get("text", "")
+            else:
+                found.append(output.get("text", ""))
+            last_stream = output.get("name")
         else:
+            last_stream = None
             found += [output["data"][k] for k in TEXTS if k in output.get("data", {})]
     return found
 
@@ -144,9 +150,29 @@ def as_printed(text: str, cell_id: str):
     return cell
 
 
-def run(name: str, paths: list[Path], scratch: Path, with_solutions: bool) -> dict[str, dict]:
-    """Execute ``paths`` under one perturbation; per cell, its comparison with the stored one
+def compared(path: Path, target: Path, with_solutions: bool, rules) -> dict[str, dict]:
+    """Per cell of the stored notebook ``path``, its comparison with the executed copy ``target``
     (a worked solution's with its "Expected output" block, cell ``solution-N``)."""
+    stored, fresh = nbformat.read(path, 4), nbformat.read(target, 4)
+    pairs = list(zip(stored.cells, fresh.cells, strict=False))
+    worked = solutions(stored) if with_solutions else []
+    for solution, cell in zip(worked, fresh.cells[len(stored.cells) :], strict=True):
+        if solution.expected is not None:
+            expected, fresh_text = solution.expected.strip(), printed(cell).strip()
+            pairs.append((as_printed(expected, cell.id), as_printed(fresh_text, cell.id)))
+    cells = {}
+    for index, (old, new) in enumerate(pairs):
+        ignored = {"nbval-ignore-output", "nbval-skip"} & set(old.metadata.get("tags", []))
+        if old.cell_type != "code" or old.get("execution_count") is None or ignored:
+            continue  # nbval compares none of these
+        found = compare(old, new, tolerance(path.stem, old.get("id", "")), rules)
+        if found is not None:
+            cells[f"{path.stem} {old.get('id', index)}"] = found
+    return cells
+
+
+def run(name: str, paths: list[Path], scratch: Path, with_solutions: bool) -> dict[str, dict]:
+    """Execute ``paths`` under one perturbation; per cell, its comparison with the stored one."""
     environment, preamble = PERTURBATIONS[name]
     results = scratch / name / "results"
     results.mkdir(parents=True)
@@ -158,20 +184,7 @@ def run(name: str, paths: list[Path], scratch: Path, with_solutions: bool) -> di
     for path in paths:
         target = scratch / name / path.name
         execute(path, target, with_solutions, environ, preamble, compare=False)
-        stored, fresh = nbformat.read(path, 4), nbformat.read(target, 4)
-        pairs = list(zip(stored.cells, fresh.cells, strict=False))
-        worked = solutions(stored) if with_solutions else []
-        for solution, cell in zip(worked, fresh.cells[len(stored.cells) :], strict=True):
-            if solution.expected is not None:
-                expected, fresh_text = solution.expected.strip(), printed(cell).strip()
-                pairs.append((as_printed(expected, cell.id), as_printed(fresh_text, cell.id)))
-        for index, (old, new) in enumerate(pairs):
-            ignored = {"nbval-ignore-output", "nbval-skip"} & set(old.metadata.get("tags", []))
-            if old.cell_type != "code" or old.get("execution_count") is None or ignored:
-                continue  # nbval compares none of these
-            found = compare(old, new, tolerance(path.stem, old.get("id", "")), rules)
-            if found is not None:
-                cells[f"{path.stem} {old.get('id', index)}"] = found
+        cells |= compared(path, target, with_solutions, rules)
     return cells
 
 

@@ -52,7 +52,7 @@ GOALS = (
 def test_landing_page_says_what_and_for_whom_and_lists_every_notebook(site: Path) -> None:
     index = (site / "index.html").read_text(encoding="utf-8")
     text = text_of(site / "index.html")
-    for words in ["GraphSAGE", "PyTorch Geometric", "MovieLens", "instructors", "laptop CPU"]:
+    for words in ["GraphSAGE", "PyTorch Geometric", "MovieLens", "instructors", "no GPU needed"]:
         assert words in text
     assert "Students" in text
     for path in NOTEBOOKS:

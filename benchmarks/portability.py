@@ -188,8 +188,14 @@ def run(name: str, paths: list[Path], scratch: Path, with_solutions: bool) -> di
     return cells
 
 
+def changed(cell: dict) -> bool:
+    """Whether a compared cell moved at all: a number, its text (titles reordered), or past its
+    tolerance."""
+    return bool(cell["absolute"]) or cell["stored"] == "(text differs)" or not cell["within"]
+
+
 def report(name: str, cells: dict[str, dict]) -> None:
-    moved = {key: cell for key, cell in cells.items() if cell["absolute"] or not cell["within"]}
+    moved = {key: cell for key, cell in cells.items() if changed(cell)}
     out = [key for key, cell in cells.items() if not cell["within"]]
     print(f"\n{name}: {len(cells)} cells with numbers, {len(moved)} moved, {len(out)} out of "
           "tolerance")  # fmt: skip

@@ -75,10 +75,11 @@ class Tolerance:
 
 EXACT = Tolerance()
 APPROX_COUNTS = Tolerance(counts=COUNTS)
-# (notebook, cell id) -> what that cell may move by. A decimal or overlap margin is 1.5 to 1.7
-# times the largest move benchmarks/portability.py measured there (benchmarks/portability.json;
-# README, tolerance section); counts share the 2 % + 1 rule (APPROX_COUNTS); titles come back in
-# another order, or one or two of a list change.
+# (notebook, cell id) -> what that cell may move by. A decimal margin, and 05 c14's overlap, is
+# 1.5 to 1.7 times the largest move benchmarks/portability.py measured there
+# (benchmarks/portability.json; README, tolerance section); counts share the 2 % + 1 rule
+# (APPROX_COUNTS); a top list that only came back reordered keeps TOP_TITLES (one line in five
+# may change).
 # Entries marked "kept" did not move in that measurement: an earlier run moved them, or a cell of
 # the same kind moves, so they keep their margin.
 TOP_TITLES = Tolerance(overlap=0.8)  # a top list: all but one in five of its lines come back

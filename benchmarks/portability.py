@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import configparser
+import copy
 import json
 import os
 import re
@@ -35,6 +36,7 @@ import tempfile
 from pathlib import Path
 
 import nbformat
+from nbval.plugin import coalesce_streams
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -102,18 +104,13 @@ def sanitizer() -> list[tuple[re.Pattern, str]]:
 
 
 def texts(cell) -> list[str]:
-    """The printed texts of a code cell's outputs, in order; consecutive prints to one stream are
-    one text, as nbval joins them (how a kernel splits them depends on timing)."""
-    found, last_stream = [], None
-    for output in cell.get("outputs", []):
+    """The printed texts of a code cell's outputs, in order, each stream joined into one text as
+    nbval joins them before comparing (how a kernel splits prints depends on timing)."""
+    found = []
+    for output in coalesce_streams(copy.deepcopy(cell.get("outputs", []))):
         if output.get("output_type") == "stream":
-            if output.get("name") == last_stream:
-                found[-1] += output.get("text", "")
-            else:
-                found.append(output.get("text", ""))
-            last_stream = output.get("name")
+            found.append(output.get("text", ""))
         else:
-            last_stream = None
             found += [output["data"][k] for k in TEXTS if k in output.get("data", {})]
     return found
 

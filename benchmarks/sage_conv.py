@@ -12,7 +12,7 @@ MovieLens is in it: the numbers are about speed and memory only.
 Paths, each in a fresh process (so a peak RSS is the path's own; it includes the edges and the
 64-channel inputs every path holds, ``start GiB``):
 
-* ``kit``: ``helpers.models.graphsage.MeanSAGEConv`` on ``graph.mean_adjacency(...)`` (mean
+* ``kit``: ``helpers.graph.MeanSAGEConv`` on ``graph.mean_adjacency(...)`` (mean
   matrices with precomputed transposes, a custom backward);
 * ``pyg-csr``: ``torch_geometric.nn.SAGEConv(64, 64)`` with ``adj_t`` as torch sparse CSR
   tensors of shape [dst, src], one per direction, from ``T.ToSparseTensor``;
@@ -58,8 +58,7 @@ if str(REPO) not in sys.path:  # this tree's kernel, not an installed copy's
 
 from decode import median_seconds  # noqa: E402 (this folder, like seeds.py's peers)
 
-from helpers.graph import Patterns, mean_adjacency  # noqa: E402
-from helpers.models.graphsage import MeanSAGEConv  # noqa: E402
+from helpers.graph import MeanSAGEConv, Patterns, mean_adjacency  # noqa: E402
 
 # about MovieLens 25M's size: 25M / 154 users (tools/synthetic.py's count; ml-25m has 162,541),
 # ml-25m's movies, the fit part's edges

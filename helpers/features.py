@@ -267,6 +267,9 @@ class FeatureRecipe:
 
 
 rich_features = FeatureRecipe("rich", ("stats",), ("stats", "year", "genres"))  # notebook 03
+CONTENT = FeatureRecipe("year and genres", (), ("year", "genres"))  # notebook 03
+DESCRIBED = FeatureRecipe("described", (), ("year", "genres", "genome", "tags"))  # 04
+NEW_MOVIE = FeatureRecipe("new movie", (), ("year", "genres", "title", "genome"))  # 07
 temporal_features = FeatureRecipe(  # notebook 05
     "temporal", ("stats", "temporal"), ("stats", "year", "genres", "genome", "tags")
 )

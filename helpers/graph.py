@@ -1,5 +1,6 @@
-"""The user-movie graph (notebook 02): raw-id <-> node-index maps, and the ``HeteroData`` every
-GNN of the kit trains on and serves from: rating edges both ways and their sparse adjacency."""
+"""The user-movie graph (notebook 02): raw-id <-> node-index maps, the ``HeteroData`` every GNN of
+the kit trains on and serves from (rating edges both ways, their sparse mean adjacency and the
+SAGEConv that reads it), and cold-start practice, the graph an epoch sees (notebook 07)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import torch
 import torch_geometric.transforms as T
 from torch import Tensor
 from torch_geometric.data import HeteroData
+from torch_geometric.nn import SAGEConv
 
 RATES = ("user", "rates", "movie")
 RATED_BY = ("movie", "rev_rates", "user")
@@ -174,6 +176,16 @@ class Mean(NamedTuple):
         return _Product.apply(x, self.matrix, self.transpose)
 
 
+class MeanSAGEConv(SAGEConv):
+    """PyG's SAGEConv (mean aggregation: the same weights and outputs) on the kit's ``Mean``
+    adjacency, whose backward reuses a transpose built once. PyG's own on a sparse ``adj_t``
+    re-sorts it every step: 1.8-3.2 times the time and 1.7 times the memory at about MovieLens
+    25M's size, 2 threads (``benchmarks/sage_conv.py``, runs in ``benchmarks/README.md``)."""
+
+    def forward(self, x: tuple[Tensor, Tensor], adj_t: Mean) -> Tensor:
+        return self.lin_l(adj_t(x[0])) + self.lin_r(x[1])
+
+
 def mean_adjacency(patterns: Patterns, power: float = 1.0) -> tuple[Mean, Mean]:
     """Who hears from whom: the mean over a movie's raters and over a user's movies
     (``power=0.5``: sums over sqrt(degree), for the neighbourhood rating GNN of notebook 06)."""
@@ -200,3 +212,31 @@ def with_messages(graph: HeteroData, keep: Tensor) -> HeteroData:
         Patterns.of(users, movies, *sizes)
     )
     return practised
+
+
+@dataclass(frozen=True)
+class Practice:
+    """Cold-start practice (notebook 07): each epoch hides the ids and ratings of a share
+    ``movies`` of the movies, and cuts a share ``users`` of the users to their first
+    1..``onboarding`` ratings."""
+
+    movies: float = 0.0
+    users: float = 0.0
+    onboarding: int = 8
+
+    def draw(self, graph: HeteroData) -> HeteroData:
+        """This epoch's graph: messages only on the edges shown, the ratings asked for
+        (``asked``), hidden movies without their ids; ``graph`` itself without practice."""
+        if not (self.movies or self.users):
+            return graph
+        users, movies = graph[RATES].edge_index
+        on = users.device
+        hidden = torch.rand(graph["movie"].num_nodes, device=on) < self.movies
+        practising = torch.rand(graph["user"].num_nodes, device=on) < self.users
+        keep = torch.randint(1, self.onboarding + 1, (graph["user"].num_nodes,), device=on)
+        shown, cut = graph[RATES].order < keep[users], practising[users]
+        practised = with_messages(graph, ~hidden[movies] & (~cut | shown))
+        practised[RATES].asked = ~cut | ~shown
+        practised["movie"].known = graph["movie"].known & ~hidden
+        practised["movie"].hidden = hidden
+        return practised

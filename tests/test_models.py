@@ -6,8 +6,18 @@ import torch
 from torch_geometric.data import HeteroData
 from torch_geometric.nn import SAGEConv
 
-from helpers.graph import RATED_BY, RATES, IdMap, IdMaps, Patterns, build_graph, mean_adjacency
-from helpers.models.graphsage import GraphSAGE, MeanSAGEConv, Practice
+from helpers.graph import (
+    RATED_BY,
+    RATES,
+    IdMap,
+    IdMaps,
+    MeanSAGEConv,
+    Patterns,
+    Practice,
+    build_graph,
+    mean_adjacency,
+)
+from helpers.models.graphsage import GraphSAGE
 
 
 def _edges(n_users=30, n_movies=40, n=200, seed=0):

@@ -5,7 +5,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from helpers import Settings, baselines, data, evaluate, metrics, models, protocol
+from helpers import Settings, baselines, data, evaluate, features, metrics, models, protocol
 from helpers.models.graphsage import STARS, train_stars
 
 
@@ -51,7 +51,7 @@ def _graphsage_stars(train, source, settings, seed=42, progress=False):
 
 
 def _graphsage_content_stars(train, source, settings, seed=42, progress=False):
-    config = dataclasses.replace(STARS, recipe=models.CONTENT)
+    config = dataclasses.replace(STARS, recipe=features.CONTENT)
     return train_stars(train, source, settings, config=config, seed=seed)
 
 

@@ -1,7 +1,7 @@
 """GraphSAGE, the kit's inductive GNN: the model and its list step (notebook 02 shows both first),
-its star step, its feature inputs (notebooks 03-05), cold-start practice and the fold-in of new
-users (notebook 07), and the trainers ``train_lists`` / ``train_stars`` (the named models built
-on them are in ``helpers.models``)."""
+its star step, the trainers ``train_lists`` / ``train_stars``, the fold-in of new users, and the
+named models built on them: ids alone (02), with features (03, 04), practised for new users and
+movies (07)."""
 
 from __future__ import annotations
 
@@ -13,43 +13,31 @@ import pandas as pd
 import torch
 from torch import Tensor, nn
 from torch_geometric.data import HeteroData
-from torch_geometric.nn import SAGEConv
 
 from helpers import metrics, protocol
 from helpers.baselines import BiasBaseline
 from helpers.data import MovieData
-from helpers.features import FeatureRecipe, FeatureTables
+from helpers.features import CONTENT, DESCRIBED, NEW_MOVIE, FeatureRecipe, FeatureTables
 from helpers.graph import (
     RATED_BY,
     RATES,
     IdMap,
     IdMaps,
     Mean,
+    MeanSAGEConv,
     Patterns,
+    Practice,
     build_graph,
     mean_adjacency,
-    with_messages,
 )
 from helpers.metrics import LIKED
-from helpers.recommend import Embeddings, GNNRecommender
+from helpers.protocol import NEW_MOVIES, NEW_USERS
+from helpers.recommend import Both, Embeddings, GNNRecommender
 from helpers.settings import Settings, device, seed_everything
 from helpers.train import History, fit, pair_mse_backward, softmax
 
 PAIRS_PER_STEP = 262_144  # liked pairs per step at most (MovieLens 25M has ~12 million)
 SHRINKAGES = (0.0, 1.0, 2.0, 4.0, 8.0)  # pseudo-ratings of "the average user" (notebook 07)
-
-
-class MeanSAGEConv(SAGEConv):
-    """PyG's SAGEConv (mean aggregation: the same weights and outputs) on the kit's ``Mean``
-    adjacency, one sparse product whose backward reuses a transpose built once.
-
-    Why: PyG's own SAGEConv on a sparse ``adj_t`` re-sorts that transpose at every step; on a
-    synthetic graph of about MovieLens 25M's size one two-round step took 1.8 to 3.2 times the
-    time (3.2 on a quieter machine) and 1.7 times the peak memory with it, 2 threads
-    (``benchmarks/sage_conv.py``; ``benchmarks/README.md`` gives the runs)."""
-
-    def forward(self, x: tuple[Tensor, Tensor], adj_t: Mean) -> Tensor:
-        return self.lin_l(adj_t(x[0])) + self.lin_r(x[1])
 
 
 class GraphSAGE(nn.Module):
@@ -142,34 +130,6 @@ def star_step(model: GraphSAGE, graph: HeteroData, config: SageConfig) -> float:
     return pair_mse_backward(users, movies, pairs, target[asked])
 
 
-@dataclass(frozen=True)
-class Practice:
-    """Cold-start practice (notebook 07): each epoch hides the ids and ratings of a share
-    ``movies`` of the movies, and cuts a share ``users`` of the users to their first
-    1..``onboarding`` ratings."""
-
-    movies: float = 0.0
-    users: float = 0.0
-    onboarding: int = 8
-
-    def draw(self, graph: HeteroData) -> HeteroData:
-        """This epoch's graph: messages only on the edges shown, the ratings asked for
-        (``asked``), hidden movies without their ids; ``graph`` itself without practice."""
-        if not (self.movies or self.users):
-            return graph
-        users, movies = graph[RATES].edge_index
-        on = users.device
-        hidden = torch.rand(graph["movie"].num_nodes, device=on) < self.movies
-        practising = torch.rand(graph["user"].num_nodes, device=on) < self.users
-        keep = torch.randint(1, self.onboarding + 1, (graph["user"].num_nodes,), device=on)
-        shown, cut = graph[RATES].order < keep[users], practising[users]
-        practised = with_messages(graph, ~hidden[movies] & (~cut | shown))
-        practised[RATES].asked = ~cut | ~shown
-        practised["movie"].known = graph["movie"].known & ~hidden
-        practised["movie"].hidden = hidden
-        return practised
-
-
 @dataclass(frozen=True, kw_only=True)
 class SageConfig:
     """Everything a GraphSAGE run is set with; the defaults are the warm list model's, chosen on
@@ -220,14 +180,6 @@ class SageRecommender(GNNRecommender):
         joined = Embeddings(vectors, known.movies, known.bias)
         lists, stars = (joined, None) if self.lists is not None else (None, joined)
         return GNNRecommender(self.name, maps, self.base.fold_in(ratings), lists, stars)
-
-
-@torch.no_grad()
-def embed(model: GraphSAGE, graph: HeteroData) -> tuple[Embeddings, list[Tensor]]:
-    """The model's embeddings of ``graph`` as numpy arrays, and its movie rounds (for fold-in)."""
-    users, movies = model.rounds(graph)
-    vectors = [torch.stack(x).mean(0).cpu().numpy() for x in (users, movies)]
-    return Embeddings(*vectors, model.movie_bias.cpu().numpy()), [m.cpu() for m in movies]
 
 
 @dataclass
@@ -284,23 +236,25 @@ class _Run:
 
 
 def _graph(ratings: pd.DataFrame, maps: IdMaps, tables: FeatureTables, all_ids: bool):
-    """The graph of ``ratings`` with the tables' features; ``all_ids``: every movie keeps its id
-    (a warm list model trains unrated movies as movies nobody picks), else only rated ones."""
+    """The graph of ``ratings`` with the tables' features; which movies keep their id (_Run)."""
     graph = build_graph(ratings, maps, *tables.on(ratings, maps))
     graph["movie"].known = graph["movie"].rated | all_ids
     return graph
 
 
+@torch.no_grad()
 def serve(model, graph, maps, tables, base, name, *, stars: bool, history=None) -> SageRecommender:
-    """The recommender of ``model`` on ``graph`` for lists, or for ``stars``: then a model of
-    ids alone leaves a movie the graph has no rating of to the bias model."""
-    vectors, rounds = embed(model, graph)
+    """The recommender of ``model``'s embeddings of ``graph`` for lists, or for ``stars``: then a
+    model of ids alone leaves a movie the graph has no rating of to the bias model."""
+    user_rounds, movie_rounds = model.rounds(graph)
+    means = [torch.stack(x).mean(0).cpu().numpy() for x in (user_rounds, movie_rounds)]
+    vectors = Embeddings(*means, model.movie_bias.cpu().numpy())
     if stars and model.movie_features is None:
         vectors.movies[~graph["movie"].known.cpu().numpy()] = 0.0
     lists, stars_ = (None, vectors) if stars else (vectors, None)
     return SageRecommender(
         name=name, maps=maps, base=base, lists=lists, stars=stars_, model=model,
-        movie_rounds=rounds, tables=tables, history=history or History(),
+        movie_rounds=[m.cpu() for m in movie_rounds], tables=tables, history=history or History(),
     )  # fmt: skip
 
 
@@ -389,3 +343,58 @@ def choose_shrinkage(
         scores = [protocol.new_users(shrunk, part)["NDCG@10"] for part in joining]
         values[shrinkage] = float(np.mean(scores))
     return values
+
+
+# Cold-start practice, chosen on seed 42's held-out users and movies (notebook 07); at half the
+# learning rate the list weights did not move when perturbed, so they are not averaged.
+COLD_LISTS = replace(
+    LISTS, recipe=NEW_MOVIE, practice=Practice(movies=0.2, users=1.0), lr=0.005, average=None
+)
+COLD_STARS = replace(STARS, recipe=NEW_MOVIE, practice=Practice(movies=0.5, users=0.5))
+
+
+def _lists_and_stars(
+    train, source, settings, seed, progress, name, *, lists, stars, cold=None
+) -> Both:
+    """GraphSAGE trained twice, for lists with ``lists`` and for stars with ``stars``."""
+    return Both(
+        train_lists(train, source, settings, config=lists, seed=seed, cold=cold,
+                    name=f"{name} (lists)", progress=progress),
+        train_stars(train, source, settings, config=stars, seed=seed, cold=cold,
+                    name=f"{name} (stars)"),
+        name,
+    )  # fmt: skip
+
+
+def graphsage(train, source, settings, seed=42, progress=False) -> Both:
+    """Notebook 02's GraphSAGE of ids alone."""
+    return _lists_and_stars(
+        train, source, settings, seed, progress, "GraphSAGE", lists=LISTS, stars=STARS
+    )
+
+
+def graphsage_content(train, source, settings, seed=42, progress=False) -> Both:
+    """Notebook 03's GraphSAGE, with each movie's year and genres."""
+    lists, stars = replace(LISTS, recipe=CONTENT), replace(STARS, recipe=CONTENT)
+    name = "GraphSAGE + year, genres"
+    return _lists_and_stars(train, source, settings, seed, progress, name, lists=lists, stars=stars)
+
+
+def graphsage_final(train, source, settings, seed=42, progress=False) -> Both:
+    """Notebook 04's GraphSAGE, with the genome and user tags as well."""
+    lists, stars = replace(LISTS, recipe=DESCRIBED), replace(STARS, recipe=DESCRIBED)
+    name = "GraphSAGE + genome, tags"
+    return _lists_and_stars(train, source, settings, seed, progress, name, lists=lists, stars=stars)
+
+
+def graphsage_cold_users(train, source, settings, seed=42, progress=False) -> Both:
+    """Notebook 07's GraphSAGE for new users: practised, and stopped on held-out new users."""
+    lists = replace(COLD_LISTS, shrinkages=SHRINKAGES)
+    return _lists_and_stars(train, source, settings, seed, progress, "GraphSAGE (new users)",
+                            lists=lists, stars=COLD_STARS, cold=NEW_USERS)  # fmt: skip
+
+
+def graphsage_cold_movies(train, source, settings, seed=42, progress=False) -> Both:
+    """Notebook 07's GraphSAGE for new movies: practised, and stopped on held-out new movies."""
+    return _lists_and_stars(train, source, settings, seed, progress, "GraphSAGE (new movies)",
+                            lists=COLD_LISTS, stars=COLD_STARS, cold=NEW_MOVIES)  # fmt: skip

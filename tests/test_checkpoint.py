@@ -9,7 +9,7 @@ import shutil
 import numpy as np
 import pytest
 
-from helpers import Settings, checkpoint, data, models, protocol, safe_store
+from helpers import Settings, checkpoint, data, models, protocol
 from helpers.models import MODELS
 
 
@@ -154,7 +154,7 @@ def test_overwritten_bytes_inside_a_saved_model_are_caught(setup, capsys):
     settings, train, source = setup
     model = checkpoint.load_or_train(models.graphsage, train, source, settings)
     path = checkpoint.path_of("graphsage", settings)
-    writer = safe_store._Writer()
+    writer = checkpoint._Writer()
     writer.encode(model)
     floats = [a for a in writer.arrays.values() if a.dtype == np.float32 and a.nbytes > 8192]
     raw = bytearray(path.read_bytes())
@@ -195,7 +195,7 @@ def test_a_file_naming_a_class_outside_the_kit_is_refused(setup, tmp_path, capsy
         "class": "subprocess:Popen",
         "state": {"$": "dict", "items": []},
     }
-    payload = safe_store.save_arrays({}, metadata={safe_store.TREE: json.dumps(tree)})
+    payload = checkpoint.save_arrays({}, metadata={checkpoint.TREE: json.dumps(tree)})
     header = {"fingerprint": "f", "sha256": hashlib.sha256(payload).hexdigest()}
     path = tmp_path / "planted.pt"
     path.write_bytes(checkpoint.MAGIC + json.dumps(header).encode() + b"\n" + payload)

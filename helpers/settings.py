@@ -2,8 +2,7 @@
 seeding that makes every run give the same numbers.
 
 Notebooks start with ``settings = Settings.from_env()`` and ``seed_everything(42)`` (notebook 01
-shows both) and pass the settings down; no other module reads environment variables. The README
-lists the variables.
+shows both) and pass the settings down; no other module reads environment variables.
 """
 
 from __future__ import annotations
@@ -24,16 +23,6 @@ REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATASET = "ml-latest-small"
 LARGE = 2_000_000  # ratings from which one full-graph epoch costs tens of seconds on a CPU
 LARGE_EPOCHS = 10  # the default epoch budget from LARGE ratings (README: minutes per model at 25M)
-VARIABLES = {
-    "dataset": "MOVIELENS_DATASET",
-    "mirror": "MOVIELENS_MIRROR",
-    "cache": "MOVIELENS_CACHE",
-    "genome": "MOVIELENS_GENOME",
-    "user_sample": "MOVIELENS_USER_SAMPLE",
-    "max_epochs": "MOVIELENS_MAX_EPOCHS",
-    "artifacts": "MOVIELENS_ARTIFACTS",
-    "results": "MOVIELENS_RESULTS",
-}
 MIRROR_HELP = (
     "Point it at a folder laid out like GroupLens' datasets/movielens/ (holding "
     "ml-latest-small.zip ...), or at a file://, http:// or https:// URL of one."
@@ -141,6 +130,9 @@ class Settings:
             return min(wanted, self.max_epochs)
         return min(wanted, LARGE_EPOCHS) if n_ratings >= LARGE else wanted
 
+
+# Each setting's variable: MOVIELENS_ and the field's name in capitals (the README lists them).
+VARIABLES = {f.name: f"MOVIELENS_{f.name.upper()}" for f in dataclasses.fields(Settings)}
 
 THREADS = 2  # the course machine's cores: the stored outputs were computed with this many
 

@@ -171,14 +171,14 @@ def table_source(table: str, settings: Settings, dataset: str | None = None) -> 
             )
         return file_source(folder / filename)
     mirror = _local(settings.mirror) if settings.mirror else None
-    if mirror and (mirror / dataset / filename).exists():
-        if not (mirror / f"{dataset}.zip").exists():  # the zip wins over extracted CSVs
-            if filename not in (published := RELEASES[dataset].files):
-                raise DataError(
-                    f"{mirror / dataset / filename} has no published checksum to verify it "
-                    "against; put the release's zip in the mirror folder instead."
-                )
-            return file_source(mirror / dataset / filename, published[filename])
+    csv = mirror / dataset / filename if mirror else None
+    if csv and csv.exists() and not (mirror / f"{dataset}.zip").exists():  # else the zip wins
+        if filename not in RELEASES[dataset].files:
+            raise DataError(
+                f"{csv} has no published checksum to verify it against; put the release's zip "
+                "in the mirror folder instead."
+            )
+        return file_source(csv, RELEASES[dataset].files[filename])
     member = f"{dataset}/{filename}"
 
     def open_member() -> BinaryIO:

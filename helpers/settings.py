@@ -58,9 +58,7 @@ def _mirror(mirror: str) -> str | None:
         parsed.port  # noqa: B018 - raises ValueError for a malformed host or port
     except ValueError as error:
         raise SettingsError(f"MOVIELENS_MIRROR={mirror!r} is not a valid URL ({error}).") from None
-    if parsed.scheme not in ("file", "http", "https") or (
-        parsed.scheme != "file" and not parsed.hostname
-    ):
+    if parsed.scheme != "file" and (parsed.scheme not in ("http", "https") or not parsed.hostname):
         raise SettingsError(f"MOVIELENS_MIRROR={mirror!r} cannot be read. {MIRROR_HELP}")
     return mirror
 

@@ -71,8 +71,7 @@ class Source:
 
 
 def file_source(path: Path, published: str | None = None) -> Source:
-    """A CSV on disk, keyed on its content; with ``published``, only if it is byte for byte that
-    SHA-256 (a release's extracted file)."""
+    """A CSV on disk, keyed on its content; with ``published``, only if it has that SHA-256."""
     try:
         key = pooch.file_hash(path)
     except FileNotFoundError as error:
@@ -103,8 +102,8 @@ def _copy_from(folder: Path) -> Callable:
     def download(url: str, output_file: str, _pooch, check_only: bool = False) -> None:
         source = folder / Path(url).name
         with open(source, "rb") as src, open(output_file, "wb") as out:
-            size, desc = source.stat().st_size, f"copy {source.name}"
-            with tqdm.wrapattr(out, "write", size, desc=desc) as counted:
+            total, desc = source.stat().st_size, f"copy {source.name}"
+            with tqdm.wrapattr(out, "write", total, desc=desc) as counted:
                 shutil.copyfileobj(src, counted)
 
     return download
@@ -239,8 +238,7 @@ def remove_stale_scratch(path: Path) -> None:
 
 
 def check_writable(folder: Path) -> Path:
-    """Create ``folder`` if missing and create (then remove) a file in it: the OSError of either
-    step says why it cannot be written."""
+    """Create ``folder`` if missing and a file in it (then remove it): an OSError says why not."""
     folder.mkdir(parents=True, exist_ok=True)
     tempfile.NamedTemporaryFile(dir=folder, prefix=".write-test.").close()
     return folder

@@ -95,15 +95,14 @@ class Settings:
         """The settings the ``MOVIELENS_*`` variables ask for; a bad value raises SettingsError."""
         env = os.environ if environ is None else environ
         get = {name: env.get(variable, "").strip() for name, variable in VARIABLES.items()}
+        folders = ("cache", "artifacts", "results")  # a blank one keeps the default
         return cls(
             dataset=get["dataset"] or DEFAULT_DATASET,
             mirror=_mirror(get["mirror"]),
-            cache=Path(get["cache"] or REPO / "data").expanduser(),
             genome=get["genome"] or None,
             user_sample=_count("user_sample", get["user_sample"]),
             max_epochs=_count("max_epochs", get["max_epochs"]),
-            artifacts=Path(get["artifacts"] or REPO / "artifacts").expanduser(),
-            results=Path(get["results"] or REPO / "results").expanduser(),
+            **{name: Path(get[name]).expanduser() for name in folders if get[name]},
         )
 
     def replace(self, **changes) -> Settings:

@@ -6,7 +6,6 @@ kept as a parquet copy, which is rebuilt from the CSV when its bytes changed, ne
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import io
 from dataclasses import dataclass
@@ -15,14 +14,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from helpers.download import (
-    RELEASES,
-    DataError,
-    Source,
-    file_source,
-    table_source,
-    write_atomically,
-)
+from helpers import download
+from helpers.download import DataError, Source, write_atomically  # data.DataError for notebooks
 from helpers.settings import Settings
 
 STARS = (0.5, 5.0)  # MovieLens' rating scale: every prediction shown or scored is clipped to it
@@ -55,11 +48,7 @@ def read_table(source: Source, table: str, settings: Settings) -> pd.DataFrame:
         sha256 = hashlib.sha256(cached.read_bytes()).hexdigest()
         write_atomically(digest, lambda scratch: scratch.write_text(sha256))
     except OSError as error:  # a full disk, or a cache that is not a folder one may write
-        full = error.errno == errno.ENOSPC
-        fix = "free some space" if full else "set MOVIELENS_CACHE to a folder you can write to"
-        raise DataError(
-            f"The cache {settings.cache} cannot be used ({error.strerror or error}): {fix}."
-        ) from error
+        raise download.unwritable_cache(settings, error) from error
     return frame
 
 
@@ -70,12 +59,7 @@ def read_csv(source: Source) -> pd.DataFrame:
             return pd.read_csv(handle, engine="pyarrow", dtype="string", encoding="utf-8-sig")
     except DataError:
         raise
-    except OSError as error:
-        raise DataError(
-            f"Cannot read {source.name} ({error.strerror or error}); check that it is a file "
-            "you may read."
-        ) from error
-    except Exception as error:  # pyarrow raises several types for malformed CSVs
+    except Exception as error:  # an OSError, or one of pyarrow's several types for a bad CSV
         raise DataError(f"{source.name} is not a readable CSV ({error}).") from error
 
 
@@ -99,15 +83,13 @@ def typed(frame: pd.DataFrame, table: str, source: str = "table") -> pd.DataFram
     """The schema's columns with their dtypes; raise :class:`DataError` naming any problem."""
     schema = SCHEMAS[table]
     frame.columns = [column.strip().strip('"') for column in frame.columns]
-    missing = [column for column in schema if column not in frame.columns]
-    if missing:
+    if missing := [column for column in schema if column not in frame.columns]:
         raise DataError(
             f"{source} lacks the column(s) {missing} of a MovieLens {table} table (it has "
             f"{list(frame.columns)}). Is it the right file?"
         )
     frame = frame[list(schema)]
-    empty = [c for c in frame.columns if c != "tmdbId" and frame[c].isna().any()]
-    if empty:
+    if empty := [c for c in frame.columns if c != "tmdbId" and frame[c].isna().any()]:
         raise DataError(f"{source}: empty values in {empty}.")
     try:
         frame = frame.astype(schema)
@@ -130,14 +112,13 @@ def load_table(table: str, settings: Settings, dataset: str | None = None) -> pd
     """One table (``ratings``, ``movies``, ``tags``, ``links``, ``genome-*``) of a data set."""
     if table not in SCHEMAS:
         raise DataError(f"Unknown table {table!r}; choose one of {list(SCHEMAS)}.")
-    return read_table(table_source(table, settings, dataset), table, settings)
+    return read_table(download.table_source(table, settings, dataset), table, settings)
 
 
 def has_table(table: str, settings: Settings) -> bool:
     """Whether the data set has ``table`` (a folder may lack tags.csv; releases have it)."""
-    if settings.dataset in RELEASES:
-        return True
-    return (Path(settings.dataset).expanduser() / f"{table}.csv").exists()
+    folder = Path(settings.dataset).expanduser()
+    return settings.dataset in download.RELEASES or (folder / f"{table}.csv").exists()
 
 
 def load_ratings(settings: Settings) -> pd.DataFrame:
@@ -179,18 +160,18 @@ def _genome_source(settings: Settings, table: str) -> Source | None:
     choice = settings.genome
     if choice and choice.lower() == "none":
         return None
-    if choice in RELEASES or (choice is None and settings.dataset in ("ml-25m", "ml-20m")):
-        return table_source(table, settings, choice or settings.dataset)
+    if choice in download.RELEASES or (choice is None and settings.dataset in ("ml-25m", "ml-20m")):
+        return download.table_source(table, settings, choice or settings.dataset)
     if choice is None:  # a folder's own genome; the other releases (ml-latest-small) have none
-        own = settings.dataset not in RELEASES and has_table(table, settings)
-        return table_source(table, settings) if own else None
+        own = settings.dataset not in download.RELEASES and has_table(table, settings)
+        return download.table_source(table, settings) if own else None
     path = Path(choice).expanduser()
     if table == "genome-tags":  # the tag names beside the scores (GroupLens or Kaggle name)
         path = next(iter(sorted(path.parent.glob("genome[-_]tags*.csv"))), None)
-        return file_source(path) if path else None
+        return download.file_source(path) if path else None
     if not path.exists():
         raise DataError(f"MOVIELENS_GENOME={choice!r} does not exist; {GENOME_HELP}.")
-    return file_source(path)
+    return download.file_source(path)
 
 
 def load_genome(settings: Settings, movie_ids: np.ndarray | None = None) -> pd.DataFrame | None:

@@ -1,21 +1,24 @@
-"""Download, verify and cache the MovieLens archives (taught in notebook 01), and write every file
-the kit writes whole or not at all (the parquet cache, the models and results of notebooks 02-08,
+"""Download, verify and cache the MovieLens archives (notebook 01), and write every file the kit
+writes whole or not at all (the parquet cache, the models and results of notebooks 02-08,
 ``python -m helpers.evaluate``'s outputs).
 
-``pooch`` fetches a release's zip from GroupLens or a mirror, checks its published SHA-256 and
-keeps it in the cache; tables are read straight from the zip, so nothing is half-extracted.
+``pooch`` fetches a release's zip from GroupLens or a mirror, checks its published SHA-256 (see
+``releases.json``) and caches it; tables are read straight from the zip, never half-extracted.
 """
 
 from __future__ import annotations
 
 import errno
+import glob
+import json
 import os
 import secrets
+import shutil
 import tempfile
 import time
 import zipfile
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import unquote, urlparse
@@ -40,39 +43,22 @@ class Release:
 
     sha256: str
     size: int
-    files: dict[str, str] = field(default_factory=dict)
+    files: dict[str, str]
 
 
-RELEASES = {
-    "ml-latest-small": Release(
-        "696d65a3dfceac7c45750ad32df2c259311949efec81f0f144fdfb91ebc9e436", 978_202,
-        {
-            "ratings.csv": "aa289ca83157595d0df6aea1be6a4ded676ddc4385472e8313a8ed9805352646",
-            "movies.csv": "5a5f32dd9bb3797b8e728a1b98958789d2b13f294a69fdfbc5727f8a9611aa07",
-            "tags.csv": "92a9f8bb7916dceef6151209845788c3643f794dfa79d1feaec7121b5960399d",
-            "links.csv": "97ad18e4e56a09363c65676b6cb3482ce3e2cea2372a24620c1599c843325f31",
-        },
-    ),
-    "ml-25m": Release(
-        "8b21cfb7eb1706b4ec0aac894368d90acf26ebdfb6aced3ebd4ad5bd1eb9c6aa", 261_978_986,
-        {
-            "ratings.csv": "9c85525758597dca76e8d98cebb9c13e018c2317b09a0878b6d383179526e385",
-            "genome-scores.csv": "dcee649a8ba5c02b14b5ac5ff34dd27edcf58beff1d902cdf9c114927d1f8f70",
-            "tags.csv": "84793c391a8e2a8b93190b5e780f781563a184c413d02ff2104cc2f442e2830a",
-            "movies.csv": "c50dea6973e619f9bc1decd4afa3e35358b83a5fb663dac0ec82252a011d023d",
-            "links.csv": "dd07bbd9aa8e76d263d8323ddd18ec87b6e00a79a68a5896afe9a737af22322b",
-            "genome-tags.csv": "c84bf1e2addbf38432426a2bb2a117a59d76c0873fc875fe8764e92842fd3bfb",
-        },
-    ),
-    "ml-20m": Release(
-        "96f243c338a8665f6bcc89c53edf6ee39162a846940de6b7c8c48aeada765ff3", 198_702_078,
-        {
-            "movies.csv": "eed80dd12706c10362fea572a248f625cee3cfd3dba05086158314ac69d78fac",
-            "links.csv": "5c8826f9523d6d004046ef579d42b655c58f7c5d55a868913180cf11e3e31c93",
-            "genome-tags.csv": "c84bf1e2addbf38432426a2bb2a117a59d76c0873fc875fe8764e92842fd3bfb",
-        },
-    ),
-}  # fmt: skip
+RELEASES = {  # the published checksums are data: releases.json, shipped with the package
+    name: Release(**fields)
+    for name, fields in json.loads(Path(__file__).with_name("releases.json").read_text()).items()
+}
+
+
+def unwritable_cache(settings: Settings, error: OSError) -> DataError:
+    """The error for a cache that cannot be written: why, and the fix."""
+    full = error.errno == errno.ENOSPC
+    fix = "free some space" if full else "set MOVIELENS_CACHE to a folder you can write to"
+    return DataError(
+        f"The cache {settings.cache} cannot be used ({error.strerror or error}): {fix}."
+    )
 
 
 @dataclass(frozen=True)
@@ -85,8 +71,7 @@ class Source:
 
 
 def file_source(path: Path, published: str | None = None) -> Source:
-    """A CSV on disk, keyed on its content; with ``published``, only if it is byte for byte that
-    SHA-256 (a release's extracted file). DataError when it cannot be read or differs."""
+    """A CSV on disk, keyed on its content; with ``published``, only if it has that SHA-256."""
     try:
         key = pooch.file_hash(path)
     except FileNotFoundError as error:
@@ -116,11 +101,10 @@ def _copy_from(folder: Path) -> Callable:
 
     def download(url: str, output_file: str, _pooch, check_only: bool = False) -> None:
         source = folder / Path(url).name
-        with open(source, "rb") as src, open(output_file, "wb") as out, tqdm(
-            total=source.stat().st_size, unit="B", unit_scale=True, desc=f"copy {source.name}"
-        ) as bar:  # fmt: skip
-            for block in iter(lambda: src.read(1 << 20), b""):
-                bar.update(out.write(block))
+        with open(source, "rb") as src, open(output_file, "wb") as out:
+            total, desc = source.stat().st_size, f"copy {source.name}"
+            with tqdm.wrapattr(out, "write", total, desc=desc) as counted:
+                shutil.copyfileobj(src, counted)
 
     return download
 
@@ -131,10 +115,7 @@ def fetch_archive(release: str, settings: Settings) -> Path:
     try:
         check_writable(settings.cache)
     except OSError as error:
-        raise DataError(
-            f"The cache {settings.cache} cannot be written ({error.strerror or error}). Set "
-            "MOVIELENS_CACHE to a folder you can write to (with some free space)."
-        ) from error
+        raise unwritable_cache(settings, error) from error
     folder = _local(base)
     downloader = _copy_from(folder) if folder else pooch.HTTPDownloader(progressbar=True)
     url, known_hash = f"{base}/{release}.zip", f"sha256:{published.sha256}"
@@ -148,20 +129,19 @@ def fetch_archive(release: str, settings: Settings) -> Path:
             "GroupLens' published one), so it was not kept. Run again; if it keeps failing, "
             f"replace the mirror's copy with the official file ({published.size:,} bytes)."
         ) from error
-    except (requests.RequestException, OSError) as error:
-        raise DataError(_unfetched(release, base, settings, error)) from error
+    except OSError as error:  # requests' errors are OSErrors too
+        raise _unfetched(release, base, settings, error) from error
 
 
-def _unfetched(release: str, base: str, settings: Settings, error: Exception) -> str:
-    """Why ``release`` could not be fetched and what to do, as one message."""
-    reason = getattr(error, "strerror", None) or error
-    if isinstance(error, OSError) and not isinstance(error, requests.RequestException):
+def _unfetched(release: str, base: str, settings: Settings, error: OSError) -> DataError:
+    """Why ``release`` could not be fetched and what to do, in one sentence."""
+    if not isinstance(error, requests.RequestException):
         if error.errno == errno.ENOSPC:
-            return f"No space left to keep {release}.zip in {settings.cache}: free some space."
+            return unwritable_cache(settings, error)
         if _local(base) is not None:
-            return (
-                f"Could not copy {release}.zip from the mirror {base} ({reason}). Check that "
-                "the mirror holds it and that you may read it."
+            return DataError(
+                f"Could not copy {release}.zip from the mirror {base} ({error.strerror or error})."
+                " Check that the mirror holds it and that you may read it."
             )
     cached, published = settings.cache / f"{release}.zip", RELEASES[release]
     where = (  # a failed fetch leaves a damaged copy in the cache as it was
@@ -170,9 +150,9 @@ def _unfetched(release: str, base: str, settings: Settings, error: Exception) ->
         if cached.exists() and pooch.file_hash(cached) != published.sha256
         else f"put the zip in {settings.cache}"
     )
-    return (
-        f"Could not fetch {release}.zip from {base} ({reason}). If this machine is offline, "
-        f"set MOVIELENS_MIRROR to a folder holding {release}.zip (for example "
+    return DataError(
+        f"Could not fetch {release}.zip from {base} ({error.strerror or error}). If this machine "
+        f"is offline, set MOVIELENS_MIRROR to a folder holding {release}.zip (for example "
         f"`export MOVIELENS_MIRROR=../shared/data/movielens`), or {where}."
     )
 
@@ -190,17 +170,14 @@ def table_source(table: str, settings: Settings, dataset: str | None = None) -> 
             )
         return file_source(folder / filename)
     mirror = _local(settings.mirror) if settings.mirror else None
-    if (
-        mirror
-        and (mirror / dataset / filename).exists()
-        and not (mirror / f"{dataset}.zip").exists()
-    ):
+    csv = mirror / dataset / filename if mirror else None
+    if csv and csv.exists() and not (mirror / f"{dataset}.zip").exists():  # else the zip wins
         if filename not in RELEASES[dataset].files:
             raise DataError(
-                f"{mirror / dataset / filename} has no published checksum to verify it against; "
-                "put the release's zip in the mirror folder instead."
+                f"{csv} has no published checksum to verify it against; put the release's zip "
+                "in the mirror folder instead."
             )
-        return file_source(mirror / dataset / filename, RELEASES[dataset].files[filename])
+        return file_source(csv, RELEASES[dataset].files[filename])
     member = f"{dataset}/{filename}"
 
     def open_member() -> BinaryIO:
@@ -216,10 +193,9 @@ def write_atomically(path: Path, write: Callable[[Path], object]) -> Path:
     """``write`` a new scratch file beside ``path``, then rename it to ``path``: an interrupted run
     leaves the previous file (or none), never half of one."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    # A name of its own per writer, holding its process id for remove_stale_scratch; created as
-    # open() creates files, so it gets the mode the umask gives.
+    # A new name per writer, holding its process id for remove_stale_scratch; mode from the umask.
     scratch = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.part")
-    os.close(os.open(scratch, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+    scratch.touch(exist_ok=False)
     try:
         write(scratch)
         os.replace(scratch, path)
@@ -246,8 +222,7 @@ def write_together(writes: dict[Path, Callable[[Path], object]]) -> list[Path]:
 def remove_stale_scratch(path: Path) -> None:
     """Remove scratch files of ``path`` left by a killed writer: its process is gone, or (no
     process named, or another machine's) the file is over an hour old."""
-    escaped = "".join(f"[{char}]" if char in "*?[" else char for char in path.name)
-    for scratch in path.parent.glob(f".{escaped}.*.part"):
+    for scratch in path.parent.glob(f".{glob.escape(path.name)}.*.part"):
         writer = scratch.name[len(path.name) + 2 :].split(".")[0]
         try:
             stale = time.time() - scratch.stat().st_mtime > 3600
@@ -263,8 +238,7 @@ def remove_stale_scratch(path: Path) -> None:
 
 
 def check_writable(folder: Path) -> Path:
-    """Create ``folder`` if missing and create (then remove) a file in it: the OSError of either
-    step says why it cannot be written."""
+    """Create ``folder`` if missing and a file in it (then remove it): an OSError says why not."""
     folder.mkdir(parents=True, exist_ok=True)
     tempfile.NamedTemporaryFile(dir=folder, prefix=".write-test.").close()
     return folder

@@ -18,7 +18,7 @@ import pandas as pd
 from helpers import data, download, metrics, protocol
 from helpers.metrics import Rated, best_unrated, clip
 from helpers.models import DEFAULT_MODEL, MODELS, NO_FOLD_IN
-from helpers.settings import VARIABLES, Settings, SettingsError
+from helpers.settings import VARIABLES, Settings
 
 TOP_N = 20
 PROTOCOLS = {
@@ -68,25 +68,8 @@ def run(model_name: str, kind: str, ratings, source, settings, seed: int, k: int
     return result, predictions_table(model, test), topk_table(model, rated, users)
 
 
-def writable_folder(out: str) -> Path:
-    """``--out`` as a folder, created and proven writable; ValueError says what to choose."""
-    if not out.strip():
-        raise ValueError("--out is empty; name a folder for the CSV outputs (e.g. --out results).")
-    folder = Path(out).expanduser()
-    if folder.exists() and not folder.is_dir():
-        raise ValueError(f"--out {out} is a file; name a folder (it is created if missing).")
-    try:
-        download.check_writable(folder)
-    except OSError as error:
-        raise ValueError(
-            f"--out {out} cannot be written ({error.strerror or error}); name a folder you can "
-            "write to."
-        ) from error
-    return folder
-
-
 def check_arguments(args: argparse.Namespace, name: str) -> Path:
-    """What can be checked before loading data; the ``--out`` folder, ready to write."""
+    """Refuse what can be checked before loading data; return the ``--out`` folder, writable."""
     if args.onboarding < 1:
         raise ValueError(f"--onboarding must be at least 1, not {args.onboarding}.")
     if args.protocol == "new-users" and name in NO_FOLD_IN:
@@ -97,7 +80,18 @@ def check_arguments(args: argparse.Namespace, name: str) -> Path:
         )
     if not Path(args.data_dir).expanduser().is_dir():
         raise ValueError(f"--data-dir {args.data_dir} is not a folder.")
-    return writable_folder(args.out)
+    if not args.out.strip():
+        raise ValueError("--out is empty; name a folder for the CSV outputs (e.g. --out results).")
+    out = Path(args.out).expanduser()
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {args.out} is a file; name a folder (it is created if missing).")
+    try:
+        return download.check_writable(out)
+    except OSError as error:
+        raise ValueError(
+            f"--out {args.out} cannot be written ({error.strerror or error}); name a folder you "
+            "can write to."
+        ) from error
 
 
 def check_ratings(ratings: pd.DataFrame, folder: Path, args: argparse.Namespace) -> None:
@@ -124,6 +118,7 @@ def changed_settings(settings: Settings) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The command line: 0 when the outputs are written, 2 after one ``error:`` line."""
     parser = argparse.ArgumentParser(description="Apply the kit's evaluation protocols.")
     parser.add_argument("--data-dir", required=True, help="folder with ratings.csv, movies.csv ...")
     parser.add_argument("--seed", type=int, default=42, help="random_state of the split")
@@ -132,8 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--onboarding", type=int, default=protocol.ONBOARDING, help="K of new users"
     )
-    names = ", ".join(MODELS)
-    models = f"one of: {names} (default: per protocol, {PROTOCOLS})"
+    models = f"one of: {', '.join(MODELS)} (default: per protocol, {PROTOCOLS})"
     parser.add_argument("--model", choices=sorted(MODELS), metavar="NAME", help=models)
     args = parser.parse_args(argv)
     name = args.model or PROTOCOLS[args.protocol]
@@ -147,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
         result, predictions, topk = run(
             name, args.protocol, ratings, source, settings, args.seed, args.onboarding
         )
-    except (data.DataError, SettingsError, ValueError) as error:
+    except (data.DataError, ValueError) as error:  # SettingsError is a ValueError
         print(f"error: {error}", file=sys.stderr)
         return 2
     except OSError as error:  # one the kit has no sentence of its own for
@@ -158,10 +152,9 @@ def main(argv: list[str] | None = None) -> int:
     for metric, value in result.items():
         print(f"  {metric:<10} {value:.4f}")
     tables = {out / "predictions.csv": predictions, out / "topk.csv": topk}
+    writes = {path: partial(table.to_csv, index=False) for path, table in tables.items()}
     try:
-        download.write_together(
-            {path: partial(t.to_csv, index=False) for path, t in tables.items()}
-        )
+        download.write_together(writes)
     except OSError as error:
         print(f"error: cannot write into {out} ({error.strerror or error}); its previous "
               "predictions.csv and topk.csv are kept as they were.", file=sys.stderr)  # fmt: skip

@@ -2,8 +2,7 @@
 seeding that makes every run give the same numbers.
 
 Notebooks start with ``settings = Settings.from_env()`` and ``seed_everything(42)`` (notebook 01
-shows both) and pass the settings down; no other module reads environment variables. The README
-lists the variables.
+shows both) and pass the settings down; no other module reads environment variables.
 """
 
 from __future__ import annotations
@@ -24,16 +23,6 @@ REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATASET = "ml-latest-small"
 LARGE = 2_000_000  # ratings from which one full-graph epoch costs tens of seconds on a CPU
 LARGE_EPOCHS = 10  # the default epoch budget from LARGE ratings (README: minutes per model at 25M)
-VARIABLES = {
-    "dataset": "MOVIELENS_DATASET",
-    "mirror": "MOVIELENS_MIRROR",
-    "cache": "MOVIELENS_CACHE",
-    "genome": "MOVIELENS_GENOME",
-    "user_sample": "MOVIELENS_USER_SAMPLE",
-    "max_epochs": "MOVIELENS_MAX_EPOCHS",
-    "artifacts": "MOVIELENS_ARTIFACTS",
-    "results": "MOVIELENS_RESULTS",
-}
 MIRROR_HELP = (
     "Point it at a folder laid out like GroupLens' datasets/movielens/ (holding "
     "ml-latest-small.zip ...), or at a file://, http:// or https:// URL of one."
@@ -69,9 +58,7 @@ def _mirror(mirror: str) -> str | None:
         parsed.port  # noqa: B018 - raises ValueError for a malformed host or port
     except ValueError as error:
         raise SettingsError(f"MOVIELENS_MIRROR={mirror!r} is not a valid URL ({error}).") from None
-    if parsed.scheme not in ("file", "http", "https") or (
-        parsed.scheme != "file" and not parsed.hostname
-    ):
+    if parsed.scheme != "file" and (parsed.scheme not in ("http", "https") or not parsed.hostname):
         raise SettingsError(f"MOVIELENS_MIRROR={mirror!r} cannot be read. {MIRROR_HELP}")
     return mirror
 
@@ -108,15 +95,14 @@ class Settings:
         """The settings the ``MOVIELENS_*`` variables ask for; a bad value raises SettingsError."""
         env = os.environ if environ is None else environ
         get = {name: env.get(variable, "").strip() for name, variable in VARIABLES.items()}
+        folders = ("cache", "artifacts", "results")  # a blank one keeps the default
         return cls(
             dataset=get["dataset"] or DEFAULT_DATASET,
             mirror=_mirror(get["mirror"]),
-            cache=Path(get["cache"] or REPO / "data").expanduser(),
             genome=get["genome"] or None,
             user_sample=_count("user_sample", get["user_sample"]),
             max_epochs=_count("max_epochs", get["max_epochs"]),
-            artifacts=Path(get["artifacts"] or REPO / "artifacts").expanduser(),
-            results=Path(get["results"] or REPO / "results").expanduser(),
+            **{name: Path(get[name]).expanduser() for name in folders if get[name]},
         )
 
     def replace(self, **changes) -> Settings:
@@ -141,6 +127,9 @@ class Settings:
             return min(wanted, self.max_epochs)
         return min(wanted, LARGE_EPOCHS) if n_ratings >= LARGE else wanted
 
+
+# Each setting's variable: MOVIELENS_ and the field's name in capitals (the README lists them).
+VARIABLES = {f.name: f"MOVIELENS_{f.name.upper()}" for f in dataclasses.fields(Settings)}
 
 THREADS = 2  # the course machine's cores: the stored outputs were computed with this many
 

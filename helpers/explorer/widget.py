@@ -117,7 +117,6 @@ def _svg(figure: Figure) -> bytes:
 
 
 def _wide(kind, description: str, width: str = "390px", **options) -> widgets.Widget:
-    """A control of the two columns: labels 120px wide, boxes 390px."""
     style, layout = {"description_width": "120px"}, widgets.Layout(width=width)
     return kind(description=description, style=style, layout=layout, **options)
 
@@ -219,9 +218,8 @@ class Explorer:
             return result, "You", rated, np.fromiter(self.yours.stars.values(), np.float32)
         user = logic.user_row(self.rated, self.user.value)
         rated, stars = self.rated.of_user(user)
-        result = logic.recommend(
-            self.catalogue, self.scores(user), rated, filters, self.stars(user)
-        )
+        predicted = self.stars(user)
+        result = logic.recommend(self.catalogue, self.scores(user), rated, filters, predicted)
         return result, f"User {user}", rated, stars
 
     def update(self, change=None) -> None:

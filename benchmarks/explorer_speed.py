@@ -22,7 +22,7 @@ Measured, each as the median and 95th percentile over many updates:
    (``Explorer._change``: the list of your ratings, the update and its picture). Targets from
    the issue: <= 200 ms at ml-latest-small, <= 1 s at MovieLens 25M's shape.
 4. **the "because you liked" picture**: ``because_you_liked``, ``explanation_graph``,
-   ``draw_explanation`` and the PNG, for a user of the data set and for you.
+   ``draw_explanation`` and the SVG, for a user of the data set and for you.
 
 Two data sets:
 
@@ -57,8 +57,8 @@ import torch
 import helpers
 from helpers import data, protocol
 from helpers.baselines import BiasBaseline
-from helpers.explorer import explain, logic
-from helpers.explorer.widget import STYLE, Explorer, _png
+from helpers.explorer import logic
+from helpers.explorer.widget import STYLE, Explorer, _svg, draw_explanation, explanation_graph
 from helpers.features import FeatureTables
 from helpers.graph import IdMaps, build_graph
 from helpers.models.graphsage import GraphSAGE, serve
@@ -246,8 +246,8 @@ def time_clicks(app: Explorer, n: int, seed: int = 0) -> dict:
 
 def forget(app: Explorer) -> None:
     """Empty the per-user caches of scores and predicted stars."""
-    app.scores.cache.clear()
-    app.stars.cache.clear()
+    app.scores.cache.cache_clear()
+    app.stars.cache.cache_clear()
 
 
 def time_first_visits(app: Explorer, n: int, seed: int = 1) -> dict:
@@ -334,14 +334,8 @@ def time_pictures(app: Explorer, titles: list[str], n: int) -> dict:
     for name, (which, who, listed, rows, given) in cases.items():
 
         def draw(which=which, who=who, listed=listed, rows=rows, given=given):
-            because = explain.because_you_liked(
-                app.vectors[which], listed.positions[:5], rows, given
-            )
-            _png(
-                explain.draw_explanation(
-                    explain.explanation_graph(app.catalogue, who, because, rows, given)
-                )
-            )
+            because = logic.because_you_liked(app.vectors[which], listed.positions[:5], rows, given)
+            _svg(draw_explanation(explanation_graph(app.catalogue, who, because, rows, given)))
 
         out[name] = summary([timed(draw) for _ in range(n)])
     return out

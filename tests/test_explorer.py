@@ -5,9 +5,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from helpers.explorer import explain, logic
+from helpers.explorer import logic
 from helpers.explorer.logic import ExplorerError, Filters
-from helpers.explorer.widget import Explorer
+from helpers.explorer.widget import Explorer, draw_explanation, explanation_graph, wrapped
 
 
 class RandomModel:
@@ -121,7 +121,7 @@ def test_your_list_is_folded_in_and_never_holds_what_you_rated(tables, catalogue
 
 def test_because_you_liked_picks_the_nearest_liked_movie():
     vectors = np.array([[1.0, 0.0], [0.0, 1.0], [0.9, 0.1], [0.1, 0.9], [-1.0, -1.0]])
-    because = explain.because_you_liked(
+    because = logic.because_you_liked(
         vectors, np.array([2, 3]), np.array([0, 1]), np.array([5.0, 4.0])
     )
     assert because["liked"].tolist() == [0, 1]
@@ -185,10 +185,8 @@ def test_you_mode_adds_removes_and_explains(app):
 def test_explanation_picture_draws(app):
     rated, stars = app.rated.of_user(1)
     result = logic.recommend(app.catalogue, app.scores(1), rated, Filters(k=5), app.stars(1))
-    because = explain.because_you_liked(app.vectors["users"], result.positions, rated, stars)
-    figure = explain.draw_explanation(
-        explain.explanation_graph(app.catalogue, "user 1", because, rated, stars)
-    )
+    because = logic.because_you_liked(app.vectors["users"], result.positions, rated, stars)
+    figure = draw_explanation(explanation_graph(app.catalogue, "user 1", because, rated, stars))
     assert len(figure.axes[0].texts) >= 5
 
 
@@ -222,7 +220,7 @@ def test_titles_with_dollar_signs_draw_as_text_not_math():
     graph.add_node("listed", label="Money $$$ and $x^{$ (1999)", layer=2)
     graph.add_edge("user", "rated", kind="rated")
     graph.add_edge("rated", "listed", kind="because", similarity=0.5)
-    figure = explain.draw_explanation(graph)
+    figure = draw_explanation(graph)
     figure.savefig(io.BytesIO(), format="png")  # the labels are laid out here
     assert r"$\frac$ (2001) (5★)" in [text.get_text() for text in figure.axes[0].texts]
 
@@ -270,12 +268,12 @@ def test_your_ratings_have_a_column_of_their_own(app):
 
 
 def test_wrapped_titles_keep_their_stars():
-    short = explain.wrapped("Indiana Jones and the Last Crusade (4★)", 30)
+    short = wrapped("Indiana Jones and the Last Crusade (4★)", 30)
     assert short == "Indiana Jones and the Last\nCrusade (4★)"
-    long = explain.wrapped("Raiders of the Lost Ark (Indiana Jones and the Raiders) (4.5★)", 20)
+    long = wrapped("Raiders of the Lost Ark (Indiana Jones and the Raiders) (4.5★)", 20)
     lines = long.splitlines()
     assert len(lines) == 2 and lines[-1].endswith("… (4.5★)") and len(lines[-1]) <= 20
-    assert explain.wrapped("Alien", 30) == "Alien"
+    assert wrapped("Alien", 30) == "Alien"
 
 
 def test_no_line_of_the_explanation_crosses_a_title(app):
@@ -284,9 +282,9 @@ def test_no_line_of_the_explanation_crosses_a_title(app):
     rated, stars = app.rated.of_user(1)
     result = logic.recommend(app.catalogue, app.scores(1), rated, Filters(k=5), app.stars(1))
     for positions in (result.positions, result.positions[:1]):  # a fan from one, and a list
-        because = explain.because_you_liked(app.vectors["users"], positions, rated, stars)
-        graph = explain.explanation_graph(app.catalogue, "User 1", because, rated, stars)
-        figure = explain.draw_explanation(graph)
+        because = logic.because_you_liked(app.vectors["users"], positions, rated, stars)
+        graph = explanation_graph(app.catalogue, "User 1", because, rated, stars)
+        figure = draw_explanation(graph)
         FigureCanvasAgg(figure).draw()
         ax = figure.axes[0]
         boxes = [text.get_window_extent().expanded(1.0, 1.0) for text in ax.texts]

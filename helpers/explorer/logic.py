@@ -1,11 +1,10 @@
-"""The explorer's logic (notebook 08): filter and rank a list for a user or for *you*, as plain
-functions (an :class:`ExplorerError` tells the learner what to change); ``widget`` wires them."""
+"""The explorer's logic (notebook 08): a list for a user or for *you*, filtered and ranked, and why
+a movie is on it, as plain functions; an :class:`ExplorerError` says what to change."""
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Literal
 
 import numpy as np
@@ -17,6 +16,7 @@ from helpers.metrics import Rated, clip, top_k
 NO_GENRE = "(no genres listed)"
 YOU = 0  # the user id of the person at the keyboard (MovieLens ids start at 1)
 PRECOMPUTE_LIMIT = 50_000_000  # users x movies scores held in memory at most (200 MB)
+EXPLAINING_STARS = 4.0  # stars a rated movie needs to explain a recommendation
 
 
 class ExplorerError(ValueError):
@@ -121,32 +121,28 @@ def recommend(
         raise ExplorerError(f"K must be at least 1 (got {filters.k}).")
     if filters.years is not None and filters.years[0] > filters.years[1]:
         raise ExplorerError(f"The year range {filters.years} is empty: put the earlier year first.")
-    steps = [("movies in the catalogue", np.ones(len(catalogue), dtype=bool))]
-
-    def keep(name: str, condition: np.ndarray) -> None:  # each step's mask: an empty list says why
-        steps.append((name, steps[-1][1] & condition))
-
+    steps = [("movies in the catalogue", np.ones(len(catalogue), bool))]  # an empty list says why
     if filters.hide_rated:
-        keep("not rated by the user", ~np.isin(np.arange(len(catalogue)), rated))
+        steps.append(("not rated by the user", ~np.isin(np.arange(len(catalogue)), rated)))
     if filters.genres:
         hot = catalogue.genre_hot[:, [catalogue.genres.index(g) for g in filters.genres]]
         joined = (" or " if filters.match == "any" else " and ").join(filters.genres)
-        keep(f"in {joined}", hot.any(1) if filters.match == "any" else hot.all(1))
+        steps.append((f"in {joined}", hot.any(1) if filters.match == "any" else hot.all(1)))
     if filters.years is not None:
         low, high = filters.years
-        keep(f"released {low}-{high}", (catalogue.year >= low) & (catalogue.year <= high))
-    if filters.min_ratings > 1:
-        least = filters.min_ratings
-        keep(f"with at least {least} ratings", catalogue.n_ratings >= least)
-    if filters.min_stars > STARS[0]:
-        keep(f"predicted at least {filters.min_stars:g} stars", stars >= filters.min_stars)
-    mask = steps[-1][1]
-    remaining = int(mask.sum())
+        steps.append((f"released {low}-{high}", (catalogue.year >= low) & (catalogue.year <= high)))
+    if (least := filters.min_ratings) > 1:
+        steps.append((f"with at least {least} ratings", catalogue.n_ratings >= least))
+    if (floor := filters.min_stars) > STARS[0]:
+        steps.append((f"predicted at least {floor:g} stars", stars >= floor))
+    names, masks = zip(*steps, strict=True)
+    masks = np.logical_and.accumulate(masks)  # each step keeps what the steps before it kept
+    remaining = int(masks[-1].sum())
     if not remaining:
-        chain = " -> ".join(f"{int(m.sum()):,} {name}" for name, m in steps)
-        culprit = next(name for name, m in steps if not m.any())
+        chain = " -> ".join(f"{int(m.sum()):,} {n}" for n, m in zip(names, masks, strict=True))
+        culprit = names[masks.any(axis=1).argmin()]  # the first step that kept nothing
         raise ExplorerError(f"No movie passes the filters: {chain}. Relax the filter '{culprit}'.")
-    signed = np.where(mask, scores if filters.order == "top" else -scores, -np.inf)
+    signed = np.where(masks[-1], scores if filters.order == "top" else -scores, -np.inf)
     positions = top_k(signed[None, :], min(int(filters.k), remaining))[0]
     table = catalogue.movies.iloc[positions][["title", "year", "genres", "ratings"]]
     table.insert(3, "predicted stars", clip(stars[positions]).round(2))
@@ -164,25 +160,20 @@ class Scores:
     small data as one users x movies matrix, MovieLens 25M per user when shown, in an LRU cache."""
 
     def __init__(self, score, user_ids: np.ndarray, movie_ids: np.ndarray, cache: int = 256):
-        self.score, self.movie_ids, self.size = score, movie_ids, cache
-        self.user_ids, self.matrix, self.cache = np.sort(user_ids), None, OrderedDict()
+        self.score, self.movie_ids, self.user_ids = score, movie_ids, np.sort(user_ids)
+        self.matrix, self.cache = None, lru_cache(cache)(self._one)
         if len(user_ids) * len(movie_ids) <= PRECOMPUTE_LIMIT:
             chunks = np.split(self.user_ids, range(1024, len(self.user_ids), 1024))
             self.matrix = np.concatenate([score(c, movie_ids) for c in chunks]).astype(np.float32)
+
+    def _one(self, user: int) -> np.ndarray:
+        return np.asarray(self.score(np.array([user]), self.movie_ids)[0], np.float32)
 
     def __call__(self, user: int) -> np.ndarray:
         row = int(np.searchsorted(self.user_ids, user))
         if row == len(self.user_ids) or self.user_ids[row] != user:
             raise ExplorerError(f"User {user} has no scores; pick a user from the list.")
-        if self.matrix is not None:
-            return self.matrix[row]
-        if user not in self.cache:
-            scores = self.score(np.array([user]), self.movie_ids)[0]
-            self.cache[user] = np.asarray(scores, np.float32)
-        self.cache.move_to_end(user)  # least recently shown first, and dropped past the size
-        if len(self.cache) > self.size:
-            self.cache.popitem(last=False)
-        return self.cache[user]
+        return self.cache(user) if self.matrix is None else self.matrix[row]
 
 
 def user_row(rated: Rated, text: object) -> int:
@@ -220,6 +211,7 @@ class YourRatings:
         return position
 
     def remove(self, title: str) -> None:
+        """Forget your rating of a movie; one you have not rated is an error, not a no-op."""
         position = self.catalogue.find(title)
         if position not in self.stars:
             label = self.catalogue.labels().iloc[position]
@@ -230,8 +222,7 @@ class YourRatings:
 def for_you(
     model, catalogue: Catalogue, yours: YourRatings, filters: Filters
 ) -> tuple[Recommendations, np.ndarray]:
-    """Your list, your ratings folded into the model (no gradient step) as the user :data:`YOU`,
-    and your rated rows."""
+    """Your list and rated rows, your ratings folded into ``model`` as :data:`YOU` (no training)."""
     if not yours.stars:
         raise ExplorerPrompt(
             "Rate a movie you have seen (search its title, pick stars, Add) to get your list."
@@ -243,3 +234,22 @@ def for_you(
     joined = model.fold_in(pd.DataFrame(frame))
     scores, stars = joined.score(you, ids)[0], joined.predict(np.full(len(ids), YOU), ids)
     return recommend(catalogue, scores, rated, filters, stars), rated
+
+
+def because_you_liked(
+    vectors: np.ndarray, positions: np.ndarray, rated: np.ndarray, stars: np.ndarray
+) -> pd.DataFrame:
+    """For each recommended row, the movie rated :data:`EXPLAINING_STARS`+ (else the best 3) nearest
+    by cosine of mean-centred vectors (the direction all movies share says nothing)."""
+    known = rated >= 0
+    rated, stars = rated[known], stars[known]
+    if len(rated) == 0 or len(positions) == 0:
+        raise ExplorerError("Nothing to explain: no rated movie is in the catalogue.")
+    good = stars >= EXPLAINING_STARS
+    liked = rated[good] if good.any() else rated[np.argsort(-stars, kind="stable")[:3]]
+    centred = vectors - vectors.mean(axis=0)
+    unit = centred / np.maximum(np.linalg.norm(centred, axis=1, keepdims=True), 1e-12)
+    similarity = np.round(unit[positions] @ unit[liked].T, 2)  # rounded: near-ties to the first
+    nearest = similarity.argmax(axis=1)
+    best = similarity[np.arange(len(positions)), nearest]
+    return pd.DataFrame({"position": positions, "liked": liked[nearest], "similarity": best})

@@ -1,21 +1,24 @@
 """The recommendation explorer (notebook 08): ipywidgets over :mod:`helpers.explorer.logic`, a list
-for a user of the data set or for *you*; ``voila apps/explorer.ipynb`` serves it."""
+for a user or for *you* and a picture of why; ``voila apps/explorer.ipynb`` serves it."""
 
 from __future__ import annotations
 
 import html
 import io
+import re
+import textwrap
 import time
 from functools import partial
 
 import ipywidgets as widgets
+import networkx as nx
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
 from helpers.data import STARS
-from helpers.explorer import explain, logic
-from helpers.explorer.logic import ExplorerError, Filters, Recommendations
+from helpers.explorer import logic
+from helpers.explorer.logic import Catalogue, ExplorerError, Filters, Recommendations
 from helpers.metrics import Rated
 
 LOVED = 4.5  # stars: a user "loved" a movie it rated at least this
@@ -30,22 +33,90 @@ STYLE = (
 COLUMNS = {"predicted stars": "predicted ★", "ratings": "# ratings"}  # as the table shows them
 READ_PICTURE = (
     "<small>How to read the picture: each of the top 5 (right) is linked, dashed, to the movie"
-    f" rated {explain.EXPLAINING_STARS:g}★ or more (middle; without one, of the three rated best)"
+    f" rated {logic.EXPLAINING_STARS:g}★ or more (middle; without one, of the three rated best)"
     " that lies nearest to it in the model's embedding space. It says where a pick sits, not"
     " why the model chose it.</small>"
 )
 WATCHED = "mode user genres match years min_stars min_ratings k hide_rated order".split()
 
 
+def explanation_graph(
+    catalogue: Catalogue, user: str, because: pd.DataFrame, rated: np.ndarray, stars: np.ndarray
+) -> nx.DiGraph:
+    """User -> movies it rated highly -> the recommendations they explain (layers 0, 1, 2)."""
+    graph, titles = nx.DiGraph(), catalogue.movies["title"].to_numpy()
+    graph.add_node("user", label=user, layer=0)
+    given = dict(zip(rated, stars, strict=True))
+    for position, liked, similarity in because.itertuples(index=False):
+        rated_node, listed = ("rated", liked), ("listed", position)
+        graph.add_node(rated_node, label=f"{titles[liked]} ({given[liked]:g}★)", layer=1)
+        graph.add_edge("user", rated_node, kind="rated")
+        graph.add_node(listed, label=titles[position], layer=2)
+        graph.add_edge(rated_node, listed, kind="because", similarity=similarity)
+    return graph
+
+
+def wrapped(label: str, width: int, lines: int = 2) -> str:
+    """``label`` on at most ``lines`` lines of about ``width``: cut with "…", its " (4.5★)" kept."""
+    title, stars = re.fullmatch(r"(.*?)((?: \([\d.]+★\))?)", label).groups()
+    whole = textwrap.wrap(title + stars, width, max_lines=lines, placeholder="…")
+    if not stars or whole[-1].endswith(stars.strip()):
+        return "\n".join(whole)
+    cut = textwrap.wrap(title, width, max_lines=lines, placeholder="…")
+    last = textwrap.shorten(cut[-1], width - len(stars), placeholder="…")
+    return "\n".join([*cut[:-1], last + stars])
+
+
+def draw_explanation(graph: nx.DiGraph) -> Figure:
+    """Three columns: who -> the movies it rated highly -> the recommendations, each dashed to the
+    rated movie nearest to it. No line crosses a title; a ``$`` in a title is never math."""
+    columns = [[n for n in graph if graph.nodes[n]["layer"] == layer] for layer in (0, 1, 2)]
+    label = nx.get_node_attributes(graph, "label")
+    rows, step = max(3, *map(len, columns)), 0.42  # inches between rows: room for two lines
+    width, height = 8.0, step * rows + 0.5
+    figure = Figure(figsize=(width, height))
+    ax = figure.add_axes((0, 0, 1, 1), xlim=(0, width), ylim=(0, height))  # data units: inches
+    ax.set_axis_off()
+    top = height - 0.5 - step / 2
+    y = {n: top - step * (i + (rows - len(c)) / 2) for c in columns for i, n in enumerate(c)}
+    text = {"fontsize": 8, "va": "center", "parse_math": False}
+    start = 1.5  # the middle titles start at ``start``; their node follows the longest
+    for node in columns[0]:
+        ax.text(0.78, y[node], label[node], ha="right", weight="bold", **text)
+    middle = {n: ax.text(start, y[n], wrapped(label[n], 30), ha="left", **text) for n in columns[1]}
+    inches = ax.transData.inverted()
+    ends = {n: inches.transform(t.get_window_extent())[1, 0] for n, t in middle.items()}
+    x1 = max(ends.values(), default=start) + 0.2
+    x2 = x1 + 1.2
+    for node in columns[2]:
+        ax.text(x2 + 0.12, y[node], wrapped(label[node], 40), ha="left", **text)
+    line = {"color": "#999999", "linewidth": 1, "zorder": 1}
+    for a, b, kind in graph.edges(data="kind"):
+        if kind == "rated":  # ends where the rated movie's title begins
+            ax.plot([0.9, start - 0.06], [y[a], y[b]], "-", **line)
+        else:
+            ax.plot([x1, x2], [y[a], y[b]], "--", **line)
+    for node, end in ends.items():  # a dotted leader from each shorter title to its node
+        if x1 - end > 0.3:
+            ax.plot([end + 0.06, x1 - 0.06], [y[node]] * 2, ":", **line)
+    for layer, (x, colour) in enumerate([(0.9, "#4c72b0"), (x1, "#55a868"), (x2, "#dd8452")]):
+        points = [y[n] for n in columns[layer]]
+        ax.scatter([x] * len(points), points, s=40, color=colour, zorder=2)
+    heading = {"fontsize": 9, "weight": "bold", "va": "bottom", "ha": "left"}
+    ax.text(start, height - 0.3, "rated highly", **heading)
+    ax.text(
+        x2 + 0.12, height - 0.3, "recommended (dashed: the rated movie nearest to it)", **heading
+    )
+    return figure
+
+
 def _svg(figure: Figure) -> bytes:
     """The picture as SVG: sharp at the size the page gives it (a PNG is rescaled, so blurry)."""
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="svg", bbox_inches="tight")
+    figure.savefig(buffer := io.BytesIO(), format="svg", bbox_inches="tight")
     return buffer.getvalue()
 
 
 def _wide(kind, description: str, width: str = "390px", **options) -> widgets.Widget:
-    """A control of the two columns: labels 120px wide, boxes 390px."""
     style, layout = {"description_width": "120px"}, widgets.Layout(width=width)
     return kind(description=description, style=style, layout=layout, **options)
 
@@ -60,13 +131,12 @@ def _toggles(description: str, options: list[str], **style) -> widgets.ToggleBut
 
 
 class Explorer:
-    """The controls, the status line, the results table and the "because you liked" picture (a
-    pick's nearest movie rated 4★ or more): ``model`` serves the data set's users (scored once),
-    ``you_model`` folds in your ratings."""
+    """The controls, the status line, the results table and the "because you liked" picture:
+    ``model`` serves the data set's users (scored once), ``you_model`` folds in your ratings."""
 
     def __init__(self, model, you_model, train: pd.DataFrame, movies: pd.DataFrame):
         self.model, self.you_model = model, you_model
-        self.catalogue = catalogue = logic.Catalogue.of(movies, train)
+        self.catalogue = catalogue = Catalogue.of(movies, train)
         ids, self.rated = catalogue.movie_ids, Rated.of(train, catalogue.movie_ids)
 
         def stars(users: np.ndarray, movies: np.ndarray) -> np.ndarray:
@@ -102,14 +172,11 @@ class Explorer:
             layout=widgets.Layout(width="200px", align_self="flex-end"),
         )
         self.match = _toggles("Match", ["any", "all"], button_width="80px")
-        low, high = int(np.nanmin(catalogue.year)), int(np.nanmax(catalogue.year))
+        span = int(np.nanmin(catalogue.year)), int(np.nanmax(catalogue.year))
         # the years' readout sits beside the slider: the slider's own overlaps its right handle
-        self.years = _slider(
-            widgets.IntRangeSlider, "Released", low, high, (low, high), readout=False
-        )
-        self.years_readout = widgets.Label(layout=widgets.Layout(width="90px"))
-        self.years.observe(self._show_years, names="value")
-        self._show_years()
+        self.years = _slider(widgets.IntRangeSlider, "Released", *span, span, readout=False)
+        self.years_readout = readout = widgets.Label(layout=widgets.Layout(width="90px"))
+        widgets.dlink((self.years, "value"), (readout, "value"), lambda v: f"{v[0]} – {v[1]}")
         self.min_stars = _slider(
             widgets.FloatSlider, "Min predicted ★", *STARS, STARS[0], step=0.25,
             tooltip="only movies the rating model predicts at least this many stars for",
@@ -124,14 +191,11 @@ class Explorer:
         self.picture = widgets.Image(format="svg+xml", layout=widgets.Layout(max_width="900px"))
         self.reading = widgets.HTML(READ_PICTURE, layout=widgets.Layout(max_width="900px"))
         self.user_box = widgets.VBox([self.user, self.loved])
-        self.you_box = widgets.VBox(
-            [self.title, widgets.HBox([self.your_stars, self.add, self.remove])]
-        )
+        buttons = widgets.HBox([self.your_stars, self.add, self.remove])
+        self.you_box = widgets.VBox([self.title, buttons])
         self.loved.observe(self._on_loved, names="value")
-        self.add.on_click(
-            lambda _: self._change(self.yours.add, self.title.value, self.your_stars.value)
-        )
-        self.remove.on_click(lambda _: self._change(self.yours.remove, self.title.value))
+        self.add.on_click(lambda _: self._change(self.yours.add, self.your_stars.value))
+        self.remove.on_click(lambda _: self._change(self.yours.remove))
         for name in WATCHED:  # every change of these redraws the list
             getattr(self, name).observe(self.update, names="value")
         self.update()
@@ -162,8 +226,7 @@ class Explorer:
         """Recompute the table and the picture for the current controls; errors go to status."""
         you = self.mode.value == "you"
         self.user_box.layout.display = "none" if you else None
-        self.you_box.layout.display = None if you else "none"
-        self.your_list.layout.display = None if you else "none"
+        self.you_box.layout.display = self.your_list.layout.display = None if you else "none"
         started = time.perf_counter()
         try:
             result, who, rated, stars = self.results(self.filters())
@@ -175,9 +238,9 @@ class Explorer:
         self.status.value = f"{who}: {html.escape(result.status)} ({took:.0f} ms)"
         try:
             vectors = self.vectors["you" if you else "users"]
-            because = explain.because_you_liked(vectors, result.positions[:5], rated, stars)
-            graph = explain.explanation_graph(self.catalogue, who, because, rated, stars)
-            self._show_picture(_svg(explain.draw_explanation(graph)))
+            because = logic.because_you_liked(vectors, result.positions[:5], rated, stars)
+            graph = explanation_graph(self.catalogue, who, because, rated, stars)
+            self._show_picture(_svg(draw_explanation(graph)))
         except ExplorerError:
             self._show_picture(b"")
 
@@ -185,9 +248,6 @@ class Explorer:
         self.picture.value = svg
         shown = None if svg else "none"  # not a broken-image icon
         self.picture.layout.display = self.reading.layout.display = shown
-
-    def _show_years(self, change=None) -> None:
-        self.years_readout.value = "{} – {}".format(*self.years.value)
 
     def _show_error(self, error: ExplorerError, keep: bool = False) -> None:
         """A prompt in grey or a mistake in red; ``keep``: the last list and picture stay."""
@@ -199,17 +259,16 @@ class Explorer:
         text = html.escape(str(error))
         self.status.value = f"<span class='explorer-{kind}' style='color:{colour}'>{text}</span>"
 
-    def _change(self, action, *args) -> None:
-        """Add or remove one of your ratings, then show your list. A typo keeps the last list and
-        picture: your ratings did not change, so neither did the list they give."""
+    def _change(self, action, *stars) -> None:
+        """Add or remove your rating of the typed title, then show your list. A typo keeps the last
+        list and picture: your ratings did not change, so neither did the list they give."""
         try:
-            action(*args)
+            action(self.title.value, *stars)
         except ExplorerError as error:
             return self._show_error(error, keep=True)
         labels, given = self.catalogue.labels(), self.yours.stars.items()
-        rows = [f"<li>{html.escape(labels.iloc[p])}: {s:g}★</li>" for p, s in given]
-        items = "".join(rows)
-        self.your_list.value = f"<b>Your ratings ({len(rows)})</b><ul style='margin:0'>{items}</ul>"
+        rows = "".join(f"<li>{html.escape(labels.iloc[p])}: {s:g}★</li>" for p, s in given)
+        self.your_list.value = f"<b>Your ratings ({len(given)})</b><ul style='margin:0'>{rows}</ul>"
         self.update()
 
     def _on_loved(self, change) -> None:

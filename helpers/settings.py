@@ -63,20 +63,6 @@ def _mirror(mirror: str) -> str | None:
     return mirror
 
 
-def resolved_environ(environ: Mapping[str, str], start: Path) -> dict[str, str]:
-    """``environ`` with the relative paths among the ``MOVIELENS_*`` settings made absolute against
-    ``start``, for notebook kernels, which run in ``notebooks/``."""
-    from helpers.download import RELEASES  # here: download imports this module
-
-    resolved = dict(environ)
-    for name, variable in VARIABLES.items():
-        value = environ.get(variable, "").strip()
-        keep = value.lower() in {*RELEASES, "none", ""} or "://" in value  # names, URLs, unset
-        if name not in ("user_sample", "max_epochs") and not keep:
-            resolved[variable] = str((start / Path(value).expanduser()).absolute())
-    return resolved
-
-
 @dataclass(frozen=True)
 class Settings:
     """Where the data comes from and goes, and how much of it to use (defaults: the course)."""

@@ -17,6 +17,7 @@ import re
 import sys
 import tempfile
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import NamedTuple
 
@@ -26,8 +27,8 @@ from nbclient.exceptions import CellExecutionError
 from tqdm import tqdm
 from traitlets.config import Config
 
-from helpers.download import check_writable
-from helpers.settings import REPO, Settings, SettingsError, resolved_environ
+from helpers.download import RELEASES, check_writable
+from helpers.settings import REPO, VARIABLES, Settings, SettingsError
 from tools.stored_outputs import PORTABLE_NUMERICS, accepts, tolerance
 
 SOLUTION = re.compile(
@@ -40,6 +41,18 @@ SOLUTION = re.compile(
 # The committed notebooks and their "Expected output" blocks were made on ml-latest-small with
 # the course machine's Tag Genome subset (README): a run with other data prints other numbers.
 COURSE_GENOME = "genome_scores.kaggle-format.subset.csv"
+
+
+def resolved_environ(environ: Mapping[str, str], start: Path) -> dict[str, str]:
+    """``environ`` with the relative paths among the ``MOVIELENS_*`` settings made absolute against
+    ``start``, for notebook kernels, which run in ``notebooks/`` (or ``apps/``)."""
+    resolved = dict(environ)
+    for name, variable in VARIABLES.items():
+        value = environ.get(variable, "").strip()
+        keep = value.lower() in {*RELEASES, "none", ""} or "://" in value  # names, URLs, unset
+        if name not in ("user_sample", "max_epochs") and not keep:
+            resolved[variable] = str((start / Path(value).expanduser()).absolute())
+    return resolved
 
 
 def made_like_the_committed(settings: Settings) -> bool:

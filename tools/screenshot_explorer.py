@@ -141,7 +141,7 @@ def small_png(png: bytes) -> bytes:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from helpers.settings import resolved_environ
+    from tools.run_notebooks import resolved_environ
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", type=Path, default=PICTURE, help="where the PNG goes")

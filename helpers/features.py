@@ -4,6 +4,7 @@ test rating leaks in) and vectorised (the same code runs on 25M ratings)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -211,67 +212,83 @@ class NodeFeatures:
         return torch.tensor(scaled.to_numpy(np.float32))
 
 
-USER_BLOCKS = ("stats", "temporal")
-MOVIE_BLOCKS = ("stats", "year", "genres", "title", "genome", "tags")
+def stats_block(train: pd.DataFrame, maps: IdMaps, source: MovieData) -> pd.DataFrame:
+    """Movie block: popularity and shrunk mean rating (:func:`movie_stats`)."""
+    return movie_stats(train, maps)
+
+
+def year_block(train: pd.DataFrame, maps: IdMaps, source: MovieData) -> pd.DataFrame:
+    """Movie block: release year (:func:`movie_year`)."""
+    return movie_year(source.movies, maps)
+
+
+def genres_block(train: pd.DataFrame, maps: IdMaps, source: MovieData) -> pd.DataFrame:
+    """Movie block: multi-hot genres (:func:`movie_genres`)."""
+    return movie_genres(source.movies, maps)
+
+
+def title_block(train: pd.DataFrame, maps: IdMaps, source: MovieData) -> pd.DataFrame:
+    """Movie block: the title's words, reduced, and ``has_title``."""
+    return on_movie_nodes(title_reduction(source.movies), maps, "has_title")
+
+
+def genome_block(train: pd.DataFrame, maps: IdMaps, source: MovieData) -> pd.DataFrame | None:
+    """Movie block: the Tag Genome, reduced, and ``has_genome``; None without a genome."""
+    if source.genome is None or not len(source.genome):
+        return None
+    return on_movie_nodes(genome_reduction(source.genome), maps, "has_genome")
+
+
+def tags_block(train: pd.DataFrame, maps: IdMaps, source: MovieData) -> pd.DataFrame | None:
+    """Movie block: the train pairs' user tags, reduced, and ``has_tags``; None without tags."""
+    if source.tags is None:
+        return None
+    return on_movie_nodes(tag_reduction(train_tags(source.tags, train)), maps, "has_tags")
+
+
+UserBlock = Callable[[pd.DataFrame, IdMaps], pd.DataFrame]
+MovieBlock = Callable[[pd.DataFrame, IdMaps, MovieData], pd.DataFrame | None]
 
 
 @dataclass(frozen=True)
 class FeatureRecipe:
-    """Which feature blocks each node type gets (notebooks 03-05, 07)."""
+    """Which feature blocks each node type gets (notebooks 03-05, 07): functions of the train
+    ratings, ``(ratings, maps)`` for users (:func:`user_stats`) and ``(train, maps, source)``
+    for movies (:func:`year_block`), whose tables are joined column-wise in the order given."""
 
     name: str
-    user_blocks: tuple[str, ...] = ()
-    movie_blocks: tuple[str, ...] = ()
-    n_components: int = 16
-    seed: int = 42
+    user_blocks: tuple[UserBlock, ...] = ()
+    movie_blocks: tuple[MovieBlock, ...] = ()
 
     def __post_init__(self):
-        chosen = {USER_BLOCKS: self.user_blocks, MOVIE_BLOCKS: self.movie_blocks}
-        for known, blocks in chosen.items():
-            if unknown := sorted(set(blocks) - set(known)):
-                raise ValueError(f"Unknown feature block(s) {unknown}; use {known}.")
+        if not all(callable(block) for block in self.user_blocks + self.movie_blocks):
+            raise TypeError("A recipe's blocks are functions, e.g. features.user_stats.")
 
     def users(self, ratings: pd.DataFrame, maps: IdMaps) -> pd.DataFrame | None:
         """The raw user table of this recipe (None without user blocks)."""
-        blocks = {"stats": user_stats, "temporal": user_temporal}
-        parts = [blocks[name](ratings, maps) for name in self.user_blocks]
+        parts = [block(ratings, maps) for block in self.user_blocks]
         return pd.concat(parts, axis=1) if parts else None
 
     def movies(self, train: pd.DataFrame, maps: IdMaps, source: MovieData) -> pd.DataFrame | None:
-        """The raw movie table (None without blocks); genome and tags only if the source has any."""
-        parts = [self.movie_block(name, train, maps, source) for name in self.movie_blocks]
+        """The raw movie table (None without blocks); a block the source lacks data for is left
+        out (the genome or tags)."""
+        parts = [block(train, maps, source) for block in self.movie_blocks]
         parts = [part for part in parts if part is not None]
         return pd.concat(parts, axis=1) if parts else None
 
-    def movie_block(
-        self, name: str, train: pd.DataFrame, maps: IdMaps, source: MovieData
-    ) -> pd.DataFrame | None:
-        """One movie block on the movie nodes; a reduction gets a ``has_<name>`` column, and
-        None stands for the genome or tags the source lacks."""
-        n, seed, movies = self.n_components, self.seed, source.movies
-        if name == "stats":
-            return movie_stats(train, maps)
-        if name == "year":
-            return movie_year(movies, maps)
-        if name == "genres":
-            return movie_genres(movies, maps)
-        if name == "title":
-            reduction = title_reduction(movies, n, seed)
-        elif name == "genome" and source.genome is not None and len(source.genome):
-            reduction = genome_reduction(source.genome, None, n, seed)
-        elif name == "tags" and source.tags is not None:
-            reduction = tag_reduction(train_tags(source.tags, train), n, seed)
-        else:
-            return None
-        return on_movie_nodes(reduction, maps, f"has_{name}")
 
-
-rich_features = FeatureRecipe("rich", ("stats",), ("stats", "year", "genres"))  # notebook 03
-CONTENT = FeatureRecipe("year and genres", (), ("year", "genres"))  # notebook 03
-DESCRIBED = FeatureRecipe("described", (), ("year", "genres", "genome", "tags"))  # 04
-NEW_MOVIE = FeatureRecipe("new movie", (), ("year", "genres", "title", "genome"))  # 07
+rich_features = FeatureRecipe("rich", (user_stats,), (stats_block, year_block, genres_block))  # 03
+CONTENT = FeatureRecipe("year and genres", (), (year_block, genres_block))  # notebook 03
+DESCRIBED = FeatureRecipe(  # notebook 04
+    "described", (), (year_block, genres_block, genome_block, tags_block)
+)
+NEW_MOVIE = FeatureRecipe(  # notebook 07
+    "new movie", (), (year_block, genres_block, title_block, genome_block)
+)
 temporal_features = FeatureRecipe(  # notebook 05
-    "temporal", ("stats", "temporal"), ("stats", "year", "genres", "genome", "tags")
+    "temporal",
+    (user_stats, user_temporal),
+    (stats_block, year_block, genres_block, genome_block, tags_block),
 )
 
 

@@ -9,7 +9,7 @@ import shutil
 import numpy as np
 import pytest
 
-from helpers import Settings, checkpoint, data, models, protocol
+from helpers import Settings, checkpoint, data, features, models, protocol
 from helpers.models import MODELS
 
 
@@ -165,6 +165,26 @@ def test_overwritten_bytes_inside_a_saved_model_are_caught(setup, capsys):
     expected = checkpoint.fingerprint("graphsage", train, settings, 42, source)
     assert checkpoint.load(path, expected) is None
     assert "is damaged" in capsys.readouterr().out
+
+
+def _tree_of(value):
+    """The JSON tree and arrays ``checkpoint`` writes for ``value``, read back."""
+    writer = checkpoint._Writer()
+    tree = json.loads(json.dumps(writer.encode(value)))
+    return checkpoint._Reader(writer.arrays).decode(tree)
+
+
+def test_a_recipe_keeps_its_blocks_by_name_and_refuses_other_functions():
+    """A recipe's blocks are the kit's own functions, stored by name; a function of the
+    learner's (a lambda, a notebook's def) cannot be stored, and a name outside the kit is
+    never looked up."""
+    assert _tree_of(features.temporal_features) == features.temporal_features
+    mine = features.FeatureRecipe("mine", (lambda ratings, maps: ratings,))
+    with pytest.raises(ValueError, match="cannot store the function"):
+        checkpoint._Writer().encode(mine)
+    planted = {"id": 0, "$": "function", "name": "os:system"}
+    with pytest.raises(ValueError, match="refuses to load the function os:system"):
+        checkpoint._Reader({}).decode(planted)
 
 
 class _Planted:

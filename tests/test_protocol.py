@@ -109,7 +109,7 @@ def test_anchors_reproduce_protocol_md(course):
 
 
 def test_inductive_graphsage_answers_for_users_it_never_saw(course, small_folder):
-    from helpers import Settings, data
+    from helpers import Settings, data, features
 
     settings = Settings.from_env().replace(
         dataset=str(small_folder), cache=course["settings"].cache, max_epochs=3
@@ -120,7 +120,7 @@ def test_inductive_graphsage_answers_for_users_it_never_saw(course, small_folder
     result = protocol.new_users(model, parts)
     assert np.isfinite([result["RMSE"], result["NDCG@10"]]).all()
     for part in (model.lists, model.stars):  # no tag of a new movie may be used (protocol.md)
-        assert "tags" not in part.tables.recipe.movie_blocks
+        assert features.tags_block not in part.tables.recipe.movie_blocks
     joined = model.fold_in(parts.onboarding)
     assert not np.allclose(
         joined.score(parts.onboarding["userId"].unique()[:2], np.array([1, 2, 3])), 0.0
@@ -155,7 +155,7 @@ def test_a_model_with_temporal_user_features_folds_in_new_users(course, small_fo
         config=dataclasses.replace(STARS, recipe=features.temporal_features),
         seed=42,
     )
-    assert "temporal" in model.tables.recipe.user_blocks
+    assert features.user_temporal in model.tables.recipe.user_blocks
     joined = model.fold_in(parts.onboarding)  # every user block, recomputed from the onboarding
     users = parts.onboarding["userId"].to_numpy()
     assert np.isfinite(joined.predict(users, parts.onboarding["movieId"].to_numpy())).all()

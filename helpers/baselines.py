@@ -16,7 +16,7 @@ import torch
 from scipy import sparse
 
 from helpers.graph import IdMap
-from helpers.metrics import LIKED
+from helpers.metrics import LIKED, RELEVANT
 
 FILTER_MOVIES = 20_000  # a dense movies x movies matrix, capped as EASE's (1.6 GB of float32)
 USERS_PER_BLOCK = 4_096  # the sparse co-like counts of 4,096 users at a time stay small
@@ -334,15 +334,18 @@ class GraphFilter(ItemItem):
 
 
 class GenreProfile(Baseline):
-    """A new movie scores the cosine of its genres with those the user liked, minus
-    ``year_weight`` per year from the median year of the movies the user liked; its stars are
-    the user's mean rating plus its genres' mean offset."""
+    """A new movie scores the cosine of its genres with those of the movies the user rated
+    ``min_rating`` or more (:data:`~helpers.metrics.RELEVANT`), minus ``year_weight`` per year
+    from the median year of those movies; its stars are the user's mean rating plus its genres'
+    mean offset."""
 
     name = "genre profile"
 
-    def __init__(self, movies: pd.DataFrame, year_weight: float = 0.0, liked: float = 4.0):
+    def __init__(
+        self, movies: pd.DataFrame, year_weight: float = 0.0, min_rating: float = RELEVANT
+    ):
         self.catalogue = movies.set_index("movieId")
-        self.year_weight, self.liked = year_weight, liked
+        self.year_weight, self.min_rating = year_weight, min_rating
         self.genres = self.catalogue["genres"].astype(str).str.get_dummies("|").astype(np.float64)
 
     def _years(self, movies: np.ndarray | pd.Series) -> np.ndarray:
@@ -357,7 +360,7 @@ class GenreProfile(Baseline):
         self.genre_offset = pd.Series(
             offset.sum(0) / np.maximum(hot.sum(0), 1), self.genres.columns
         )
-        liked = train[train["rating"] >= self.liked]
+        liked = train[train["rating"] >= self.min_rating]
         users = liked["userId"].to_numpy()
         self.profile = self.genres.loc[liked["movieId"]].groupby(users).sum()
         self.user_year = pd.Series(self._years(liked["movieId"])).groupby(users).median()

@@ -9,7 +9,8 @@ Files hold no pickle. The model's object tree becomes JSON (numbers, strings, co
 each object its class and attributes) kept in the metadata of one safetensors file that holds its
 arrays and tensors, and its pandas tables as parquet bytes. Loading runs no code from the file:
 only the kit's own classes (``helpers.*``) and torch's and PyG's layers are rebuilt, by setting
-attributes, never by calling anything the file names.
+attributes, never by calling anything the file names; a feature recipe's blocks are kept as the
+names of functions the kit defines, and looked up by name on load.
 """
 
 from __future__ import annotations
@@ -183,9 +184,10 @@ class _Reader:
         if kind in ("frame", "series"):
             frame = pd.read_parquet(io.BytesIO(array.tobytes()))
             return frame["value"].rename(self.decode(node["name"])) if kind == "series" else frame
-        if kind == "function":  # only the kit's own functions are looked up, never called
+        if kind == "function":  # only a function the kit defines is looked up, never called
             found = pkgutil.resolve_name(node["name"]) if node["name"].startswith("helpers.") else 0
-            if not isinstance(found, types.FunctionType):
+            name = f"{getattr(found, '__module__', '')}:{getattr(found, '__qualname__', '')}"
+            if not isinstance(found, types.FunctionType) or name != node["name"]:
                 raise ValueError(f"refuses to load the function {node['name']}")
             return found
         if kind == "csr":

@@ -1,6 +1,7 @@
-"""Named, train-only node features (notebooks 03-05): each block is a table whose row ``i`` is
+"""Named, train-only node features (notebooks 03-05, 07): each block is a table whose row ``i`` is
 node ``i`` of the :class:`~helpers.graph.IdMaps`, computed from the ratings passed in alone (no
-test rating leaks in) and vectorised (the same code runs on 25M ratings)."""
+test rating leaks in) and vectorised (the same code runs on 25M ratings); and the recipes that
+list a model's blocks (``CONTENT``, ``DESCRIBED``, ``NEW_MOVIE``)."""
 
 from __future__ import annotations
 
@@ -252,9 +253,9 @@ MovieBlock = Callable[[pd.DataFrame, IdMaps, MovieData], pd.DataFrame | None]
 
 @dataclass(frozen=True)
 class FeatureRecipe:
-    """Which feature blocks each node type gets (notebooks 03-05, 07): functions of the train
-    ratings, ``(ratings, maps)`` for users (:func:`user_stats`) and ``(train, maps, source)``
-    for movies (:func:`year_block`), whose tables are joined column-wise in the order given."""
+    """Which feature blocks each node type gets (notebooks 03-05, 07): functions ``(ratings,
+    maps)`` for users (:func:`user_stats`) and ``(train, maps, source)`` for movies
+    (:func:`year_block`), given the train ratings only; their tables join in the order given."""
 
     name: str
     user_blocks: tuple[UserBlock, ...] = ()
@@ -285,7 +286,7 @@ DESCRIBED = FeatureRecipe(  # notebook 04
 NEW_MOVIE = FeatureRecipe(  # notebook 07
     "new movie", (), (year_block, genres_block, title_block, genome_block)
 )
-temporal_features = FeatureRecipe(  # notebook 05
+temporal_features = FeatureRecipe(  # every block: benchmarks/scale.py, tests
     "temporal",
     (user_stats, user_temporal),
     (stats_block, year_block, genres_block, genome_block, tags_block),

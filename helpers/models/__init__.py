@@ -1,7 +1,8 @@
 """The kit's named models (notebooks 02-08, ``python -m helpers.evaluate``,
 ``benchmarks/seeds.py``): plain functions ``(train, source, settings, seed, progress)`` that
-return a fitted recommender, each in its family's module (the baselines' here). A new model is
-a function in its family's module and one line in :data:`MODELS`."""
+return a fitted recommender, each in its family's module (the baselines' and notebook 06's
+combined ``gnn`` here). A new model is a function in its family's module, imported here, and
+one line in :data:`MODELS`."""
 
 from __future__ import annotations
 

@@ -184,7 +184,7 @@ class _Reader:
         if kind in ("frame", "series"):
             frame = pd.read_parquet(io.BytesIO(array.tobytes()))
             return frame["value"].rename(self.decode(node["name"])) if kind == "series" else frame
-        if kind == "function":  # only a function the kit defines is looked up, never called
+        if kind == "function":  # a helpers.* name, returned only if defined there; never called
             found = pkgutil.resolve_name(node["name"]) if node["name"].startswith("helpers.") else 0
             name = f"{getattr(found, '__module__', '')}:{getattr(found, '__qualname__', '')}"
             if not isinstance(found, types.FunctionType) or name != node["name"]:

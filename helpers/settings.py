@@ -114,8 +114,16 @@ class Settings:
         return min(wanted, LARGE_EPOCHS) if n_ratings >= LARGE else wanted
 
 
-# Each setting's variable: MOVIELENS_ and the field's name in capitals (the README lists them).
-VARIABLES = {f.name: f"MOVIELENS_{f.name.upper()}" for f in dataclasses.fields(Settings)}
+VARIABLES = {  # each setting's environment variable (the README lists them)
+    "dataset": "MOVIELENS_DATASET",
+    "mirror": "MOVIELENS_MIRROR",
+    "cache": "MOVIELENS_CACHE",
+    "genome": "MOVIELENS_GENOME",
+    "user_sample": "MOVIELENS_USER_SAMPLE",
+    "max_epochs": "MOVIELENS_MAX_EPOCHS",
+    "artifacts": "MOVIELENS_ARTIFACTS",
+    "results": "MOVIELENS_RESULTS",
+}
 
 THREADS = 2  # the course machine's cores: the stored outputs were computed with this many
 

@@ -176,8 +176,8 @@ def _tree_of(value):
 
 def test_a_recipe_keeps_its_blocks_by_name_and_refuses_other_functions():
     """A recipe's blocks are the kit's own functions, stored by name; a function of the
-    learner's (a lambda, a notebook's def) cannot be stored, and a name outside the kit is
-    never looked up."""
+    learner's (a lambda, a notebook's def) cannot be stored; a name outside the kit is never
+    looked up, and a function a kit module only imports is refused."""
     assert _tree_of(features.temporal_features) == features.temporal_features
     mine = features.FeatureRecipe("mine", (lambda ratings, maps: ratings,))
     with pytest.raises(ValueError, match="cannot store the function"):

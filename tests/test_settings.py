@@ -1,5 +1,6 @@
 """Settings: every MOVIELENS_* variable is read in Settings.from_env and a bad value is refused."""
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -140,3 +141,9 @@ def test_folder_settings_are_stripped_and_blank_means_the_default(tmp_path):
         {"MOVIELENS_CACHE": f" {tmp_path} ", "MOVIELENS_RESULTS": f"{tmp_path}\n"}
     )
     assert padded.cache == tmp_path and padded.results == tmp_path
+
+
+def test_every_setting_has_its_variable():
+    """``VARIABLES`` names every field's ``MOVIELENS_*`` variable, spelled out for a search."""
+    fields = [field.name for field in dataclasses.fields(Settings)]
+    assert VARIABLES == {name: f"MOVIELENS_{name.upper()}" for name in fields}

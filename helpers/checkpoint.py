@@ -296,4 +296,6 @@ def load_or_train(
                 f"{path} cannot be written ({error.strerror or error}), so the model is not "
                 "kept; set MOVIELENS_ARTIFACTS to a folder you can write to."
             )
+        except ValueError as error:  # e.g. a feature block of your own: only the kit's are kept
+            print(f"{path.name} is not kept ({error}), so the model is trained again next time.")
     return model

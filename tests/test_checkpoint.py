@@ -188,6 +188,17 @@ def test_a_recipe_keeps_its_blocks_by_name_and_refuses_other_functions():
             checkpoint._Reader({}).decode(planted)
 
 
+def test_a_model_with_a_block_of_your_own_is_returned_but_not_kept(setup, capsys):
+    settings, train, source = setup
+
+    def mine(train, source, settings, seed, progress):  # stands for a model with such a recipe
+        return features.FeatureRecipe("mine", (lambda ratings, maps: ratings,))
+
+    assert checkpoint.load_or_train(mine, train, source, settings).name == "mine"
+    assert "is not kept (cannot store the function" in capsys.readouterr().out
+    assert not checkpoint.path_of("mine", settings).exists()
+
+
 class _Planted:
     def __init__(self, marker):
         self.marker = marker

@@ -242,3 +242,18 @@ def check_writable(folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     tempfile.NamedTemporaryFile(dir=folder, prefix=".write-test.").close()
     return folder
+
+
+def writable_out(out: str | Path) -> Path:
+    """A command's ``--out`` folder, created and proven writable; ValueError says what to choose
+    instead (``python -m helpers.evaluate``, ``tools/run_notebooks.py``)."""
+    folder = Path(out).expanduser()
+    if folder.exists() and not folder.is_dir():
+        raise ValueError(f"--out {out} is a file; name a folder (it is created if missing).")
+    try:
+        return check_writable(folder)
+    except OSError as error:
+        raise ValueError(
+            f"--out {out} cannot be written ({error.strerror or error}); name a folder you can "
+            "write to."
+        ) from error

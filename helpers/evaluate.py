@@ -82,16 +82,7 @@ def check_arguments(args: argparse.Namespace, name: str) -> Path:
         raise ValueError(f"--data-dir {args.data_dir} is not a folder.")
     if not args.out.strip():
         raise ValueError("--out is empty; name a folder for the CSV outputs (e.g. --out results).")
-    out = Path(args.out).expanduser()
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"--out {args.out} is a file; name a folder (it is created if missing).")
-    try:
-        return download.check_writable(out)
-    except OSError as error:
-        raise ValueError(
-            f"--out {args.out} cannot be written ({error.strerror or error}); name a folder you "
-            "can write to."
-        ) from error
+    return download.writable_out(args.out)
 
 
 def check_ratings(ratings: pd.DataFrame, folder: Path, args: argparse.Namespace) -> None:

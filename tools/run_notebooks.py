@@ -27,7 +27,7 @@ from nbclient.exceptions import CellExecutionError
 from tqdm import tqdm
 from traitlets.config import Config
 
-from helpers.download import RELEASES, check_writable
+from helpers.download import RELEASES, writable_out
 from helpers.settings import REPO, VARIABLES, Settings, SettingsError
 from tools.stored_outputs import PORTABLE_NUMERICS, accepts, tolerance
 
@@ -77,20 +77,6 @@ def notebooks(pattern: str = "*.ipynb") -> list[Path]:
             f"{pattern!r}."
         )
     return sorted(path for path in (REPO / "notebooks").glob(pattern) if path.suffix == ".ipynb")
-
-
-def writable(out: Path) -> Path:
-    """``--out`` created and proven writable; ValueError says what to choose instead."""
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"--out {out} is a file; name a folder (it is created if missing).")
-    try:
-        check_writable(out)
-    except OSError as error:
-        raise ValueError(
-            f"--out {out} cannot be written ({error.strerror or error}); name a folder you can "
-            "write to."
-        ) from error
-    return out
 
 
 def solutions(notebook) -> list[Solution]:
@@ -247,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
         paths = notebooks(args.only)
         if not paths:
             raise ValueError(f"no notebook matches {args.only!r} in notebooks/.")
-        out = out if args.inplace else writable(out)
+        out = out if args.inplace else writable_out(out)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

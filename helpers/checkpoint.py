@@ -132,8 +132,7 @@ class _Writer:
             return {"$": "frame", "key": key}
         if isinstance(value, types.FunctionType):  # a recipe's block: a kit function, by name
             path = f"{value.__module__}:{value.__qualname__}"
-            kit = path.startswith("helpers.") and "<" not in path
-            if not kit or pkgutil.resolve_name(path) is not value:
+            if _kit_function(path) is not value:
                 raise ValueError(f"cannot store the function {path}: only the kit's own, by name")
             return {"$": "function", "name": path}
         cls = type(value)
@@ -184,10 +183,8 @@ class _Reader:
         if kind in ("frame", "series"):
             frame = pd.read_parquet(io.BytesIO(array.tobytes()))
             return frame["value"].rename(self.decode(node["name"])) if kind == "series" else frame
-        if kind == "function":  # a helpers.* name, returned only if defined there; never called
-            found = pkgutil.resolve_name(node["name"]) if node["name"].startswith("helpers.") else 0
-            name = f"{getattr(found, '__module__', '')}:{getattr(found, '__qualname__', '')}"
-            if not isinstance(found, types.FunctionType) or name != node["name"]:
+        if kind == "function":
+            if (found := _kit_function(node["name"])) is None:
                 raise ValueError(f"refuses to load the function {node['name']}")
             return found
         if kind == "csr":
@@ -212,6 +209,17 @@ class _Reader:
         else:
             vars(value).update(state)
         return value
+
+
+def _kit_function(name: str) -> types.FunctionType | None:
+    """The function a ``helpers`` module defines as ``name`` (``helpers.features:year_block``), or
+    None: only a helpers.* name is looked up, and one a module merely imports is not its own.
+    Nothing is called."""
+    if not name.startswith("helpers.") or "<" in name:  # "<": a lambda or a nested function
+        return None
+    found = pkgutil.resolve_name(name)
+    own = f"{getattr(found, '__module__', '')}:{getattr(found, '__qualname__', '')}"
+    return found if isinstance(found, types.FunctionType) and own == name else None
 
 
 def _inspector(layer: MessagePassing) -> Inspector:

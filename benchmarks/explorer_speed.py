@@ -38,8 +38,10 @@ on the shapes only, and training would take hours at 25M. The user model is a
 (``helpers.models.lightgcn.LIGHTGCN``)
 and 64-d star embeddings on a bias model fitted on train (the shape of notebook 08's ``GNN``,
 without the graph filter of its blend); the "you" model is an untrained ``GraphSAGE`` (64
-channels, 2 layers, ids only) served through ``SageRecommender`` for lists and for stars,
-combined with ``helpers.recommend.Both`` as notebook 08's inductive model is.
+channels, 2 layers, ids only) served through ``SageRecommender`` for lists and for stars, each
+blended with its fallback (``helpers.recommend.Blend``: popularity for lists, the bias model for
+stars, notebook 07's shares) and combined with ``helpers.recommend.Both`` as notebook 08's
+inductive model is.
 """
 
 from __future__ import annotations
@@ -56,14 +58,14 @@ import torch
 
 import helpers
 from helpers import data, protocol
-from helpers.baselines import BiasBaseline
+from helpers.baselines import BiasBaseline, MostPopular
 from helpers.explorer import logic
 from helpers.explorer.widget import STYLE, Explorer, _svg, draw_explanation, explanation_graph
 from helpers.features import FeatureTables
 from helpers.graph import IdMaps, build_graph
 from helpers.models.graphsage import GraphSAGE, serve
 from helpers.models.lightgcn import LIGHTGCN
-from helpers.recommend import Both, Embeddings, GNNRecommender
+from helpers.recommend import Blend, Both, Embeddings, GNNRecommender
 
 GENRES = (
     "Action Adventure Animation Children Comedy Crime Documentary Drama Fantasy Film-Noir "
@@ -141,11 +143,15 @@ def stand_ins(movies: pd.DataFrame, train: pd.DataFrame, seed: int = 0):
     sage, tables = GraphSAGE(n_movies, channels=64, layers=2), FeatureTables(None, None, None)
     name = "stand-in GraphSAGE"
     with torch.no_grad():
-        you = Both(
-            serve(sage, graph, maps, tables, base, name, stars=False),
-            serve(sage, graph, maps, tables, base, name, stars=True),
-            name,
-        )
+        lists = serve(sage, graph, maps, tables, base, name, stars=False)
+        stars = serve(sage, graph, maps, tables, base, name, stars=True)
+    counts = train["userId"].value_counts()  # notebook 07's shares on seed 42, below
+    popular = MostPopular().fit(train)
+    you = Both(
+        Blend(lists, popular, {1: 0.6, 5: 0.6}, counts, name),
+        Blend(stars, base, {1: 0.4, 5: 0.6}, counts, name),
+        name,
+    )
     return users, you
 
 

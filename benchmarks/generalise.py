@@ -127,9 +127,49 @@ def verdicts(results: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("claim") if rows else pd.DataFrame()
 
 
+# (model, its own fallback, metric, protocol labels): the guard of notebook 07, per bucket
+ONBOARDED = ("new-users-k1", "new-users", "new-users-k20")
+FALLBACKS = [
+    (model + alone, rule, metric, labels)
+    for alone in ("", "-alone")  # with its fallback blend, and without (seeds.without_fallback)
+    for model, rule, metric, labels in (
+        ("graphsage-cold-users", "most-popular", "NDCG@10", ONBOARDED),
+        ("graphsage-cold-users", "bias", "RMSE", ONBOARDED),
+        ("graphsage-cold-movies", "genre-profile-year", "NDCG@10", ("new-movies",)),
+        ("graphsage-cold-movies", "bias", "RMSE", ("new-movies",)),
+    )
+]
+
+
+def below_fallback(results: pd.DataFrame) -> pd.DataFrame:
+    """Per model, fallback and bucket (protocol label): the variants where the model scores
+    worse than its own fallback (a tie is not worse), and by how much at most."""
+    rows = []
+    for model, rule, metric, labels in FALLBACKS:
+        for label in labels:
+            part = results[results["protocol"] == label]
+            table = part.pivot(index="variant", columns="model", values=metric)
+            if model not in table or rule not in table:
+                continue
+            worse = (table[model] - table[rule]) * (1 if metric in STARS else -1)
+            worse = worse.dropna().round(6)
+            rows.append(
+                {
+                    "model vs its fallback": f"{model} vs {rule} ({metric}, {label})",
+                    "variants": len(worse), "below on": ", ".join(worse.index[worse > 0]) or "none",
+                    "largest shortfall": f"{max(worse.max(), 0.0):.4f}",
+                }
+            )  # fmt: skip
+    return pd.DataFrame(rows).set_index("model vs its fallback")
+
+
 def report(results: pd.DataFrame) -> None:
     print("\n## Where each claim holds (challenger - champion per variant)\n")
     print(seeds.markdown(verdicts(results).fillna("")))
+    guarded = below_fallback(results)
+    if len(guarded):
+        print("\n## Never below its own fallback? (per bucket; a tie is not below)\n")
+        print(seeds.markdown(guarded))
 
 
 def main(argv: list[str] | None = None) -> int:

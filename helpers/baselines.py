@@ -111,7 +111,9 @@ class BiasBaseline(Baseline):
 
 
 class MostPopular(Baseline):
-    """Ranks movies by how many train ratings they have; the same list for everyone."""
+    """Ranks movies by how many train ratings they have; the same list for everyone. The score
+    is log(1 + count): the same order, and blended with a model's scores (notebook 07) the few
+    most-rated movies do not swamp the rest."""
 
     name = "most popular"
 
@@ -119,7 +121,7 @@ class MostPopular(Baseline):
         self.counts = np.bincount(movies, minlength=len(self.movies)).astype(np.float64)
 
     def score(self, users: np.ndarray, movies: np.ndarray) -> np.ndarray:
-        popularity = _known(self.movies.index(movies, strict=False), self.counts)
+        popularity = _known(self.movies.index(movies, strict=False), np.log1p(self.counts))
         return np.broadcast_to(popularity, (len(users), len(movies))).copy()
 
 

@@ -73,28 +73,55 @@ def new_movies_split(ratings: pd.DataFrame, seed: int = SEED) -> Split:
     return Split(ratings[~is_new], ratings[is_new])
 
 
-def new_users(model, split: NewUsers) -> dict[str, float]:
-    """RMSE and top-10 quality for the new users, folded into ``model`` (trained on split.train);
-    they rank every movie of the three parts."""
-    joined = model.fold_in(split.onboarding)
+class Asked(NamedTuple):
+    """What a cold-start protocol asks of a model: the model as it answers (new users folded
+    in), the ratings it may read then (never listed back), the test part, the movies ranked."""
+
+    model: object
+    known: pd.DataFrame
+    test: pd.DataFrame
+    catalogue: np.ndarray
+
+
+def new_users_asked(model, split: NewUsers) -> Asked:
+    """New users, folded into ``model`` (trained on split.train), rank every movie of the three
+    parts."""
     catalogue = np.unique(np.concatenate([part["movieId"].to_numpy() for part in split]))
-    scores = Ranking(split.onboarding, split.test, catalogue)(joined.score)
-    return (rating_metrics(joined, split.test) if hasattr(joined, "predict") else {}) | scores
+    return Asked(model.fold_in(split.onboarding), split.onboarding, split.test, catalogue)
+
+
+def new_movies_asked(model, split: Split) -> Asked:
+    """The new movies are ranked among themselves."""
+    catalogue = np.sort(split.test["movieId"].unique())
+    return Asked(model, split.test.iloc[:0], split.test, catalogue)
+
+
+def scored(asked: Asked) -> dict[str, float]:
+    """RMSE (for a model with stars) and top-10 quality of what a protocol asked."""
+    scores = Ranking(asked.known, asked.test, asked.catalogue)(asked.model.score)
+    return (
+        rating_metrics(asked.model, asked.test) if hasattr(asked.model, "predict") else {}
+    ) | scores
+
+
+def new_users(model, split: NewUsers) -> dict[str, float]:
+    """RMSE and top-10 quality for the new users."""
+    return scored(new_users_asked(model, split))
 
 
 def new_movies(model, split: Split) -> dict[str, float]:
     """RMSE and top-10 quality on the new movies, ranked among themselves."""
-    catalogue = np.sort(split.test["movieId"].unique())
-    scores = Ranking(split.test.iloc[:0], split.test, catalogue)(model.score)
-    return rating_metrics(model, split.test) | scores
+    return scored(new_movies_asked(model, split))
 
 
 class ColdStart(NamedTuple):
-    """A cold-start protocol: how its split is drawn, and how a model is scored on it."""
+    """A cold-start protocol: how its split is drawn, how a model is scored on it, and what it
+    asks of the model (:class:`Asked`)."""
 
     split: Callable[..., Split | NewUsers]
     score: Callable[..., dict[str, float]]
+    asked: Callable[..., Asked]
 
 
-NEW_USERS = ColdStart(new_users_split, new_users)
-NEW_MOVIES = ColdStart(new_movies_split, new_movies)
+NEW_USERS = ColdStart(new_users_split, new_users, new_users_asked)
+NEW_MOVIES = ColdStart(new_movies_split, new_movies, new_movies_asked)

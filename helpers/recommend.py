@@ -1,15 +1,22 @@
 """What a trained GNN serves (notebook 02): its embeddings behind raw ids, a pair of models as one
-(lists from one, stars from the other), and a user's top-K table."""
+(lists from one, stars from the other), a user's top-K table; and a model that is never below
+its own fallback (notebook 07): blended with the simple rule it must beat, the model's share
+chosen on the cold start played inside the train part, per bucket of onboarding ratings. Where
+the model does not help there, its share is 0 and the rule answers alone."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 
+from helpers import baselines, protocol
+from helpers.data import MovieData
 from helpers.graph import IdMaps
-from helpers.metrics import Rated, Recommender, best_unrated, clip
+from helpers.metrics import Ranking, Rated, Recommender, best_unrated, clip
 from helpers.train import History
 
 
@@ -89,6 +96,190 @@ class Both:
 
     def movie_vectors(self, movies: np.ndarray) -> np.ndarray:
         return self.lists.movie_vectors(movies)
+
+
+@dataclass
+class Blend:
+    """``model``'s answers blended with its ``fallback``'s (notebook 07): the model's share ``s``
+    depends on how many ratings the user has (``shares``: each bucket's lowest count -> share;
+    ``counts``: ratings per user); ``s = 0`` is the fallback alone, ``s = 1`` the model alone.
+    Stars: ``s * model + (1 - s) * fallback``. Lists: the same on each user's scores standardised
+    over the movies asked (the two are on different scales); a movie the model never lists stays
+    unlisted."""
+
+    model: Recommender
+    fallback: Recommender
+    shares: dict[int, float]
+    counts: pd.Series
+    name: str
+    choices: pd.DataFrame | None = None  # held-out value of each share by bucket (stars: -MSE)
+
+    def share(self, users: np.ndarray) -> np.ndarray:
+        """The model's share for each user, by its number of ratings."""
+        lowest = np.array(sorted(self.shares))
+        n = self.counts.reindex(users).fillna(0).to_numpy()
+        bucket = np.maximum(np.searchsorted(lowest, n, side="right") - 1, 0)
+        return np.array([self.shares[low] for low in lowest])[bucket]
+
+    def predict(self, users: np.ndarray, movies: np.ndarray) -> np.ndarray:
+        model, fallback = self.model.predict(users, movies), self.fallback.predict(users, movies)
+        s = self.share(users)
+        return s * model + (1 - s) * fallback
+
+    def score(self, users: np.ndarray, movies: np.ndarray) -> np.ndarray:
+        model = np.asarray(self.model.score(users, movies), dtype=np.float64)
+        fallback = np.asarray(self.fallback.score(users, movies), dtype=np.float64)
+        standardised = []
+        for scores in (model, fallback):  # each row less its mean, over its spread (finite ones)
+            finite = np.where(np.isfinite(scores), scores, np.nan)
+            spread = np.nanstd(finite, axis=1, keepdims=True)
+            z = (finite - np.nanmean(finite, axis=1, keepdims=True)) / np.where(
+                spread > 0, spread, 1
+            )
+            standardised.append(np.nan_to_num(z, nan=0.0))  # an unscored movie: the row's mean
+        s = self.share(users)[:, None]
+        blended = s * standardised[0] + (1 - s) * standardised[1]
+        return np.where(np.isneginf(model), -np.inf, blended)
+
+    def fold_in(self, ratings: pd.DataFrame) -> Blend:
+        """Both folded in; a new user's share follows its number of ``ratings``."""
+        model, fallback = self.model.fold_in(ratings), self.fallback.fold_in(ratings)
+        counts = ratings["userId"].value_counts()
+        return Blend(model, fallback, self.shares, counts, self.name, self.choices)
+
+    def movie_vectors(self, movies: np.ndarray) -> np.ndarray:
+        return self.model.movie_vectors(movies)
+
+
+SHRINKAGES = (0.0, 1.0, 2.0, 4.0, 8.0)  # pseudo-ratings of "the average user" (notebook 07)
+SHARES = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)  # the model's shares tried
+# New users: each bucket of onboarding ratings (its lowest count) and the counts it is tried at.
+ONBOARDING_TRIED = {1: (1, 2, 4), 5: (5, 10, 20)}
+
+Fallback = Callable[[pd.DataFrame, MovieData], Recommender]
+
+
+def bias_model(train: pd.DataFrame, source: MovieData) -> baselines.BiasBaseline:
+    """Stars: the bias model (a new user's bias folded in from their ratings)."""
+    return baselines.BiasBaseline().fit(train)
+
+
+def popularity(train: pd.DataFrame, source: MovieData) -> baselines.MostPopular:
+    """New users' lists: the most-rated movies."""
+    return baselines.MostPopular().fit(train)
+
+
+def genre_profile_with_recency(train: pd.DataFrame, source: MovieData) -> baselines.GenreProfile:
+    """New movies' lists: the user's genre profile, minus 0.01 per year from their median year."""
+    return baselines.GenreProfile(source.movies, year_weight=0.01).fit(train)
+
+
+def held_out(cold: protocol.ColdStart, train: pd.DataFrame, seed: int) -> dict[int, list]:
+    """The cold-start splits of ``train`` to choose on, by bucket: new users drawn as in
+    training's early stopping (``seed``) at each count of :data:`ONBOARDING_TRIED`; new movies
+    are one bucket (no train rating)."""
+    if cold == protocol.NEW_USERS:
+        return {
+            low: [protocol.new_users_split(train, seed, k) for k in tried]
+            for low, tried in ONBOARDING_TRIED.items()
+        }
+    return {0: [cold.split(train, seed)]}
+
+
+class Choice(NamedTuple):
+    """Held-out values of every share (rows) in each bucket (columns), higher is better, and
+    the share kept in each bucket."""
+
+    values: pd.DataFrame
+    shares: dict[int, float]
+
+
+def per_user(asked: protocol.Asked, stars: bool) -> pd.Series:
+    """Each held-out user's number, higher is better: NDCG@10 of their list, or for ``stars``
+    minus the mean squared error of their predicted stars."""
+    model, test = asked.model, asked.test
+    if not stars:
+        ranking = Ranking(asked.known, test, asked.catalogue)
+        return ranking.per_user(model.score).set_index("userId")["NDCG@10"]
+    predicted = clip(model.predict(test["userId"].to_numpy(), test["movieId"].to_numpy()))
+    error = (predicted - test["rating"].to_numpy()) ** 2
+    return -pd.Series(error).groupby(test["userId"].to_numpy()).mean()
+
+
+def choose_shares(
+    model: Recommender,
+    fallback: Recommender,
+    splits: dict[int, list],
+    cold: protocol.ColdStart,
+    stars: bool,
+) -> Choice:
+    """Each share of :data:`SHARES` blended and asked by the ``cold`` protocol on each bucket's
+    held-out ``splits``; per bucket the mean of the users' numbers (:func:`per_user`), and the
+    share kept: the lowest whose mean is within one standard error of the best's (the
+    differences paired by user and onboarding count, each pair counted as one draw, though a
+    user's pairs at K = 1, 2, 4 are alike: the error is somewhat too small). The model earns its
+    share by more than the noise of so few users; where it does not, the fallback answers
+    alone."""
+    values, shares = {}, {}
+    for low, parts in splits.items():
+        users = {
+            share: pd.concat(
+                [per_user(cold.asked(Blend(model, fallback, {0: share}, pd.Series(), ""), part),
+                          stars) for part in parts], ignore_index=True)
+            for share in SHARES
+        }  # fmt: skip
+        values[low] = {share: float(numbers.mean()) for share, numbers in users.items()}
+        best = users[max(values[low], key=values[low].get)]
+        shares[low] = next(share for share, numbers in users.items() if within_noise(numbers, best))
+    table = pd.DataFrame(values).rename_axis(index="model's share", columns="bucket")
+    return Choice(table, shares)
+
+
+def within_noise(numbers: pd.Series, best: pd.Series) -> bool:
+    """Is the mean of ``numbers`` within one standard error of ``best``'s (paired row by row)?"""
+    difference = numbers - best
+    error = difference.std() / np.sqrt(len(difference)) if len(difference) > 1 else 0.0
+    return difference.mean() >= -error
+
+
+def guarded(
+    served: Recommender,
+    on_fit: Recommender,
+    rule: Fallback | None,
+    cold: protocol.ColdStart | None,
+    parts: tuple[pd.DataFrame, pd.DataFrame],
+    source: MovieData,
+    seed: int,
+    stars: bool,
+) -> Recommender:
+    """``served`` (trained on ``parts``' train part) blended with ``rule``, its lists or its
+    ``stars``, the shares chosen (:func:`choose_shares`) with ``on_fit``, the same model served
+    on the fit part (the train part less the ``cold`` start held out with ``seed + 1000``, as
+    training's early stopping did): never below the rule, held out. No rule: ``served``."""
+    if rule is None:
+        return served
+    if cold is None:
+        raise ValueError("A fallback's share is chosen on a cold start: train with cold=...")
+    train, fit_part = parts
+    splits = held_out(cold, train, seed + 1000)
+    choice = choose_shares(on_fit, rule(fit_part, source), splits, cold, stars)
+    counts = train["userId"].value_counts()
+    shares, values = choice.shares, choice.values.rename(columns=str)
+    return Blend(served, rule(train, source), shares, counts, served.name, values)
+
+
+def choose_shrinkage(
+    served: Recommender, train: pd.DataFrame, seed: int, shrinkages: tuple[float, ...]
+) -> dict[float, float]:
+    """Held-out new users' NDCG@10 (mean over 1 and 5 onboarding ratings) of each shrinkage of
+    ``served``'s new users' list vectors (GraphSAGE's, notebook 07)."""
+    joining = [protocol.new_users_split(train, seed, k=k) for k in (1, 5)]
+    values = {}
+    for shrinkage in shrinkages:
+        shrunk = replace(served, shrinkage=shrinkage)
+        scores = [protocol.new_users(shrunk, part)["NDCG@10"] for part in joining]
+        values[shrinkage] = float(np.mean(scores))
+    return values
 
 
 def top_movies(

@@ -40,6 +40,12 @@ def test_each_variant_cuts_what_its_name_says():
     assert cut["seed-7"] is ratings and generalise.VARIANTS["seed-7"][1] == 7
 
 
+def _results(rows: list[tuple], protocol: str) -> pd.DataFrame:
+    """Rows of (variant, model, RMSE, NDCG@10) as ``generalise.run`` writes them."""
+    columns = ["variant", "model", "RMSE", "NDCG@10"]
+    return pd.DataFrame(rows, columns=columns).assign(protocol=protocol)
+
+
 def test_a_verdict_names_where_a_claim_holds_for_stars_and_for_lists():
     rows = [
         ("seed-7", "gnn-rating", 0.80, 0.30), ("seed-7", "svd++", 0.85, 0.05),
@@ -47,10 +53,7 @@ def test_a_verdict_names_where_a_claim_holds_for_stars_and_for_lists():
         ("seed-7", "gnn-ranking", np.nan, 0.31), ("seed-7", "ease", np.nan, 0.30),
         ("after-2010", "gnn-ranking", np.nan, 0.29), ("after-2010", "ease", np.nan, 0.30),
     ]  # fmt: skip
-    results = pd.DataFrame(rows, columns=["variant", "model", "RMSE", "NDCG@10"]).assign(
-        protocol="warm"
-    )
-    table = generalise.verdicts(results)
+    table = generalise.verdicts(_results(rows, "warm"))
     stars = table.loc["gnn-rating beats svd++ (RMSE, warm)"]
     assert stars["holds on"] == "seed-7" and stars["fails on"] == "after-2010"
     assert stars["seed-7"] == "-0.0500"
@@ -66,3 +69,18 @@ def test_saving_replaces_the_rows_of_the_same_keys_and_keeps_the_rest(tmp_path):
     generalise.seeds.save(again, path, ["variant", "protocol", "model"])
     saved = pd.read_csv(path).set_index("variant")["RMSE"]
     assert saved.to_dict() == {"a": 1, "b": 3}
+
+
+def test_below_fallback_names_each_variant_where_a_model_is_worse_than_its_rule():
+    rows = [
+        ("seed-7", "graphsage-cold-movies", 0.90, 0.10), ("seed-7", "bias", 0.95, np.nan),
+        ("seed-7", "genre-profile-year", 0.93, 0.10),
+        ("seed-11", "graphsage-cold-movies", 0.96, 0.05), ("seed-11", "bias", 0.95, np.nan),
+        ("seed-11", "genre-profile-year", 0.93, 0.08),
+    ]  # fmt: skip
+    table = generalise.below_fallback(_results(rows, "new-movies"))
+    lists = table.loc["graphsage-cold-movies vs genre-profile-year (NDCG@10, new-movies)"]
+    assert lists["below on"] == "seed-11" and lists["largest shortfall"] == "0.0300"
+    stars = table.loc["graphsage-cold-movies vs bias (RMSE, new-movies)"]
+    assert stars["below on"] == "seed-11" and stars["largest shortfall"] == "0.0100"
+    assert lists["variants"] == 2  # the tie on seed 7 (0.10 each) is not below

@@ -5,7 +5,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from helpers import baselines, protocol
+from helpers import baselines, protocol, recommend
 from helpers.metrics import Ranking
 from helpers.models import MODELS
 from helpers.models.graphsage import SHRINKAGES
@@ -120,14 +120,18 @@ def test_inductive_graphsage_answers_for_users_it_never_saw(course, small_folder
     result = protocol.new_users(model, parts)
     assert np.isfinite([result["RMSE"], result["NDCG@10"]]).all()
     for part in (model.lists, model.stars):  # no tag of a new movie may be used (protocol.md)
-        assert features.tags_block not in part.tables.recipe.movie_blocks
+        assert features.tags_block not in part.model.tables.recipe.movie_blocks
+        # blended with its fallback at the share that did best on held-out new users, per bucket
+        assert set(part.shares) == set(recommend.ONBOARDING_TRIED)
+        for low, share in part.shares.items():  # the lowest within the noise of the best
+            assert share <= part.choices[str(low)].idxmax()
     joined = model.fold_in(parts.onboarding)
     assert not np.allclose(
         joined.score(parts.onboarding["userId"].unique()[:2], np.array([1, 2, 3])), 0.0
     )
     # the shrinkage was chosen on held-out users, and it pulls a newcomer's list vector toward the
     # average training user, (n z + c z_mean) / (n + c): one rating moves the list less than five
-    lists = model.lists
+    lists = model.lists.model
     assert set(lists.shrinkages) == set(SHRINKAGES)
     assert lists.shrinkage == max(lists.shrinkages, key=lists.shrinkages.get)
     lists.shrinkage = 0.0

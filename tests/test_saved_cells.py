@@ -64,6 +64,7 @@ def test_the_models_are_shown_where_they_are_taught():
         ("06_best_gnns", "GraphFilter"),
         ("06_best_gnns", "NeighbourhoodGNN"),
         ("07_cold_start", "Practice"),
+        ("07_cold_start", "Blend"),
     }
     assert wanted <= shown, f"not shown: {sorted(wanted - shown)}"
 

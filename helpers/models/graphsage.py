@@ -1,7 +1,6 @@
 """GraphSAGE, the kit's inductive GNN: the model and its list step (notebook 02 shows both first),
-its star step, the trainers ``train_lists`` / ``train_stars``, the fold-in of new users, and the
-named models built on them: ids alone (02), with features (03, 04), practised for new users and
-movies (07)."""
+its star step, the trainers ``train_lists`` / ``train_stars``, new users' fold-in, and the named
+models: ids alone (02), with features (03, 04), for new users and movies, with fallbacks (07)."""
 
 from __future__ import annotations
 
@@ -14,7 +13,7 @@ import torch
 from torch import Tensor, nn
 from torch_geometric.data import HeteroData
 
-from helpers import metrics, protocol
+from helpers import metrics, protocol, recommend
 from helpers.baselines import BiasBaseline
 from helpers.data import MovieData
 from helpers.features import CONTENT, DESCRIBED, NEW_MOVIE, FeatureRecipe, FeatureTables
@@ -32,12 +31,11 @@ from helpers.graph import (
 )
 from helpers.metrics import LIKED
 from helpers.protocol import NEW_MOVIES, NEW_USERS
-from helpers.recommend import Both, Embeddings, GNNRecommender
+from helpers.recommend import SHRINKAGES, Blend, Both, Embeddings, Fallback, GNNRecommender, guarded
 from helpers.settings import Settings, device, seed_everything
 from helpers.train import History, fit, pair_mse_backward, softmax
 
 PAIRS_PER_STEP = 262_144  # liked pairs per step at most (MovieLens 25M has ~12 million)
-SHRINKAGES = (0.0, 1.0, 2.0, 4.0, 8.0)  # pseudo-ratings of "the average user" (notebook 07)
 
 
 class GraphSAGE(nn.Module):
@@ -125,9 +123,8 @@ def star_step(model: GraphSAGE, graph: HeteroData, config: SageConfig) -> float:
     if "asked" not in edges:  # every rating is asked for: the patterns sorted once
         return pair_mse_backward(users, movies, edges.patterns, edges.residual)
     target = edges.residual + edges.movie_bias * practised["movie"].hidden[edges.edge_index[1]]
-    asked = edges.asked
-    pairs = Patterns.of(*edges.edge_index[:, asked], *edges.patterns.size)
-    return pair_mse_backward(users, movies, pairs, target[asked])
+    pairs = Patterns.of(*edges.edge_index[:, edges.asked], *edges.patterns.size)
+    return pair_mse_backward(users, movies, pairs, target[edges.asked])
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -148,6 +145,7 @@ class SageConfig:
     recipe: FeatureRecipe | None = None  # node features (notebooks 03-05); None: ids only
     practice: Practice = field(default_factory=Practice)
     shrinkages: tuple[float, ...] = ()  # tried for new users' list vectors (notebook 07)
+    fallback: Fallback | None = None  # blended in, its share chosen held out (07)
 
 
 LISTS = SageConfig()
@@ -229,6 +227,7 @@ class _Run:
             patience=config.patience, check_every=config.check_every, average=config.average,
             progress=progress,
         )  # fmt: skip
+        self.graph.to("cpu")
         served_on = _graph(self.train, self.maps, self.tables, self.all_ids)
         base = BiasBaseline().fit(self.train)
         return serve(model.cpu(), served_on, self.maps, self.tables, base, self.name, stars=stars,
@@ -270,9 +269,10 @@ def train_lists(
     model_class: type[GraphSAGE] = GraphSAGE,
     step: Callable[[GraphSAGE, HeteroData, SageConfig], float] = list_step,
     progress: bool = False,
-) -> SageRecommender:
+) -> SageRecommender | Blend:
     """GraphSAGE for top-K lists, trained on the fit part and kept at its best validation NDCG@10
-    (on ``cold``'s protocol played inside the train part, if given); served on all of ``train``."""
+    (on ``cold``'s protocol played inside the train part, if given); served on all of ``train``,
+    and blended with ``config.fallback`` if it names one (``recommend.guarded``)."""
     seed_everything(seed)
     all_ids = not (config.practice.movies or config.practice.users)
     run = _Run.of(train, source, settings, config, seed, cold, name, all_ids)
@@ -280,18 +280,19 @@ def train_lists(
     ranking = metrics.Ranking(run.fit_part, run.valid_part) if cold is None else None
 
     def validate() -> float:
-        if cold is not None:
-            return cold.score(run.served(model, stars=False), run.held_out)["NDCG@10"]
-        return ranking(run.served(model, stars=False).score)["NDCG@10"]
+        served = run.served(model, stars=False)
+        scores = ranking(served.score) if cold is None else cold.score(served, run.held_out)
+        return scores["NDCG@10"]
 
     recommender = run.trained(model, step, validate, stars=False, progress=progress)
+    on_fit = run.served(model, stars=False)
     if config.shrinkages:
-        on_fit = serve(model, run.graph.to("cpu"), run.maps, run.tables, run.base, name,
-                       stars=False)  # fmt: skip
-        shrinkages = choose_shrinkage(on_fit, train, seed + 1000, config.shrinkages)
+        shrinkages = recommend.choose_shrinkage(on_fit, train, seed + 1000, config.shrinkages)
         best = max(shrinkages, key=shrinkages.get)
         recommender = replace(recommender, shrinkage=best, shrinkages=shrinkages)
-    return recommender
+        on_fit = replace(on_fit, shrinkage=best)
+    return guarded(recommender, on_fit, config.fallback, cold, (train, run.fit_part), source, seed,
+                   stars=False)  # fmt: skip
 
 
 def train_stars(
@@ -305,9 +306,10 @@ def train_stars(
     name: str = "GraphSAGE (stars)",
     model_class: type[GraphSAGE] = GraphSAGE,
     progress: bool = False,
-) -> SageRecommender:
+) -> SageRecommender | Blend:
     """GraphSAGE for stars, a residual on the bias model (which answers for a movie or user the
-    graph knows nothing about), kept at its best validation RMSE; served on all of ``train``."""
+    graph knows nothing about), kept at its best validation RMSE; served on all of ``train``,
+    and blended with ``config.fallback`` if it names one (``recommend.guarded``)."""
     seed_everything(seed)
     run = _Run.of(train, source, settings, config, seed, cold, name, all_ids=False)
     model = run.model(model_class)
@@ -318,7 +320,10 @@ def train_stars(
             return -cold.score(run.served(model, stars=True), run.held_out)["RMSE"]
         return -metrics.rating_metrics(run.served(model, stars=True), run.valid_part)["RMSE"]
 
-    return run.trained(model, star_step, validate, stars=True, progress=progress)
+    recommender = run.trained(model, star_step, validate, stars=True, progress=progress)
+    on_fit = run.served(model, stars=True)
+    return guarded(recommender, on_fit, config.fallback, cold, (train, run.fit_part), source, seed,
+                   stars=True)  # fmt: skip
 
 
 def with_residuals(graph: HeteroData, base: BiasBaseline, ratings: pd.DataFrame) -> HeteroData:
@@ -332,25 +337,14 @@ def with_residuals(graph: HeteroData, base: BiasBaseline, ratings: pd.DataFrame)
     return graph
 
 
-def choose_shrinkage(
-    served: SageRecommender, train: pd.DataFrame, seed: int, shrinkages: tuple[float, ...]
-) -> dict[float, float]:
-    """Held-out new users' NDCG@10 (mean over 1 and 5 onboarding ratings) of each shrinkage."""
-    joining = [protocol.new_users_split(train, seed, k=k) for k in (1, 5)]
-    values = {}
-    for shrinkage in shrinkages:
-        shrunk = replace(served, shrinkage=shrinkage)
-        scores = [protocol.new_users(shrunk, part)["NDCG@10"] for part in joining]
-        values[shrinkage] = float(np.mean(scores))
-    return values
-
-
 # Cold-start practice, chosen on seed 42's held-out users and movies (notebook 07); at half the
 # learning rate the list weights did not move when perturbed, so they are not averaged.
 COLD_LISTS = replace(
     LISTS, recipe=NEW_MOVIE, practice=Practice(movies=0.2, users=1.0), lr=0.005, average=None
 )
-COLD_STARS = replace(STARS, recipe=NEW_MOVIE, practice=Practice(movies=0.5, users=0.5))
+COLD_STARS = replace(
+    STARS, recipe=NEW_MOVIE, practice=Practice(movies=0.5, users=0.5), fallback=recommend.bias_model
+)
 
 
 def _lists_and_stars(
@@ -388,13 +382,14 @@ def graphsage_final(train, source, settings, seed=42, progress=False) -> Both:
 
 
 def graphsage_cold_users(train, source, settings, seed=42, progress=False) -> Both:
-    """Notebook 07's GraphSAGE for new users: practised, and stopped on held-out new users."""
-    lists = replace(COLD_LISTS, shrinkages=SHRINKAGES)
+    """Notebook 07's GraphSAGE for new users: practised; stopped, shrunk and guarded held out."""
+    lists = replace(COLD_LISTS, shrinkages=SHRINKAGES, fallback=recommend.popularity)
     return _lists_and_stars(train, source, settings, seed, progress, "GraphSAGE (new users)",
                             lists=lists, stars=COLD_STARS, cold=NEW_USERS)  # fmt: skip
 
 
 def graphsage_cold_movies(train, source, settings, seed=42, progress=False) -> Both:
-    """Notebook 07's GraphSAGE for new movies: practised, and stopped on held-out new movies."""
+    """Notebook 07's GraphSAGE for new movies: practised; stopped and guarded held out."""
+    lists = replace(COLD_LISTS, fallback=recommend.genre_profile_with_recency)
     return _lists_and_stars(train, source, settings, seed, progress, "GraphSAGE (new movies)",
-                            lists=COLD_LISTS, stars=COLD_STARS, cold=NEW_MOVIES)  # fmt: skip
+                            lists=lists, stars=COLD_STARS, cold=NEW_MOVIES)  # fmt: skip

@@ -1,0 +1,128 @@
+"""A model blended with its fallback (``Blend``) and the share chosen on held-out data: never
+below the fallback where the fallback is better, the model alone where it is."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from helpers import baselines, protocol, recommend
+from helpers.metrics import top_k
+from helpers.recommend import Blend
+
+
+class Shifted(baselines.Baseline):
+    """The bias model's stars plus ``noise`` (a fixed draw per pair); lists: noise alone."""
+
+    name = "shifted"
+
+    def __init__(self, base: baselines.BiasBaseline, noise: float):
+        self.base, self.noise = base, noise
+
+    def _draw(self, users, movies):
+        return np.random.default_rng(users * 100_003 + movies).normal(size=len(users))
+
+    def predict(self, users, movies):
+        return self.base.predict(users, movies) + self.noise * self._draw(users, movies)
+
+    def score(self, users, movies):
+        return np.random.default_rng(0).normal(size=(len(users), len(movies)))
+
+
+class Oracle(baselines.Baseline):
+    """Knows the test ratings: the best a model can be."""
+
+    name = "oracle"
+
+    def __init__(self, test: pd.DataFrame, base: baselines.BiasBaseline):
+        self.known = test.set_index(["userId", "movieId"])["rating"]
+        self.base = base
+
+    def predict(self, users, movies):
+        found = self.known.reindex(pd.MultiIndex.from_arrays([users, movies]))
+        return found.fillna(pd.Series(self.base.predict(users, movies), found.index)).to_numpy()
+
+
+@pytest.fixture(scope="module")
+def split(course):
+    return protocol.new_users_split(course["ratings"], seed=42, k=5)
+
+
+def blend(model, rule, share: float) -> Blend:
+    return Blend(model, rule, {0: share}, pd.Series(dtype=float), "blend")
+
+
+def test_share_0_is_the_fallback_and_share_1_the_model(course, split):
+    rule = baselines.MostPopular().fit(split.train)
+    model = Shifted(baselines.BiasBaseline().fit(split.train), noise=0.5)
+    users, movies = np.array([1, 2, 3]), np.sort(course["ratings"]["movieId"].unique())[:500]
+    for share, alone in ((0.0, rule), (1.0, model)):
+        both = blend(model, rule, share)
+        np.testing.assert_allclose(
+            both.predict(users, movies[:3]), alone.predict(users, movies[:3])
+        )
+        ranked, expected = (
+            top_k(both.score(users, movies), 10),
+            top_k(alone.score(users, movies), 10),
+        )
+        np.testing.assert_array_equal(ranked, expected)
+
+
+def test_the_share_follows_the_users_count_of_ratings():
+    both = Blend(None, None, {1: 0.2, 5: 0.9}, pd.Series({7: 1, 8: 4, 9: 5, 10: 40}), "blend")
+    np.testing.assert_allclose(both.share(np.array([7, 8, 9, 10, 11])), [0.2, 0.2, 0.9, 0.9, 0.2])
+
+
+def test_a_worse_model_gets_share_0_and_a_better_one_share_1(split):
+    base = baselines.BiasBaseline().fit(split.train)
+    splits = {5: [split]}
+    noisy = recommend.choose_shares(Shifted(base, 2.0), base, splits, protocol.NEW_USERS, True)
+    assert noisy.shares == {5: 0.0}  # the noise only hurts: the fallback answers alone
+    assert noisy.values[5].idxmax() == 0.0
+    oracle = recommend.choose_shares(
+        Oracle(split.test, base), base, splits, protocol.NEW_USERS, True
+    )
+    assert oracle.shares == {5: 1.0} and oracle.values[5].idxmax() == 1.0
+
+
+def test_a_guarded_noisy_model_answers_as_its_fallback(course, split):
+    """``guarded`` end to end: held-out new users drawn from the train part, each bucket of
+    onboarding ratings chosen; a model that only adds noise keeps share 0 everywhere."""
+    base = baselines.BiasBaseline().fit(split.train)
+    noisy = Shifted(base, 2.0)
+    parts = split.train, protocol.new_users_split(split.train, 42 + 1000).train
+    guarded = recommend.guarded(
+        noisy, noisy, recommend.bias_model, protocol.NEW_USERS, parts, course["source"], 42, True
+    )
+    assert guarded.shares == {1: 0.0, 5: 0.0}
+    assert guarded.choices.columns.tolist() == ["1", "5"]
+    users, movies = split.test["userId"].to_numpy(), split.test["movieId"].to_numpy()
+    joined = guarded.fold_in(split.onboarding)
+    expected = base.fold_in(split.onboarding).predict(users, movies)
+    np.testing.assert_allclose(joined.predict(users, movies), expected)
+    with pytest.raises(ValueError, match="cold start"):
+        recommend.guarded(
+            noisy, noisy, recommend.bias_model, None, parts, course["source"], 42, True
+        )
+
+
+def test_a_share_within_the_noise_of_the_best_counts_as_good_as_the_best():
+    """The rule that keeps the lowest share: a gap smaller than one standard error of the paired
+    differences is noise (a few users), a steady gap over many users is not."""
+    draw = np.random.default_rng(0)
+    best = pd.Series(draw.normal(size=100))
+    noisy = best - 0.01 + pd.Series(draw.normal(scale=0.5, size=100))
+    steady = best - 0.01 + pd.Series(draw.normal(scale=0.001, size=100))
+    assert recommend.within_noise(noisy, best) and not recommend.within_noise(steady, best)
+    assert recommend.within_noise(best, best)
+
+
+def test_a_new_user_gets_the_share_of_their_onboarding_count(split):
+    base = baselines.BiasBaseline().fit(split.train)
+    both = Blend(Shifted(base, 1.0), base, {1: 0.0, 5: 1.0}, pd.Series(dtype=float), "blend")
+    two = split.onboarding.groupby("userId").head(2)  # every new user with 2 ratings: share 0
+    joined = both.fold_in(two)
+    users, movies = split.test["userId"].to_numpy(), split.test["movieId"].to_numpy()
+    np.testing.assert_allclose(
+        joined.predict(users, movies), base.fold_in(two).predict(users, movies)
+    )
+    assert (both.fold_in(split.onboarding).share(users) == 1.0).all()

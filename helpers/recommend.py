@@ -255,7 +255,8 @@ def guarded(
     """``served`` (trained on ``parts``' train part) blended with ``rule``, its lists or its
     ``stars``, the shares chosen (:func:`choose_shares`) with ``on_fit``, the same model served
     on the fit part (the train part less the ``cold`` start held out with ``seed + 1000``, as
-    training's early stopping did): never below the rule, held out. No rule: ``served``."""
+    training's early stopping did): on held-out data, never below the rule by more than its
+    noise. No rule: ``served``."""
     if rule is None:
         return served
     if cold is None:

@@ -222,10 +222,12 @@ def choose_shares(
     alone."""
     values, shares = {}, {}
     for low, parts in splits.items():
+        blend = Blend(model, fallback, {0: 1.0}, pd.Series(), "")
+        asked = [cold.asked(blend, part) for part in parts]  # folded in once, not per share
         users = {
             share: pd.concat(
-                [per_user(cold.asked(Blend(model, fallback, {0: share}, pd.Series(), ""), part),
-                          stars) for part in parts], ignore_index=True)
+                [per_user(a._replace(model=replace(a.model, shares={0: share})), stars)
+                 for a in asked], ignore_index=True)
             for share in SHARES
         }  # fmt: skip
         values[low] = {share: float(numbers.mean()) for share, numbers in users.items()}

@@ -127,8 +127,10 @@ def verdicts(results: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("claim") if rows else pd.DataFrame()
 
 
-# (model, its own fallback, metric, protocol labels): the guard of notebook 07, per bucket
+# (model, its own fallback, metric, protocol labels): the guards of notebooks 03 and 07, per
+# bucket (warm stars by the movie's train ratings, new users by their onboarding ratings)
 ONBOARDED = ("new-users-k1", "new-users", "new-users-k20")
+MOVIE_BUCKETS = ("warm-movies-0", "warm-movies-1-4", "warm-movies-5+")
 FALLBACKS = [
     (model + alone, rule, metric, labels)
     for alone in ("", "-alone")  # with its fallback blend, and without (seeds.without_fallback)
@@ -138,6 +140,9 @@ FALLBACKS = [
         ("graphsage-cold-movies", "genre-profile-year", "NDCG@10", ("new-movies",)),
         ("graphsage-cold-movies", "bias", "RMSE", ("new-movies",)),
     )
+] + [
+    (model, "bias", "RMSE", MOVIE_BUCKETS)
+    for model in ("graphsage", "graphsage-content", "graphsage-final", "gnn-rating")
 ]
 
 

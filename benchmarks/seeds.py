@@ -41,7 +41,7 @@ from helpers.models.graphsage import (  # noqa: E402
     train_lists,
     train_stars,
 )
-from helpers.recommend import Both  # noqa: E402
+from helpers.recommend import WARM_BUCKETS, Both  # noqa: E402
 from helpers.settings import Settings  # noqa: E402
 
 SEEDS = (42, 43, 44)
@@ -116,7 +116,7 @@ def score(
             model, stars = peers.build(name, train, seed), peers.PEERS[name] == "stars"
             return {"warm": metrics.evaluate(model, train, test, ratings=stars, ranking=not stars)}
         model = build(name, train, source, settings, seed)
-        return {"warm": metrics.evaluate(model, train, test)}
+        return {"warm": metrics.evaluate(model, train, test)} | by_movie_bucket(model, train, test)
     if protocol == "new-users":
         model = build(name, splits.new_users_split(ratings, seed).train, source, settings, seed)
         return {
@@ -131,6 +131,24 @@ def score(
         return {"new-movies": splits.new_movies(model.fit(parts.train), parts)}
     model = build(name, parts.train, source, settings, seed)
     return {"new-movies": splits.new_movies(model, parts)}
+
+
+def by_movie_bucket(model, train: pd.DataFrame, test: pd.DataFrame) -> dict[str, dict]:
+    """Warm RMSE by bucket of the movie's train ratings (``recommend.WARM_BUCKETS``), labelled
+    ``warm-movies-0``, ``warm-movies-1-4`` and ``warm-movies-5+``: where a star model is guarded
+    against the bias model."""
+    n = train["movieId"].value_counts().reindex(test["movieId"]).fillna(0).to_numpy()
+    predicted = model.predict(test["userId"].to_numpy(), test["movieId"].to_numpy())
+    edges = [*WARM_BUCKETS, float("inf")]
+    labels = {WARM_BUCKETS[-1]: f"{WARM_BUCKETS[-1]}+"}
+    rows = {}
+    for low, high in zip(edges, edges[1:], strict=False):
+        part = (n >= low) & (n < high)
+        label = labels.get(low, f"{low}" if high - low == 1 else f"{low}-{high - 1}")
+        if part.any():
+            rmse = metrics.rmse(predicted[part], test["rating"].to_numpy()[part])
+            rows[f"warm-movies-{label}"] = {"RMSE": rmse, "test ratings": int(part.sum())}
+    return rows
 
 
 def run(

@@ -155,6 +155,8 @@ class Ranking:
             ndcg = (hits * discount[: hits.shape[1]]).sum(1) / ideal[n - 1]
             columns = {f"NDCG@{k}": ndcg, f"Recall@{k}": hits.sum(1) / n, "shown": list(best)}
             parts.append(pd.DataFrame({"userId": users, **columns}))
+        if not parts:  # no test user with a relevant movie
+            return pd.DataFrame(columns=["userId", f"NDCG@{k}", f"Recall@{k}", "shown"])
         return pd.concat(parts, ignore_index=True)
 
     def __call__(self, score: Score, k: int = K, progress: bool = False) -> dict[str, float]:

@@ -74,8 +74,8 @@ def new_movies_split(ratings: pd.DataFrame, seed: int = SEED) -> Split:
 
 
 class Asked(NamedTuple):
-    """What a cold-start protocol asks of a model: the model as it answers (new users folded
-    in), the ratings it may read then (never listed back), the test part, the movies ranked."""
+    """What a protocol asks of a model: the model as it answers (new users folded in), the
+    ratings it may read then (never listed back), the test part, the movies ranked."""
 
     model: object
     known: pd.DataFrame
@@ -88,6 +88,11 @@ def new_users_asked(model, split: NewUsers) -> Asked:
     parts."""
     catalogue = np.unique(np.concatenate([part["movieId"].to_numpy() for part in split]))
     return Asked(model.fold_in(split.onboarding), split.onboarding, split.test, catalogue)
+
+
+def warm_asked(model, split: Split) -> Asked:
+    """The warm protocol: the test users rank every movie with a train rating."""
+    return Asked(model, split.train, split.test, np.sort(split.train["movieId"].unique()))
 
 
 def new_movies_asked(model, split: Split) -> Asked:

@@ -114,16 +114,20 @@ class Blend:
     name: str
     choices: pd.DataFrame | None = None  # held-out value of each share by bucket (stars: -MSE)
 
-    def share(self, users: np.ndarray) -> np.ndarray:
-        """The model's share for each user, by its number of ratings."""
+    def share(self, ids: np.ndarray) -> np.ndarray:
+        """The model's share for each id (of any shape), by its number of ratings."""
         lowest = np.array(sorted(self.shares))
-        n = self.counts.reindex(users).fillna(0).to_numpy()
+        n = self.counts.reindex(np.ravel(ids)).fillna(0).to_numpy().reshape(np.shape(ids))
         bucket = np.maximum(np.searchsorted(lowest, n, side="right") - 1, 0)
         return np.array([self.shares[low] for low in lowest])[bucket]
 
+    def pair_share(self, users: np.ndarray, movies: np.ndarray) -> np.ndarray:
+        """The model's share for each (user, movie) pair: the user's."""
+        return self.share(users)
+
     def predict(self, users: np.ndarray, movies: np.ndarray) -> np.ndarray:
         model, fallback = self.model.predict(users, movies), self.fallback.predict(users, movies)
-        s = self.share(users)
+        s = self.pair_share(users, movies)
         return s * model + (1 - s) * fallback
 
     def score(self, users: np.ndarray, movies: np.ndarray) -> np.ndarray:
@@ -137,7 +141,7 @@ class Blend:
                 spread > 0, spread, 1
             )
             standardised.append(np.nan_to_num(z, nan=0.0))  # an unscored movie: the row's mean
-        s = self.share(users)[:, None]
+        s = self.pair_share(users[:, None], movies[None, :])
         blended = s * standardised[0] + (1 - s) * standardised[1]
         return np.where(np.isneginf(model), -np.inf, blended)
 
@@ -151,10 +155,27 @@ class Blend:
         return self.model.movie_vectors(movies)
 
 
+@dataclass
+class MovieBlend(Blend):
+    """A :class:`Blend` whose share follows the movie's number of ratings, not the user's
+    (``counts``: ratings per movie): warm stars (notebook 03), where a movie no one rated in
+    train can lean on the bias model."""
+
+    def pair_share(self, users: np.ndarray, movies: np.ndarray) -> np.ndarray:
+        return self.share(movies)
+
+    def fold_in(self, ratings: pd.DataFrame) -> MovieBlend:
+        """Both folded in; each movie keeps the share of its train ratings."""
+        model, fallback = self.model.fold_in(ratings), self.fallback.fold_in(ratings)
+        return replace(self, model=model, fallback=fallback)
+
+
 SHRINKAGES = (0.0, 1.0, 2.0, 4.0, 8.0)  # pseudo-ratings of "the average user" (notebook 07)
 SHARES = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)  # the model's shares tried
 # New users: each bucket of onboarding ratings (its lowest count) and the counts it is tried at.
 ONBOARDING_TRIED = {1: (1, 2, 4), 5: (5, 10, 20)}
+# Warm: each bucket of a movie's (stars) or user's (lists) train ratings, by its lowest count.
+WARM_BUCKETS = (0, 1, 5)
 
 Fallback = Callable[[pd.DataFrame, MovieData], Recommender]
 
@@ -186,6 +207,18 @@ def held_out(cold: protocol.ColdStart, train: pd.DataFrame, seed: int) -> dict[i
     return {0: [cold.split(train, seed)]}
 
 
+def by_bucket(fit_part: pd.DataFrame, valid_part: pd.DataFrame, column: str) -> dict[int, list]:
+    """The validation part by bucket of :data:`WARM_BUCKETS`: how many fit-part ratings each
+    rating's ``column`` (movie or user) has. A bucket with no validation rating is left out."""
+    n = fit_part[column].value_counts().reindex(valid_part[column]).fillna(0).to_numpy()
+    bucket = np.searchsorted(WARM_BUCKETS, n, side="right") - 1
+    return {
+        low: [protocol.Split(fit_part, valid_part[bucket == i])]
+        for i, low in enumerate(WARM_BUCKETS)
+        if np.any(bucket == i)
+    }
+
+
 class Choice(NamedTuple):
     """Held-out values of every share (rows) in each bucket (columns), higher is better, and
     the share kept in each bucket."""
@@ -194,54 +227,59 @@ class Choice(NamedTuple):
     shares: dict[int, float]
 
 
-def per_user(asked: protocol.Asked, stars: bool) -> pd.Series:
-    """Each held-out user's number, higher is better: NDCG@10 of their list, or for ``stars``
-    minus the mean squared error of their predicted stars."""
-    model, test = asked.model, asked.test
-    if not stars:
-        ranking = Ranking(asked.known, test, asked.catalogue)
+def per_user(model: Recommender, asked: protocol.Asked, ranking: Ranking | None) -> pd.Series:
+    """Each held-out user's number, higher is better: NDCG@10 of their list on ``ranking``, or
+    without one (stars) minus the mean squared error of their predicted stars."""
+    if ranking is not None:
         return ranking.per_user(model.score).set_index("userId")["NDCG@10"]
+    test = asked.test
     predicted = clip(model.predict(test["userId"].to_numpy(), test["movieId"].to_numpy()))
     error = (predicted - test["rating"].to_numpy()) ** 2
     return -pd.Series(error).groupby(test["userId"].to_numpy()).mean()
 
 
 def choose_shares(
-    model: Recommender,
-    fallback: Recommender,
+    blend: Blend,
     splits: dict[int, list],
-    cold: protocol.ColdStart,
+    ask: Callable[..., protocol.Asked],
     stars: bool,
+    errors: float = 1.0,
 ) -> Choice:
-    """Each share of :data:`SHARES` blended and asked by the ``cold`` protocol on each bucket's
+    """Each share of :data:`SHARES` of ``blend`` asked by a protocol (``ask``) on each bucket's
     held-out ``splits``; per bucket the mean of the users' numbers (:func:`per_user`), and the
-    share kept: the lowest whose mean is within one standard error of the best's (the
-    differences paired by user and onboarding count, each pair counted as one draw, though a
-    user's pairs at K = 1, 2, 4 are alike: the error is somewhat too small). The model earns its
-    share by more than the noise of so few users; where it does not, the fallback answers
-    alone."""
+    share kept: the lowest whose mean is within ``errors`` standard errors of the best's (the
+    differences paired by user and split, each pair counted as one draw, though a new user's
+    pairs at K = 1, 2, 4 are alike: the error is somewhat too small). With one error, the model
+    earns its share by more than the noise of the few users a cold start holds out; where it
+    does not, the fallback answers alone. With none, the best share is kept. A bucket with no
+    user to judge by is left out."""
     values, shares = {}, {}
     for low, parts in splits.items():
-        blend = Blend(model, fallback, {0: 1.0}, pd.Series(), "")
-        asked = [cold.asked(blend, part) for part in parts]  # folded in once, not per share
+        asked = [ask(blend, part) for part in parts]  # folded in once, not per share
+        rankings = [None if stars else Ranking(a.known, a.test, a.catalogue) for a in asked]
         users = {
             share: pd.concat(
-                [per_user(a._replace(model=replace(a.model, shares={0: share})), stars)
-                 for a in asked], ignore_index=True)
+                [per_user(replace(a.model, shares={0: share}), a, ranking)
+                 for a, ranking in zip(asked, rankings, strict=True)], ignore_index=True)
             for share in SHARES
         }  # fmt: skip
+        if not len(users[SHARES[0]]):  # no held-out user to judge by (lists: none relevant)
+            continue
         values[low] = {share: float(numbers.mean()) for share, numbers in users.items()}
         best = users[max(values[low], key=values[low].get)]
-        shares[low] = next(share for share, numbers in users.items() if within_noise(numbers, best))
+        shares[low] = next(
+            share for share, numbers in users.items() if within_noise(numbers, best, errors)
+        )
     table = pd.DataFrame(values).rename_axis(index="model's share", columns="bucket")
     return Choice(table, shares)
 
 
-def within_noise(numbers: pd.Series, best: pd.Series) -> bool:
-    """Is the mean of ``numbers`` within one standard error of ``best``'s (paired row by row)?"""
+def within_noise(numbers: pd.Series, best: pd.Series, errors: float = 1.0) -> bool:
+    """Is the mean of ``numbers`` within ``errors`` standard errors of ``best``'s (paired row by
+    row)? With no error allowed: is it as good as the best?"""
     difference = numbers - best
     error = difference.std() / np.sqrt(len(difference)) if len(difference) > 1 else 0.0
-    return difference.mean() >= -error
+    return difference.mean() >= -errors * error
 
 
 def guarded(
@@ -249,26 +287,38 @@ def guarded(
     on_fit: Recommender,
     rule: Fallback | None,
     cold: protocol.ColdStart | None,
-    parts: tuple[pd.DataFrame, pd.DataFrame],
+    parts: tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame],
     source: MovieData,
     seed: int,
     stars: bool,
 ) -> Recommender:
     """``served`` (trained on ``parts``' train part) blended with ``rule``, its lists or its
     ``stars``, the shares chosen (:func:`choose_shares`) with ``on_fit``, the same model served
-    on the fit part (the train part less the ``cold`` start held out with ``seed + 1000``, as
-    training's early stopping did): on held-out data, never below the rule by more than its
-    noise. No rule: ``served``."""
+    on the fit part, where training's early stopping held out:
+
+    - a ``cold`` start (drawn with ``seed + 1000``): one share per bucket of the user's ratings
+      (:data:`ONBOARDING_TRIED`), or one for new movies;
+    - none (warm): the validation part, one share per bucket of :data:`WARM_BUCKETS` of the
+      movie's train ratings for stars (:class:`MovieBlend`), of the user's for lists; a bucket
+      with no validation user to judge by gets the rule alone. Most buckets hold thousands of
+      validation ratings (the movies with none in the fit part a few hundred): the best share
+      is kept.
+
+    On held-out data it is never below the rule by more than its noise. No rule: ``served``."""
     if rule is None:
         return served
+    train, fit_part, valid_part = parts
+    column, kind = ("movieId", MovieBlend) if stars and cold is None else ("userId", Blend)
     if cold is None:
-        raise ValueError("A fallback's share is chosen on a cold start: train with cold=...")
-    train, fit_part = parts
-    splits = held_out(cold, train, seed + 1000)
-    choice = choose_shares(on_fit, rule(fit_part, source), splits, cold, stars)
-    counts = train["userId"].value_counts()
-    shares, values = choice.shares, choice.values.rename(columns=str)
-    return Blend(served, rule(train, source), shares, counts, served.name, values)
+        splits, ask, buckets = by_bucket(fit_part, valid_part, column), protocol.warm_asked, None
+    else:
+        splits, ask = held_out(cold, train, seed + 1000), cold.asked
+        buckets = tuple(splits)
+    blend = kind(on_fit, rule(fit_part, source), {0: 1.0}, fit_part[column].value_counts(), "")
+    choice = choose_shares(blend, splits, ask, stars, errors=0.0 if cold is None else 1.0)
+    shares = {low: choice.shares.get(low, 0.0) for low in buckets or WARM_BUCKETS}
+    values, counts = choice.values.rename(columns=str), train[column].value_counts()
+    return kind(served, rule(train, source), shares, counts, served.name, values)
 
 
 def choose_shrinkage(

@@ -75,12 +75,11 @@ def test_the_share_follows_the_users_count_of_ratings():
 def test_a_worse_model_gets_share_0_and_a_better_one_share_1(split):
     base = baselines.BiasBaseline().fit(split.train)
     splits = {5: [split]}
-    noisy = recommend.choose_shares(Shifted(base, 2.0), base, splits, protocol.NEW_USERS, True)
+    ask = protocol.NEW_USERS.asked
+    noisy = recommend.choose_shares(blend(Shifted(base, 2.0), base, 1.0), splits, ask, True)
     assert noisy.shares == {5: 0.0}  # the noise only hurts: the fallback answers alone
     assert noisy.values[5].idxmax() == 0.0
-    oracle = recommend.choose_shares(
-        Oracle(split.test, base), base, splits, protocol.NEW_USERS, True
-    )
+    oracle = recommend.choose_shares(blend(Oracle(split.test, base), base, 1.0), splits, ask, True)
     assert oracle.shares == {5: 1.0} and oracle.values[5].idxmax() == 1.0
 
 
@@ -89,7 +88,7 @@ def test_a_guarded_noisy_model_answers_as_its_fallback(course, split):
     onboarding ratings chosen; a model that only adds noise keeps share 0 everywhere."""
     base = baselines.BiasBaseline().fit(split.train)
     noisy = Shifted(base, 2.0)
-    parts = split.train, protocol.new_users_split(split.train, 42 + 1000).train
+    parts = split.train, protocol.new_users_split(split.train, 42 + 1000).train, split.test[:0]
     guarded = recommend.guarded(
         noisy, noisy, recommend.bias_model, protocol.NEW_USERS, parts, course["source"], 42, True
     )
@@ -99,10 +98,42 @@ def test_a_guarded_noisy_model_answers_as_its_fallback(course, split):
     joined = guarded.fold_in(split.onboarding)
     expected = base.fold_in(split.onboarding).predict(users, movies)
     np.testing.assert_allclose(joined.predict(users, movies), expected)
-    with pytest.raises(ValueError, match="cold start"):
-        recommend.guarded(
-            noisy, noisy, recommend.bias_model, None, parts, course["source"], 42, True
-        )
+
+
+def test_warm_stars_are_guarded_per_bucket_of_the_movies_ratings(course):
+    """Warm (no cold start): the validation part by bucket of the movie's fit-part ratings; a
+    model that is noise on movies with fewer than 5 ratings and exact on the others keeps
+    share 0 below 5 ratings and 1 from 5 on, and a movie's share follows its train ratings."""
+    train, test = protocol.protocol_split(course["ratings"], seed=42)
+    fit_part, valid_part = protocol.validation_split(train, seed=42)
+    base = baselines.BiasBaseline().fit(fit_part)
+    rare = fit_part["movieId"].value_counts().reindex(valid_part["movieId"]).fillna(0) < 5
+    known = pd.concat([valid_part[~rare.to_numpy()], test])
+    model = Oracle(known, Shifted(base, 2.0))  # exact where it knows, else noisy
+    parts = train, fit_part, valid_part
+    guarded = recommend.guarded(model, model, recommend.bias_model, None, parts, course["source"],
+                                42, stars=True)  # fmt: skip
+    assert isinstance(guarded, recommend.MovieBlend)
+    assert guarded.shares == {0: 0.0, 1: 0.0, 5: 1.0}
+    assert guarded.choices.columns.tolist() == ["0", "1", "5"]
+    counts = train["movieId"].value_counts()
+    movies = np.array([counts.index[counts == 1][0], counts.index[counts >= 5][0], -1])
+    np.testing.assert_allclose(guarded.share(movies), [0.0, 1.0, 0.0])
+    pairs = (np.full(3, train["userId"].iloc[0]), movies)
+    expected = [guarded.fallback.predict(*pairs)[0], model.predict(*pairs)[1]]
+    np.testing.assert_allclose(guarded.predict(*pairs)[:2], expected)
+
+
+def test_a_bucket_without_validation_ratings_gets_the_fallback(course):
+    ratings = course["ratings"]
+    fit_part, valid_part = protocol.validation_split(ratings, seed=42)
+    seen = valid_part[valid_part["movieId"].isin(fit_part["movieId"])]
+    assert 0 not in recommend.by_bucket(fit_part, seen, "movieId")
+    oracle = Oracle(seen, baselines.BiasBaseline().fit(fit_part))
+    parts = ratings, fit_part, seen
+    guarded = recommend.guarded(oracle, oracle, recommend.bias_model, None, parts,
+                                course["source"], 42, stars=True)  # fmt: skip
+    assert guarded.shares[0] == 0.0 and guarded.shares[5] == 1.0
 
 
 def test_a_share_within_the_noise_of_the_best_counts_as_good_as_the_best():
@@ -126,3 +157,24 @@ def test_a_new_user_gets_the_share_of_their_onboarding_count(split):
         joined.predict(users, movies), base.fold_in(two).predict(users, movies)
     )
     assert (both.fold_in(split.onboarding).share(users) == 1.0).all()
+
+
+def test_warm_lists_leave_a_bucket_without_ranked_users_to_the_fallback(course):
+    """Warm lists (no cold start) by bucket of the user's ratings: a bucket whose validation
+    users have no relevant movie cannot judge a share, so it is left out and gets the rule."""
+    train, _ = protocol.protocol_split(course["ratings"], seed=42)
+    fit_part, valid_part = protocol.validation_split(train, seed=42)
+    disliked = valid_part[valid_part["rating"] < 4]  # nothing relevant to rank
+    base = baselines.MostPopular().fit(fit_part)
+    choice = recommend.choose_shares(
+        blend(base, base, 1.0),
+        {1: [protocol.Split(fit_part, disliked)]},
+        protocol.warm_asked,
+        stars=False,
+        errors=0.0,
+    )
+    assert choice.shares == {} and choice.values.empty
+    parts = train, fit_part, disliked
+    guarded = recommend.guarded(base, base, recommend.popularity, None, parts, course["source"],
+                                42, stars=False)  # fmt: skip
+    assert type(guarded) is Blend and guarded.shares == {0: 0.0, 1: 0.0, 5: 0.0}

@@ -84,3 +84,21 @@ def test_below_fallback_names_each_variant_where_a_model_is_worse_than_its_rule(
     stars = table.loc["graphsage-cold-movies vs bias (RMSE, new-movies)"]
     assert stars["below on"] == "seed-11" and stars["largest shortfall"] == "0.0100"
     assert lists["variants"] == 2  # the tie on seed 7 (0.10 each) is not below
+
+
+def test_warm_stars_are_scored_by_bucket_of_the_movies_train_ratings():
+    """``seeds.by_movie_bucket``: every test rating in one bucket (0, 1-4, 5+ train ratings of
+    its movie), each bucket's RMSE that of its ratings alone."""
+    ratings = _ratings()
+    train, test = ratings[:3_000], ratings[3_000:]
+
+    class Constant:
+        def predict(self, users, movies):
+            return np.full(len(users), 3.0)
+
+    rows = generalise.seeds.by_movie_bucket(Constant(), train, test)
+    assert set(rows) <= {"warm-movies-0", "warm-movies-1-4", "warm-movies-5+"}
+    assert sum(row["test ratings"] for row in rows.values()) == len(test)
+    n = train["movieId"].value_counts().reindex(test["movieId"]).fillna(0).to_numpy()
+    many = test["rating"].to_numpy()[n >= 5]
+    assert np.isclose(rows["warm-movies-5+"]["RMSE"], np.sqrt(np.mean((many - 3.0) ** 2)))

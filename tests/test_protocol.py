@@ -159,7 +159,7 @@ def test_a_model_with_temporal_user_features_folds_in_new_users(course, small_fo
         config=dataclasses.replace(STARS, recipe=features.temporal_features),
         seed=42,
     )
-    assert features.user_temporal in model.tables.recipe.user_blocks
+    assert features.user_temporal in model.model.tables.recipe.user_blocks  # guarded: a MovieBlend
     joined = model.fold_in(parts.onboarding)  # every user block, recomputed from the onboarding
     users = parts.onboarding["userId"].to_numpy()
     assert np.isfinite(joined.predict(users, parts.onboarding["movieId"].to_numpy())).all()

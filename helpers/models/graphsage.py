@@ -149,7 +149,9 @@ class SageConfig:
 
 
 LISTS = SageConfig()
-STARS = SageConfig(epochs=100, patience=10, check_every=1, average=None)
+STARS = SageConfig(
+    epochs=100, patience=10, check_every=1, average=None, fallback=recommend.bias_model
+)  # never below the bias model by bucket of the movie's ratings, on validation (notebook 03)
 
 
 @dataclass(kw_only=True)
@@ -208,6 +210,11 @@ class _Run:
         base = BiasBaseline().fit(fit_part)
         return cls(train, settings, config, name, all_ids, maps, fit_part, valid_part, held_out,
                    tables, graph, base)  # fmt: skip
+
+    @property
+    def parts(self) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+        """All train ratings, the part fitted on and the validation part."""
+        return self.train, self.fit_part, self.valid_part
 
     def model(self, model_class: type[GraphSAGE]) -> GraphSAGE:
         widths = [t.raw.shape[1] if t else 0 for t in (self.tables.users, self.tables.movies)]
@@ -291,7 +298,7 @@ def train_lists(
         best = max(shrinkages, key=shrinkages.get)
         recommender = replace(recommender, shrinkage=best, shrinkages=shrinkages)
         on_fit = replace(on_fit, shrinkage=best)
-    return guarded(recommender, on_fit, config.fallback, cold, (train, run.fit_part), source, seed,
+    return guarded(recommender, on_fit, config.fallback, cold, run.parts, source, seed,
                    stars=False)  # fmt: skip
 
 
@@ -322,7 +329,7 @@ def train_stars(
 
     recommender = run.trained(model, star_step, validate, stars=True, progress=progress)
     on_fit = run.served(model, stars=True)
-    return guarded(recommender, on_fit, config.fallback, cold, (train, run.fit_part), source, seed,
+    return guarded(recommender, on_fit, config.fallback, cold, run.parts, source, seed,
                    stars=True)  # fmt: skip
 
 
@@ -342,9 +349,7 @@ def with_residuals(graph: HeteroData, base: BiasBaseline, ratings: pd.DataFrame)
 COLD_LISTS = replace(
     LISTS, recipe=NEW_MOVIE, practice=Practice(movies=0.2, users=1.0), lr=0.005, average=None
 )
-COLD_STARS = replace(
-    STARS, recipe=NEW_MOVIE, practice=Practice(movies=0.5, users=0.5), fallback=recommend.bias_model
-)
+COLD_STARS = replace(STARS, recipe=NEW_MOVIE, practice=Practice(movies=0.5, users=0.5))
 
 
 def _lists_and_stars(

@@ -35,9 +35,9 @@ from helpers import protocol as splits  # noqa: E402 (``protocol`` names a proto
 from helpers.baselines import GenreProfile, GraphFilter  # noqa: E402
 from helpers.models import MODELS  # noqa: E402
 from helpers.models.graphsage import (  # noqa: E402
-    COLD_LISTS,
     COLD_STARS,
-    SHRINKAGES,
+    NEW_MOVIE_LISTS,
+    NEW_USER_LISTS,
     train_lists,
     train_stars,
 )
@@ -76,9 +76,11 @@ DEFAULTS = {
 def without_fallback(name: str, train: pd.DataFrame, source, settings, seed: int) -> Both:
     """Notebook 07's cold-start model ``name`` (less its ``-alone`` suffix) without its fallback
     blend, trained exactly as the kit's otherwise: what the blend is measured against."""
-    cold = splits.NEW_USERS if name.startswith("graphsage-cold-users") else splits.NEW_MOVIES
-    lists = replace(COLD_LISTS, shrinkages=SHRINKAGES if cold == splits.NEW_USERS else ())
-    stars = replace(COLD_STARS, fallback=None)
+    users = name.startswith("graphsage-cold-users")
+    cold, lists = (
+        (splits.NEW_USERS, NEW_USER_LISTS) if users else (splits.NEW_MOVIES, NEW_MOVIE_LISTS)
+    )
+    lists, stars = replace(lists, fallback=None), replace(COLD_STARS, fallback=None)
     return Both(
         train_lists(train, source, settings, config=lists, seed=seed, cold=cold),
         train_stars(train, source, settings, config=stars, seed=seed, cold=cold),

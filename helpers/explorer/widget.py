@@ -135,7 +135,7 @@ class Explorer:
     ``model`` serves the data set's users (scored once), ``you_model`` folds in your ratings."""
 
     def __init__(self, model, you_model, train: pd.DataFrame, movies: pd.DataFrame):
-        self.model, self.you_model = model, you_model
+        self.you_model = you_model
         self.catalogue = catalogue = Catalogue.of(movies, train)
         ids, self.rated = catalogue.movie_ids, Rated.of(train, catalogue.movie_ids)
 

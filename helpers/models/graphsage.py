@@ -350,6 +350,8 @@ COLD_LISTS = replace(
     LISTS, recipe=NEW_MOVIE, practice=Practice(movies=0.2, users=1.0), lr=0.005, average=None
 )
 COLD_STARS = replace(STARS, recipe=NEW_MOVIE, practice=Practice(movies=0.5, users=0.5))
+NEW_USER_LISTS = replace(COLD_LISTS, shrinkages=SHRINKAGES, fallback=recommend.popularity)
+NEW_MOVIE_LISTS = replace(COLD_LISTS, fallback=recommend.genre_profile_with_recency)
 
 
 def _lists_and_stars(
@@ -388,13 +390,11 @@ def graphsage_final(train, source, settings, seed=42, progress=False) -> Both:
 
 def graphsage_cold_users(train, source, settings, seed=42, progress=False) -> Both:
     """Notebook 07's GraphSAGE for new users: practised; stopped, shrunk and guarded held out."""
-    lists = replace(COLD_LISTS, shrinkages=SHRINKAGES, fallback=recommend.popularity)
     return _lists_and_stars(train, source, settings, seed, progress, "GraphSAGE (new users)",
-                            lists=lists, stars=COLD_STARS, cold=NEW_USERS)  # fmt: skip
+                            lists=NEW_USER_LISTS, stars=COLD_STARS, cold=NEW_USERS)  # fmt: skip
 
 
 def graphsage_cold_movies(train, source, settings, seed=42, progress=False) -> Both:
     """Notebook 07's GraphSAGE for new movies: practised; stopped and guarded held out."""
-    lists = replace(COLD_LISTS, fallback=recommend.genre_profile_with_recency)
     return _lists_and_stars(train, source, settings, seed, progress, "GraphSAGE (new movies)",
-                            lists=lists, stars=COLD_STARS, cold=NEW_MOVIES)  # fmt: skip
+                            lists=NEW_MOVIE_LISTS, stars=COLD_STARS, cold=NEW_MOVIES)  # fmt: skip

@@ -146,7 +146,7 @@ GLOSSARY = [
     "RMSE", "MAE", "NDCG@10", "Recall@10", "Coverage", "Relevant", "Liked", "Warm split",
     "Train, fit, validation and test parts", "Cold start", "Fold-in", "Bucket",
     "Message passing", "GraphSAGE", "LightGCN", "EASE", "SVD", "SVD++", "Bias model", "myFM",
-    "iALS", "Embedding", "Softmax loss", "Leakage", "Graph filter", "Paired difference",
+    "iALS", "Embedding", "Softmax loss", "Leakage", "Graph filter", "Paired difference", "Fallback",
 ]  # fmt: skip
 
 

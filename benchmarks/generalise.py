@@ -131,19 +131,33 @@ def verdicts(results: pd.DataFrame) -> pd.DataFrame:
 # bucket (warm stars by the movie's train ratings, new users by their onboarding ratings)
 ONBOARDED = ("new-users-k1", "new-users", "new-users-k20")
 MOVIE_BUCKETS = ("warm-movies-0", "warm-movies-1-4", "warm-movies-5+")
-FALLBACKS = [
-    (model + alone, rule, metric, labels)
-    for alone in ("", "-alone")  # with its fallback blend, and without (seeds.without_fallback)
-    for model, rule, metric, labels in (
-        ("graphsage-cold-users", "most-popular", "NDCG@10", ONBOARDED),
-        ("graphsage-cold-users", "bias", "RMSE", ONBOARDED),
-        ("graphsage-cold-movies", "genre-profile-year", "NDCG@10", ("new-movies",)),
-        ("graphsage-cold-movies", "bias", "RMSE", ("new-movies",)),
-    )
-] + [
-    (model, "bias", "RMSE", MOVIE_BUCKETS)
-    for model in ("graphsage", "graphsage-content", "graphsage-final", "gnn-rating")
-]
+USER_BUCKETS = ("warm-users-1-4", "warm-users-5+")
+FALLBACKS = (
+    [
+        (model + alone, rule, metric, labels)
+        for alone in ("", "-alone")  # with its fallback blend, and without (seeds.without_fallback)
+        for model, rule, metric, labels in (
+            ("graphsage-cold-users", "most-popular", "NDCG@10", ONBOARDED),
+            ("graphsage-cold-users", "bias", "RMSE", ONBOARDED),
+            ("graphsage-cold-movies", "genre-profile-year", "NDCG@10", ("new-movies",)),
+            ("graphsage-cold-movies", "bias", "RMSE", ("new-movies",)),
+        )
+    ]
+    + [
+        (model, "bias", "RMSE", MOVIE_BUCKETS)
+        for model in ("graphsage", "graphsage-content", "graphsage-final", "gnn-rating")
+    ]
+    + [
+        (model, "most-popular", "NDCG@10", USER_BUCKETS)  # not blended: measured only
+        for model in (
+            "graphsage",
+            "graphsage-content",
+            "graphsage-final",
+            "gnn-ranking",
+            "lightgcn",
+        )
+    ]
+)
 
 
 def below_fallback(results: pd.DataFrame) -> pd.DataFrame:

@@ -26,6 +26,7 @@ import argparse  # noqa: E402
 import time  # noqa: E402
 from dataclasses import replace  # noqa: E402
 
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from tqdm.auto import tqdm  # noqa: E402
 
@@ -118,7 +119,8 @@ def score(
             model, stars = peers.build(name, train, seed), peers.PEERS[name] == "stars"
             return {"warm": metrics.evaluate(model, train, test, ratings=stars, ranking=not stars)}
         model = build(name, train, source, settings, seed)
-        return {"warm": metrics.evaluate(model, train, test)} | by_movie_bucket(model, train, test)
+        buckets = by_movie_bucket(model, train, test) | by_user_bucket(model, train, test)
+        return {"warm": metrics.evaluate(model, train, test)} | buckets
     if protocol == "new-users":
         model = build(name, splits.new_users_split(ratings, seed).train, source, settings, seed)
         return {
@@ -135,22 +137,39 @@ def score(
     return {"new-movies": splits.new_movies(model, parts)}
 
 
-def by_movie_bucket(model, train: pd.DataFrame, test: pd.DataFrame) -> dict[str, dict]:
-    """Warm RMSE by bucket of the movie's train ratings (``recommend.WARM_BUCKETS``), labelled
-    ``warm-movies-0``, ``warm-movies-1-4`` and ``warm-movies-5+``: where a star model is guarded
-    against the bias model."""
-    n = train["movieId"].value_counts().reindex(test["movieId"]).fillna(0).to_numpy()
-    predicted = model.predict(test["userId"].to_numpy(), test["movieId"].to_numpy())
+def _warm_buckets(train: pd.DataFrame, ids: pd.Series, column: str) -> dict[str, np.ndarray]:
+    """Each bucket of ``recommend.WARM_BUCKETS`` (labelled 0, 1-4, 5+) of ``ids``' train
+    ratings in ``column``: a mask over ``ids``, for the buckets that hold any."""
+    n = train[column].value_counts().reindex(ids).fillna(0).to_numpy()
     edges = [*WARM_BUCKETS, float("inf")]
-    labels = {WARM_BUCKETS[-1]: f"{WARM_BUCKETS[-1]}+"}
-    rows = {}
-    for low, high in zip(edges, edges[1:], strict=False):
-        part = (n >= low) & (n < high)
-        label = labels.get(low, f"{low}" if high - low == 1 else f"{low}-{high - 1}")
-        if part.any():
-            rmse = metrics.rmse(predicted[part], test["rating"].to_numpy()[part])
-            rows[f"warm-movies-{label}"] = {"RMSE": rmse, "test ratings": int(part.sum())}
-    return rows
+    labels = ["0", "1-4", "5+"]
+    pairs = zip(labels, edges[:-1], edges[1:], strict=True)
+    masks = {label: (n >= low) & (n < high) for label, low, high in pairs}
+    return {label: mask for label, mask in masks.items() if mask.any()}
+
+
+def by_movie_bucket(model, train: pd.DataFrame, test: pd.DataFrame) -> dict[str, dict]:
+    """Warm RMSE by bucket of the movie's train ratings, labelled ``warm-movies-0``, ``-1-4``
+    and ``-5+``: where a star model is guarded against the bias model."""
+    predicted = model.predict(test["userId"].to_numpy(), test["movieId"].to_numpy())
+    actual = test["rating"].to_numpy()
+    return {
+        f"warm-movies-{label}": {"RMSE": metrics.rmse(predicted[part], actual[part]),
+                                 "test ratings": int(part.sum())}
+        for label, part in _warm_buckets(train, test["movieId"], "movieId").items()
+    }  # fmt: skip
+
+
+def by_user_bucket(model, train: pd.DataFrame, test: pd.DataFrame) -> dict[str, dict]:
+    """Warm NDCG@10 by bucket of the user's train ratings, labelled ``warm-users-1-4`` and
+    ``-5+`` (the mean over the bucket's ranked users): where a list model must not fall below
+    popularity."""
+    users = metrics.Ranking(train, test).per_user(model.score)
+    return {
+        f"warm-users-{label}": {"NDCG@10": float(users.loc[part, "NDCG@10"].mean()),
+                                "ranked users": int(part.sum())}
+        for label, part in _warm_buckets(train, users["userId"], "userId").items()
+    }  # fmt: skip
 
 
 def run(

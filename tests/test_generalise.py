@@ -102,3 +102,20 @@ def test_warm_stars_are_scored_by_bucket_of_the_movies_train_ratings():
     n = train["movieId"].value_counts().reindex(test["movieId"]).fillna(0).to_numpy()
     many = test["rating"].to_numpy()[n >= 5]
     assert np.isclose(rows["warm-movies-5+"]["RMSE"], np.sqrt(np.mean((many - 3.0) ** 2)))
+
+
+def test_warm_lists_are_scored_by_bucket_of_the_users_train_ratings():
+    """``seeds.by_user_bucket``: every ranked user in one bucket of its train ratings, each
+    bucket's NDCG@10 the mean over its users alone."""
+    from helpers import baselines, metrics
+
+    ratings = _ratings()
+    train, test = ratings[:3_000], ratings[3_000:]
+    train = train[~((train["userId"] == 1) & (train.index % 2 == 0))]  # a user with few ratings
+    popular = baselines.MostPopular().fit(train)
+    rows = generalise.seeds.by_user_bucket(popular, train, test)
+    users = metrics.Ranking(train, test).per_user(popular.score)
+    assert sum(row["ranked users"] for row in rows.values()) == len(users)
+    n = train["userId"].value_counts().reindex(users["userId"]).fillna(0).to_numpy()
+    many = users.loc[n >= 5, "NDCG@10"].mean()
+    assert np.isclose(rows["warm-users-5+"]["NDCG@10"], many)

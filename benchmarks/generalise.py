@@ -128,10 +128,11 @@ def verdicts(results: pd.DataFrame) -> pd.DataFrame:
 
 
 # (model, its own fallback, metric, protocol labels): the guards of notebooks 03 and 07, per
-# bucket (warm stars by the movie's train ratings, new users by their onboarding ratings)
+# bucket (warm stars by the movie's train ratings, new users by their onboarding ratings), and
+# warm lists by the user's train ratings (measured only: not blended yet)
 ONBOARDED = ("new-users-k1", "new-users", "new-users-k20")
 MOVIE_BUCKETS = ("warm-movies-0", "warm-movies-1-4", "warm-movies-5+")
-USER_BUCKETS = ("warm-users-1-4", "warm-users-5+")
+USER_BUCKETS = ("warm-users-0", "warm-users-1-4", "warm-users-5+")
 FALLBACKS = (
     [
         (model + alone, rule, metric, labels)

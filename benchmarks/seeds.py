@@ -161,8 +161,8 @@ def by_movie_bucket(model, train: pd.DataFrame, test: pd.DataFrame) -> dict[str,
 
 
 def by_user_bucket(model, train: pd.DataFrame, test: pd.DataFrame) -> dict[str, dict]:
-    """Warm NDCG@10 by bucket of the user's train ratings, labelled ``warm-users-1-4`` and
-    ``-5+`` (the mean over the bucket's ranked users): where a list model must not fall below
+    """Warm NDCG@10 by bucket of the user's train ratings, labelled ``warm-users-0``, ``-1-4``
+    and ``-5+`` (the mean over the bucket's ranked users): where a list model must not fall below
     popularity."""
     users = metrics.Ranking(train, test).per_user(model.score)
     return {

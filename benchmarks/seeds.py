@@ -26,7 +26,6 @@ import argparse  # noqa: E402
 import time  # noqa: E402
 from dataclasses import replace  # noqa: E402
 
-import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from tqdm.auto import tqdm  # noqa: E402
 
@@ -42,7 +41,7 @@ from helpers.models.graphsage import (  # noqa: E402
     train_lists,
     train_stars,
 )
-from helpers.recommend import WARM_BUCKETS, Both  # noqa: E402
+from helpers.recommend import Both, by_bucket  # noqa: E402
 from helpers.settings import Settings  # noqa: E402
 
 SEEDS = (42, 43, 44)
@@ -137,39 +136,36 @@ def score(
     return {"new-movies": splits.new_movies(model, parts)}
 
 
-def _warm_buckets(train: pd.DataFrame, ids: pd.Series, column: str) -> dict[str, np.ndarray]:
-    """Each bucket of ``recommend.WARM_BUCKETS`` (labelled 0, 1-4, 5+) of ``ids``' train
-    ratings in ``column``: a mask over ``ids``, for the buckets that hold any."""
-    n = train[column].value_counts().reindex(ids).fillna(0).to_numpy()
-    edges = [*WARM_BUCKETS, float("inf")]
-    labels = ["0", "1-4", "5+"]
-    pairs = zip(labels, edges[:-1], edges[1:], strict=True)
-    masks = {label: (n >= low) & (n < high) for label, low, high in pairs}
-    return {label: mask for label, mask in masks.items() if mask.any()}
+LABELS = {0: "0", 1: "1-4", 5: "5+"}  # each bucket of recommend.WARM_BUCKETS, by its lowest count
 
 
 def by_movie_bucket(model, train: pd.DataFrame, test: pd.DataFrame) -> dict[str, dict]:
-    """Warm RMSE by bucket of the movie's train ratings, labelled ``warm-movies-0``, ``-1-4``
-    and ``-5+``: where a star model is guarded against the bias model."""
-    predicted = model.predict(test["userId"].to_numpy(), test["movieId"].to_numpy())
-    actual = test["rating"].to_numpy()
-    return {
-        f"warm-movies-{label}": {"RMSE": metrics.rmse(predicted[part], actual[part]),
-                                 "test ratings": int(part.sum())}
-        for label, part in _warm_buckets(train, test["movieId"], "movieId").items()
-    }  # fmt: skip
+    """Warm RMSE by bucket of the movie's train ratings (``recommend.by_bucket``), labelled
+    ``warm-movies-0``, ``-1-4`` and ``-5+``: where a star model is guarded against the bias
+    model."""
+    rows = {}
+    for low, [split] in by_bucket(train, test, "movieId").items():
+        part = split.test
+        predicted = model.predict(part["userId"].to_numpy(), part["movieId"].to_numpy())
+        rmse = metrics.rmse(predicted, part["rating"].to_numpy())
+        rows[f"warm-movies-{LABELS[low]}"] = {"RMSE": rmse, "test ratings": len(part)}
+    return rows
 
 
 def by_user_bucket(model, train: pd.DataFrame, test: pd.DataFrame) -> dict[str, dict]:
-    """Warm NDCG@10 by bucket of the user's train ratings, labelled ``warm-users-0``, ``-1-4``
-    and ``-5+`` (the mean over the bucket's ranked users): where a list model must not fall below
-    popularity."""
-    users = metrics.Ranking(train, test).per_user(model.score)
-    return {
-        f"warm-users-{label}": {"NDCG@10": float(users.loc[part, "NDCG@10"].mean()),
-                                "ranked users": int(part.sum())}
-        for label, part in _warm_buckets(train, users["userId"], "userId").items()
-    }  # fmt: skip
+    """Warm NDCG@10 by bucket of the user's train ratings (``recommend.by_bucket``), labelled
+    ``warm-users-0``, ``-1-4`` and ``-5+`` (the mean over the bucket's ranked users): where a
+    list model must not fall below popularity."""
+    rows = {}
+    for low, [split] in by_bucket(train, test, "userId").items():
+        ranking = metrics.Ranking(train, split.test)
+        if len(ranking.users):
+            ndcg = ranking(model.score)["NDCG@10"]
+            rows[f"warm-users-{LABELS[low]}"] = {
+                "NDCG@10": ndcg,
+                "ranked users": len(ranking.users),
+            }
+    return rows
 
 
 def run(

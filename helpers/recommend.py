@@ -308,15 +308,16 @@ def guarded(
     if rule is None:
         return served
     train, fit_part, valid_part = parts
-    column, kind = ("movieId", MovieBlend) if stars and cold is None else ("userId", Blend)
-    if cold is None:
-        splits, ask, buckets = by_bucket(fit_part, valid_part, column), protocol.warm_asked, None
+    if cold is None:  # warm: the best share, per bucket of the movie's (stars) or user's ratings
+        column, kind = ("movieId", MovieBlend) if stars else ("userId", Blend)
+        splits, buckets = by_bucket(fit_part, valid_part, column), WARM_BUCKETS
+        ask, errors = protocol.warm_asked, 0.0
     else:
-        splits, ask = held_out(cold, train, seed + 1000), cold.asked
-        buckets = tuple(splits)
-    blend = kind(on_fit, rule(fit_part, source), {0: 1.0}, fit_part[column].value_counts(), "")
-    choice = choose_shares(blend, splits, ask, stars, errors=0.0 if cold is None else 1.0)
-    shares = {low: choice.shares.get(low, 0.0) for low in buckets or WARM_BUCKETS}
+        column, kind, splits = "userId", Blend, held_out(cold, train, seed + 1000)
+        buckets, ask, errors = tuple(splits), cold.asked, 1.0
+    blend = kind(on_fit, rule(fit_part, source), {0: 1.0}, pd.Series(dtype=float), "")  # 1 bucket
+    choice = choose_shares(blend, splits, ask, stars, errors)
+    shares = {low: choice.shares.get(low, 0.0) for low in buckets}
     values, counts = choice.values.rename(columns=str), train[column].value_counts()
     return kind(served, rule(train, source), shares, counts, served.name, values)
 

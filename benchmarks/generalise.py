@@ -177,10 +177,11 @@ def below_fallback(results: pd.DataFrame) -> pd.DataFrame:
                 {
                     "model vs its fallback": f"{model} vs {rule} ({metric}, {label})",
                     "variants": len(worse), "below on": ", ".join(worse.index[worse > 0]) or "none",
-                    "largest shortfall": f"{max(worse.max(), 0.0):.4f}",
+                    "largest shortfall": f"{max(0.0, worse.max()):.4f}",
                 }
             )  # fmt: skip
-    return pd.DataFrame(rows).set_index("model vs its fallback")
+    columns = ["model vs its fallback", "variants", "below on", "largest shortfall"]
+    return pd.DataFrame(rows, columns=columns).set_index("model vs its fallback")
 
 
 def report(results: pd.DataFrame) -> None:

@@ -186,7 +186,7 @@ def bias_model(train: pd.DataFrame, source: MovieData) -> baselines.BiasBaseline
 
 
 def popularity(train: pd.DataFrame, source: MovieData) -> baselines.MostPopular:
-    """New users' lists: the most-rated movies."""
+    """Lists, warm users' and new users': the most-rated movies."""
     return baselines.MostPopular().fit(train)
 
 

@@ -178,3 +178,39 @@ def test_warm_lists_leave_a_bucket_without_ranked_users_to_the_fallback(course):
     guarded = recommend.guarded(base, base, recommend.popularity, None, parts, course["source"],
                                 42, stars=False)  # fmt: skip
     assert type(guarded) is Blend and guarded.shares == {0: 0.0, 1: 0.0, 5: 0.0}
+
+
+class ListOracle(baselines.Baseline):
+    """Lists: the movies each user liked in ``known`` first, the rest in a fixed random order."""
+
+    name = "list oracle"
+
+    def __init__(self, known: pd.DataFrame):
+        liked = known[known["rating"] >= 4]
+        self.liked = liked["userId"].to_numpy() * 10**7 + liked["movieId"].to_numpy()
+
+    def score(self, users, movies):
+        noise = np.random.default_rng(0).normal(scale=0.1, size=(len(users), len(movies)))
+        return noise + np.isin(users[:, None] * 10**7 + movies[None, :], self.liked)
+
+
+def test_warm_lists_keep_the_better_of_the_model_and_most_popular(course):
+    """Warm lists (``LISTS`` names most popular): by validation NDCG@10, a model that knows what
+    each user likes keeps share 1, a model of noise share 0, so it lists what most popular lists."""
+    train, test = protocol.protocol_split(course["ratings"], seed=42)
+    fit_part, valid_part = protocol.validation_split(train, seed=42)
+    parts, source = (train, fit_part, valid_part), course["source"]
+    rule = recommend.popularity(train, source)
+    oracle = ListOracle(pd.concat([valid_part, test]))
+    noise = Shifted(baselines.BiasBaseline().fit(train), noise=1.0)
+    kept = {}
+    for name, model in (("oracle", oracle), ("noise", noise)):
+        guarded = recommend.guarded(model, model, recommend.popularity, None, parts, source, 42,
+                                    stars=False)  # fmt: skip
+        kept[name] = guarded.shares[5]
+        if name == "noise":
+            users, movies = test["userId"].unique()[:20], np.sort(train["movieId"].unique())
+            np.testing.assert_array_equal(
+                top_k(guarded.score(users, movies), 10), top_k(rule.score(users, movies), 10)
+            )
+    assert kept == {"oracle": 1.0, "noise": 0.0}

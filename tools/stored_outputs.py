@@ -87,11 +87,13 @@ CELLS: dict[tuple[str, str], Tolerance] = {
     ("02_graph_and_graphsage", "c20"): APPROX_COUNTS,  # kept: the epoch early stopping kept
     ("02_graph_and_graphsage", "c26"): APPROX_COUNTS,  # kept: distinct movies in 100 lists
     ("02_graph_and_graphsage", "c32"): APPROX_COUNTS,  # the kept epoch 290 -> 295
-    ("02_graph_and_graphsage", "c34"): APPROX_COUNTS,  # 224 -> 221 distinct movies
+    ("02_graph_and_graphsage", "c34"): Tolerance(counts=0.09),  # AMD 224, Intel 211 distinct movies
+    ("02_graph_and_graphsage", "c42"): Tolerance(absolute=0.005),  # AMD, Intel Recall 0.269, 0.266
     ("02_graph_and_graphsage", "c40"): TOP_TITLES,  # user 1's top 10, reordered, every line back
     ("03_rich_features", "c20"): Tolerance(absolute=0.006),  # ids' Recall@10 0.269 -> 0.273
     ("03_rich_features", "c23"): Tolerance(absolute=0.008),  # a bucket's NDCG 0.168 -> 0.173
     ("03_rich_features", "c25"): Tolerance(absolute=0.008),  # the same buckets
+    ("03_rich_features", "c26-guard-lists-code"): Tolerance(absolute=0.006),  # kept: c20's models
     ("03_rich_features", "c27"): TOP_TITLES,  # user 414's top 5, reordered, every line back
     ("04_tag_genome", "c13"): Tolerance(absolute=0.005),  # NDCG@10 0.274 -> 0.271
     ("04_tag_genome", "c14"): Tolerance(absolute=0.008),  # a bucket's NDCG 0.373 -> 0.378

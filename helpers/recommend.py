@@ -248,19 +248,19 @@ def choose_shares(
     """Each share of :data:`SHARES` of ``blend`` asked by a protocol (``ask``) on each bucket's
     held-out ``splits``; per bucket the mean of the users' numbers (:func:`per_user`), and the
     share kept: the lowest whose mean is within ``errors`` standard errors of the best's (the
-    differences paired by user and split, each pair counted as one draw, though a new user's
-    pairs at K = 1, 2, 4 are alike: the error is somewhat too small). With one error, the model
-    earns its share by more than the noise of the few users a cold start holds out; where it
-    does not, the fallback answers alone. With none, the best share is kept. A bucket with no
+    differences paired by user, each user's numbers averaged over the splits first: a new
+    user's answers at K = 1, 2 and 4 are alike, so they count as one draw). With one error, the
+    model earns its share by more than the noise of the few users a cold start holds out; where
+    it does not, the fallback answers alone. With none, the best share is kept. A bucket with no
     user to judge by is left out."""
     values, shares = {}, {}
     for low, parts in splits.items():
         asked = [ask(blend, part) for part in parts]  # folded in once, not per share
         rankings = [None if stars else Ranking(a.known, a.test, a.catalogue) for a in asked]
-        users = {
+        users = {  # each user's mean over the splits: one draw per user
             share: pd.concat(
                 [per_user(replace(a.model, shares={0: share}), a, ranking)
-                 for a, ranking in zip(asked, rankings, strict=True)], ignore_index=True)
+                 for a, ranking in zip(asked, rankings, strict=True)]).groupby(level=0).mean()
             for share in SHARES
         }  # fmt: skip
         if not len(users[SHARES[0]]):  # no held-out user to judge by (lists: none relevant)

@@ -214,3 +214,36 @@ def test_warm_lists_keep_the_better_of_the_model_and_most_popular(course):
                 top_k(guarded.score(users, movies), 10), top_k(rule.score(users, movies), 10)
             )
     assert kept == {"oracle": 1.0, "noise": 0.0}
+    from helpers.models.graphsage import COLD_LISTS, LISTS  # the kit's warm lists are guarded
+
+    assert LISTS.fallback is recommend.popularity and COLD_LISTS.fallback is None
+
+
+class Offset(baselines.Baseline):
+    """Stars: 3 plus a fixed offset per user (0 for a user it does not know)."""
+
+    name = "offset"
+
+    def __init__(self, offsets: pd.Series):
+        self.offsets = offsets
+
+    def predict(self, users, movies):
+        return 3.0 + self.offsets.reindex(users).fillna(0.0).to_numpy()
+
+
+def test_a_user_asked_in_several_splits_counts_once():
+    """New users are asked at K = 1, 2 and 4 onboarding ratings, and their answers are alike: a
+    user asked three times is one draw, not three. 50 users, 30 of whom the model gets right and
+    20 wrong: the best share (0.2) beats the fallback by less than one standard error over 50
+    users, not over 150 draws, so the fallback alone is kept however often they are asked."""
+    users = np.arange(1, 51)
+    test = pd.DataFrame({"userId": users, "movieId": 1, "rating": 4.0})
+    model = Offset(pd.Series(np.where(users <= 30, 1.0, -1.0), index=users))
+    both = blend(model, Offset(pd.Series(dtype=float)), 1.0)
+
+    def ask(blended, part):
+        return protocol.Asked(blended, test.iloc[:0], test, np.array([1]))
+
+    once = recommend.choose_shares(both, {1: [None]}, ask, stars=True)
+    thrice = recommend.choose_shares(both, {1: [None] * 3}, ask, stars=True)
+    assert once.values[1].idxmax() == 0.2 and once.shares == thrice.shares == {1: 0.0}

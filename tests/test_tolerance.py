@@ -182,11 +182,14 @@ def test_a_table_whose_columns_widen_still_compares_its_numbers():
 def test_the_moves_between_two_cpu_families_are_accepted():
     """The test command on an Intel Xeon (AVX-512) against 02's outputs stored on an AMD EPYC
     (2026-12-06): the ids-only list model's distinct movies, Recall@10 and coverage moved more
-    than any one machine's perturbations had, and those two cells declare it."""
+    than any perturbation on the AMD machine had, and those two cells declare it (with the
+    larger moves of the nudge on the Intel machine)."""
     profile, board = (
         tolerance("02_graph_and_graphsage", "c34"),
         tolerance("02_graph_and_graphsage", "c42"),
     )
-    assert accepts("<td>0.0</td><td>224</td>", "<td>0.001</td><td>211</td>", profile)
-    assert accepts("<td>0.269</td><td>0.046</td>", "<td>0.266</td><td>0.043</td>", board)
-    assert not accepts("<td>0.269</td>", "<td>0.262</td>", board)
+    amd, intel = "<td>0.001</td><td>224</td>", "<td>0.0</td><td>211</td>"
+    assert accepts(amd, intel, profile) and accepts(intel, amd, profile)
+    amd, intel = "<td>0.269</td><td>0.046</td>", "<td>0.266</td><td>0.043</td>"
+    assert accepts(amd, intel, board) and accepts(intel, amd, board)
+    assert not accepts("<td>0.269</td>", "<td>0.259</td>", board)

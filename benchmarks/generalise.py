@@ -129,7 +129,7 @@ def verdicts(results: pd.DataFrame) -> pd.DataFrame:
 
 # (model, its own fallback, metric, protocol labels): the guards of notebooks 03 and 07, per
 # bucket (warm stars by the movie's train ratings, new users by their onboarding ratings), and
-# warm lists by the user's train ratings (measured only: not blended yet)
+# warm lists by the user's train ratings (GraphSAGE's blended; LightGCN's measured only)
 ONBOARDED = ("new-users-k1", "new-users", "new-users-k20")
 MOVIE_BUCKETS = ("warm-movies-0", "warm-movies-1-4", "warm-movies-5+")
 USER_BUCKETS = ("warm-users-0", "warm-users-1-4", "warm-users-5+")
@@ -149,7 +149,7 @@ FALLBACKS = (
         for model in ("graphsage", "graphsage-content", "graphsage-final", "gnn-rating")
     ]
     + [
-        (model, "most-popular", "NDCG@10", USER_BUCKETS)  # not blended: measured only
+        (model, "most-popular", "NDCG@10", USER_BUCKETS)  # lightgcn, gnn-ranking: not blended
         for model in (
             "graphsage",
             "graphsage-content",

@@ -176,6 +176,7 @@ SHARES = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)  # the model's shares tried
 ONBOARDING_TRIED = {1: (1, 2, 4), 5: (5, 10, 20)}
 # Warm: each bucket of a movie's (stars) or user's (lists) train ratings, by its lowest count.
 WARM_BUCKETS = (0, 1, 5)
+MOVIE_HALVES = 20  # random halves of the held-out new movies that measure their noise
 
 Fallback = Callable[[pd.DataFrame, MovieData], Recommender]
 
@@ -227,59 +228,89 @@ class Choice(NamedTuple):
     shares: dict[int, float]
 
 
-def per_user(model: Recommender, asked: protocol.Asked, ranking: Ranking | None) -> pd.Series:
-    """Each held-out user's number, higher is better: NDCG@10 of their list on ``ranking``, or
-    without one (stars) minus the mean squared error of their predicted stars."""
-    if ranking is not None:
-        return ranking.per_user(model.score).set_index("userId")["NDCG@10"]
-    test = asked.test
-    predicted = clip(model.predict(test["userId"].to_numpy(), test["movieId"].to_numpy()))
-    error = (predicted - test["rating"].to_numpy()) ** 2
-    return -pd.Series(error).groupby(test["userId"].to_numpy()).mean()
-
-
 def choose_shares(
     blend: Blend,
     splits: dict[int, list],
     ask: Callable[..., protocol.Asked],
     stars: bool,
     errors: float = 1.0,
+    halves: int = 0,
 ) -> Choice:
     """Each share of :data:`SHARES` of ``blend`` asked by a protocol (``ask``) on each bucket's
-    held-out ``splits``; per bucket the mean of the users' numbers (:func:`per_user`), and the
+    held-out ``splits``; per bucket the mean of the users' numbers (:func:`users_numbers`), and the
     share kept: the lowest whose mean is within ``errors`` standard errors of the best's (the
     differences paired by user, each user's numbers averaged over the splits first: a new
     user's answers at K = 1, 2 and 4 are alike, so they count as one draw). With one error, the
     model earns its share by more than the noise of the few users a cold start holds out; where
-    it does not, the fallback answers alone. With none, the best share is kept. A bucket with no
-    user to judge by is left out."""
+    it does not, the fallback answers alone. With none, the best share is kept. ``halves`` > 0:
+    the movies asked were drawn too (new movies), and their noise is added to the users'
+    (:func:`movie_spread`). A bucket with no user to judge by is left out."""
     values, shares = {}, {}
     for low, parts in splits.items():
         asked = [ask(blend, part) for part in parts]  # folded in once, not per share
         rankings = [None if stars else Ranking(a.known, a.test, a.catalogue) for a in asked]
-        users = {  # each user's mean over the splits: one draw per user
-            share: pd.concat(
-                [per_user(replace(a.model, shares={0: share}), a, ranking)
-                 for a, ranking in zip(asked, rankings, strict=True)]).groupby(level=0).mean()
-            for share in SHARES
-        }  # fmt: skip
+        users = {share: users_numbers(asked, rankings, share) for share in SHARES}
         if not len(users[SHARES[0]]):  # no held-out user to judge by (lists: none relevant)
             continue
         values[low] = {share: float(numbers.mean()) for share, numbers in users.items()}
-        best = users[max(values[low], key=values[low].get)]
+        best_share = max(values[low], key=values[low].get)
+        spread = movie_spread(asked, best_share, halves, stars)
         shares[low] = next(
-            share for share, numbers in users.items() if within_noise(numbers, best, errors)
+            share
+            for share, numbers in users.items()
+            if within_noise(numbers, users[best_share], errors, spread[share])
         )
     table = pd.DataFrame(values).rename_axis(index="model's share", columns="bucket")
     return Choice(table, shares)
 
 
-def within_noise(numbers: pd.Series, best: pd.Series, errors: float = 1.0) -> bool:
+def users_numbers(
+    asked: list[protocol.Asked], rankings: list[Ranking | None], share: float
+) -> pd.Series:
+    """Each held-out user's number with the model's ``share``, higher is better, averaged over
+    the splits ``asked`` (one draw per user): NDCG@10 of their list on each split's ranking, or
+    without one (stars) minus the mean squared error of their predicted stars."""
+    numbers = []
+    for a, ranking in zip(asked, rankings, strict=True):
+        model = replace(a.model, shares={0: share})
+        if ranking is not None:
+            numbers.append(ranking.per_user(model.score).set_index("userId")["NDCG@10"])
+            continue
+        users, movies = a.test["userId"].to_numpy(), a.test["movieId"].to_numpy()
+        error = (clip(model.predict(users, movies)) - a.test["rating"].to_numpy()) ** 2
+        numbers.append(-pd.Series(error).groupby(users).mean())
+    return pd.concat(numbers).groupby(level=0).mean()
+
+
+def movie_spread(
+    asked: list[protocol.Asked], best: float, halves: int, stars: bool
+) -> dict[float, float]:
+    """New movies: which movies were held out is a draw as well, and a few popular ones sway
+    every user's list at once, a noise the users' standard error does not see. Per share, the
+    spread (standard deviation) of its mean less the ``best`` share's over ``halves`` random
+    halves of the movies asked: about the standard error of that difference on all of them.
+    No halves: 0."""
+    draw, differences = np.random.default_rng(0), []
+    for _ in range(halves):
+        halved = []
+        for a in asked:
+            kept = np.sort(draw.choice(a.catalogue, len(a.catalogue) // 2, replace=False))
+            halved.append(a._replace(test=a.test[a.test["movieId"].isin(kept)], catalogue=kept))
+        rankings = [None if stars else Ranking(a.known, a.test, a.catalogue) for a in halved]
+        means = {share: users_numbers(halved, rankings, share).mean() for share in SHARES}
+        differences.append({share: mean - means[best] for share, mean in means.items()})
+    return pd.DataFrame(differences, columns=SHARES).std().fillna(0.0).to_dict()
+
+
+def within_noise(
+    numbers: pd.Series, best: pd.Series, errors: float = 1.0, spread: float = 0.0
+) -> bool:
     """Is the mean of ``numbers`` within ``errors`` standard errors of ``best``'s (paired row by
-    row)? With no error allowed: is it as good as the best?"""
+    row, plus a ``spread`` the rows do not show)? With no error allowed: is it as good as the
+    best?"""
     difference = numbers - best
     error = difference.std() / np.sqrt(len(difference)) if len(difference) > 1 else 0.0
-    return difference.mean() >= -errors * error
+    return difference.mean() >= -errors * np.hypot(error, spread)
 
 
 def guarded(
@@ -311,12 +342,13 @@ def guarded(
     if cold is None:  # warm: the best share, per bucket of the movie's (stars) or user's ratings
         column, kind = ("movieId", MovieBlend) if stars else ("userId", Blend)
         splits, buckets = by_bucket(fit_part, valid_part, column), WARM_BUCKETS
-        ask, errors = protocol.warm_asked, 0.0
+        ask, errors, halves = protocol.warm_asked, 0.0, 0
     else:
         column, kind, splits = "userId", Blend, held_out(cold, train, seed + 1000)
         buckets, ask, errors = tuple(splits), cold.asked, 1.0
+        halves = MOVIE_HALVES if cold == protocol.NEW_MOVIES else 0
     blend = kind(on_fit, rule(fit_part, source), {0: 1.0}, pd.Series(dtype=float), "")  # 1 bucket
-    choice = choose_shares(blend, splits, ask, stars, errors)
+    choice = choose_shares(blend, splits, ask, stars, errors, halves)
     shares = {low: choice.shares.get(low, 0.0) for low in buckets}
     values, counts = choice.values.rename(columns=str), train[column].value_counts()
     return kind(served, rule(train, source), shares, counts, served.name, values)

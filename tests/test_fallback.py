@@ -247,3 +247,46 @@ def test_a_user_asked_in_several_splits_counts_once():
     once = recommend.choose_shares(both, {1: [None]}, ask, stars=True)
     thrice = recommend.choose_shares(both, {1: [None] * 3}, ask, stars=True)
     assert once.values[1].idxmax() == 0.2 and once.shares == thrice.shares == {1: 0.0}
+
+
+class Favourite(baselines.Baseline):
+    """Lists: movie 1 first and the user's other liked movies last; the rest in a fixed random
+    order (``seed``). Without a favourite (``None``): the random order alone."""
+
+    name = "favourite"
+
+    def __init__(self, liked: pd.DataFrame, favourite: int | None, seed: int):
+        self.liked = liked["userId"].to_numpy() * 10**7 + liked["movieId"].to_numpy()
+        self.favourite, self.seed = favourite, seed
+
+    def score(self, users, movies):
+        scores = np.random.default_rng(self.seed).normal(size=(len(users), len(movies)))
+        if self.favourite is None:
+            return scores
+        liked = np.isin(users[:, None] * 10**7 + movies[None, :], self.liked)
+        return scores - 100.0 * liked + 200.0 * (movies == self.favourite)[None, :]
+
+
+def test_new_movies_count_the_noise_of_which_movies_were_held_out():
+    """300 users each like movie 1 and ten others of 60 new movies. The model lists movie 1
+    first and the others last: over the users it is a little ahead of a random fallback, but
+    that is one movie's doing, and a held-out draw without movie 1 reverses it. The users'
+    error alone gives the model a share; with the movies' spread (random halves) it has not
+    earned one."""
+    draw = np.random.default_rng(1)
+    users, movies = np.arange(1, 301), np.arange(1, 61)
+    others = [draw.choice(movies[1:], 10, replace=False) for _ in users]
+    test = pd.DataFrame(
+        {"userId": np.repeat(users, 11), "movieId": np.concatenate([[1, *o] for o in others])}
+    ).assign(rating=5.0)
+    model, rule = Favourite(test, 1, seed=0), Favourite(test, None, seed=1)
+    both = blend(model, rule, 1.0)
+
+    def ask(blended, part):
+        return protocol.Asked(blended, test.iloc[:0], test, movies)
+
+    users_only = recommend.choose_shares(both, {0: [None]}, ask, stars=False)
+    with_movies = recommend.choose_shares(both, {0: [None]}, ask, stars=False, halves=20)
+    values = users_only.values[0]
+    assert values[1.0] > values[0.0]  # ahead over the users
+    assert users_only.shares[0] > 0.0 and with_movies.shares == {0: 0.0}

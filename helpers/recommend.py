@@ -243,7 +243,7 @@ def choose_shares(
     user's answers at K = 1, 2 and 4 are alike, so they count as one draw). With one error, the
     model earns its share by more than the noise of the few users a cold start holds out; where
     it does not, the fallback answers alone. With none, the best share is kept. ``halves`` > 0:
-    the movies asked were drawn too (new movies), and their noise is added to the users'
+    the movies asked were drawn too (new movies), and their noise is combined with the users'
     (:func:`movie_spread`). A bucket with no user to judge by is left out."""
     values, shares = {}, {}
     for low, parts in splits.items():

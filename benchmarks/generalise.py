@@ -26,7 +26,6 @@ import argparse
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -200,10 +199,7 @@ def main(argv: list[str] | None = None) -> int:
         "--protocols", nargs="+", default=list(seeds.CLAIMS), choices=list(seeds.CLAIMS)
     )
     parser.add_argument("--models", nargs="+", metavar="NAME", help="default: each claim's")
-    parser.add_argument("--csv", type=Path, help="also write the rows here (replacing their keys)")
-    parser.add_argument(
-        "--summarise", nargs="+", type=Path, metavar="CSV", help="train nothing: report saved rows"
-    )
+    seeds.add_output_arguments(parser)
     args = parser.parse_args(argv)
     if args.summarise:
         report(seeds.saved(args.summarise))

@@ -259,6 +259,15 @@ def saved(paths: list[Path]) -> pd.DataFrame:
     return pd.concat([pd.read_csv(path) for path in paths], ignore_index=True)
 
 
+def add_output_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--csv`` (write the rows, replacing the saved ones with the same keys) and
+    ``--summarise`` (train nothing, report saved rows): the benchmarks that save rows share them."""
+    parser.add_argument("--csv", type=Path, help="also write the rows here (replacing their keys)")
+    parser.add_argument(
+        "--summarise", nargs="+", type=Path, metavar="CSV", help="train nothing: report saved rows"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", metavar="NAME")

@@ -22,7 +22,6 @@ import argparse
 import sys
 import time
 from dataclasses import replace
-from pathlib import Path
 
 import pandas as pd
 import seeds
@@ -122,10 +121,7 @@ def main(argv: list[str] | None = None) -> int:
         choices=list(generalise.VARIANTS),
     )  # fmt: skip
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
-    parser.add_argument("--csv", type=Path, help="also write the rows here (replacing their keys)")
-    parser.add_argument(
-        "--summarise", nargs="+", type=Path, metavar="CSV", help="train nothing: report saved rows"
-    )
+    seeds.add_output_arguments(parser)
     args = parser.parse_args(argv)
     if args.summarise:
         report(seeds.saved(args.summarise))

@@ -306,8 +306,8 @@ def within_noise(
     numbers: pd.Series, best: pd.Series, errors: float = 1.0, spread: float = 0.0
 ) -> bool:
     """Is the mean of ``numbers`` within ``errors`` standard errors of ``best``'s (paired row by
-    row, plus a ``spread`` the rows do not show)? With no error allowed: is it as good as the
-    best?"""
+    row, their standard error combined with a ``spread`` the rows do not show, as the root of
+    the sum of squares)? With no error allowed: is it as good as the best?"""
     difference = numbers - best
     error = difference.std() / np.sqrt(len(difference)) if len(difference) > 1 else 0.0
     return difference.mean() >= -errors * np.hypot(error, spread)
@@ -328,7 +328,8 @@ def guarded(
     on the fit part, where training's early stopping held out:
 
     - a ``cold`` start (drawn with ``seed + 1000``): one share per bucket of the user's ratings
-      (:data:`ONBOARDING_TRIED`), or one for new movies;
+      (:data:`ONBOARDING_TRIED`), or one for new movies (whose noise counts which movies were
+      held out: :func:`movie_spread`);
     - none (warm): the validation part, one share per bucket of :data:`WARM_BUCKETS` of the
       movie's train ratings for stars (:class:`MovieBlend`), of the user's for lists; a bucket
       with no validation user to judge by gets the rule alone. Most buckets hold thousands of

@@ -122,9 +122,9 @@ def stage_pipeline(settings) -> dict:
     from helpers.features import FeatureTables
     from helpers.graph import IdMaps, build_graph
     from helpers.metrics import Rated, top_k
-    from helpers.models.graphsage import STARS, GraphSAGE, serve, star_step, with_residuals
+    from helpers.models.graphsage import STARS, GraphSAGE, serve, star_step
     from helpers.settings import device
-    from helpers.train import fit
+    from helpers.train import fit, with_residuals
 
     results, parts = {}, {}
     with MemoryProbe("load parquet") as load:

@@ -44,7 +44,7 @@ MODELS = {"lists": LISTS, "stars": STARS}
 
 def tried(model: str) -> dict[str, SageConfig]:
     """The configs of :data:`GRID` for ``model`` (``lists`` or ``stars``), without fallback."""
-    base = replace(MODELS[model], fallback=None)
+    base = replace(MODELS[model], fallback=None, channels_tried=(), lrs_tried=())
     return {
         setting: replace(base, **change)
         for setting, change in GRID.items()

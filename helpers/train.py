@@ -9,13 +9,16 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 import torch
 from torch import Tensor, nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from torch_geometric.data import HeteroData
 from tqdm.auto import tqdm
 
-from helpers.graph import Patterns
+from helpers.baselines import BiasBaseline
+from helpers.graph import RATES, Patterns
 
 FULL_SOFTMAX_LIMIT = 50_000_000  # users x movies logits per step (200 MB of float32)
 
@@ -140,3 +143,14 @@ def sampled_softmax(
     negative = user @ movies[drawn].T + bias[drawn] + correction
     logits = torch.cat([positive[:, None], negative], dim=1) / temperature
     return -(logits[:, 0] - logits.logsumexp(-1)).mean()
+
+
+def with_residuals(graph: HeteroData, base: BiasBaseline, ratings: pd.DataFrame) -> HeteroData:
+    """``graph`` (of ``ratings``) with what ``star_step`` fits: each rating less the bias
+    model's prediction, and the movie bias in that prediction."""
+    users, movies = ratings["userId"].to_numpy(), ratings["movieId"].to_numpy()
+    expected = base.predict(users, movies)
+    graph[RATES].residual = graph[RATES].rating - torch.from_numpy(expected).float()
+    unbiased = base.predict(users, -np.ones(len(ratings)))
+    graph[RATES].movie_bias = torch.from_numpy(expected - unbiased).float()
+    return graph

@@ -77,3 +77,20 @@ def test_no_gnn_is_worse_than_the_bias_model_on_movies_without_train_ratings(cou
         bias.predict(cold["userId"].to_numpy(), cold["movieId"].to_numpy()), actual
     )
     assert len(cold) > 500 and ours <= theirs + 1e-9
+
+
+def test_the_star_model_keeps_the_width_and_learning_rate_best_on_validation(small):
+    """``train_stars`` trains the config and each width and learning rate it tries, records the
+    best validation RMSE of each, and serves the one with the lowest."""
+    settings, train, _, source = small
+    config = dataclasses.replace(STARS, channels_tried=(8,), lrs_tried=(0.05,), fallback=None)
+    model = train_stars(train, source, settings, config=config, seed=42)
+    assert set(model.tried) == {
+        "64 channels, lr 0.01",
+        "8 channels, lr 0.01",
+        "64 channels, lr 0.05",
+    }
+    kept = min(model.tried, key=model.tried.get)
+    assert model.model.movie_ids.embedding_dim == int(kept.split()[0])
+    assert model.tried[kept] == pytest.approx(-max(model.history.valid.values()))
+    assert STARS.channels_tried and STARS.lrs_tried  # the kit's warm star models choose

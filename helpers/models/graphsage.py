@@ -33,7 +33,7 @@ from helpers.metrics import LIKED
 from helpers.protocol import NEW_MOVIES, NEW_USERS
 from helpers.recommend import SHRINKAGES, Blend, Both, Embeddings, Fallback, GNNRecommender, guarded
 from helpers.settings import Settings, device, seed_everything
-from helpers.train import History, fit, pair_mse_backward, softmax
+from helpers.train import History, fit, pair_mse_backward, softmax, with_residuals
 
 PAIRS_PER_STEP = 262_144  # liked pairs per step at most (MovieLens 25M has ~12 million)
 
@@ -146,12 +146,13 @@ class SageConfig:
     practice: Practice = field(default_factory=Practice)
     shrinkages: tuple[float, ...] = ()  # tried for new users' list vectors (notebook 07)
     fallback: Fallback | None = None  # blended in, its share chosen held out (07)
+    channels_tried: tuple[int, ...] = ()  # other widths, and learning rates, trained as well
+    lrs_tried: tuple[float, ...] = ()  # (one change at a time): the best on validation is kept
 
 
 LISTS = SageConfig(fallback=recommend.popularity)  # never below most popular, on validation
-STARS = SageConfig(
-    epochs=100, patience=10, check_every=1, average=None, fallback=recommend.bias_model
-)  # never below the bias model by bucket of the movie's ratings, on validation (notebook 03)
+STARS = SageConfig(epochs=100, patience=10, check_every=1, average=None, channels_tried=(32, 128),
+                   lrs_tried=(0.005,), fallback=recommend.bias_model)  # fmt: skip
 
 
 @dataclass(kw_only=True)
@@ -163,6 +164,7 @@ class SageRecommender(GNNRecommender):
     tables: FeatureTables
     shrinkage: float = 0.0  # new users' list vectors lean to the average user (see fold_in)
     shrinkages: dict[float, float] = field(default_factory=dict)  # held-out NDCG@10 of each
+    tried: dict[str, float] = field(default_factory=dict)  # validation of each config tried
 
     def fold_in(self, ratings: pd.DataFrame) -> GNNRecommender:
         """The recommender for users who joined after training, from their ``ratings`` alone."""
@@ -314,47 +316,47 @@ def train_stars(
     model_class: type[GraphSAGE] = GraphSAGE,
     progress: bool = False,
 ) -> SageRecommender | Blend:
-    """GraphSAGE for stars, a residual on the bias model (which answers for a movie or user the
-    graph knows nothing about), kept at its best validation RMSE; served on all of ``train``,
-    and blended with ``config.fallback`` if it names one (``recommend.guarded``)."""
+    """GraphSAGE for stars, a residual on the bias model (which answers what the graph does not
+    know), with ``config`` and each width and learning rate it tries, the best validation RMSE
+    kept; served on all of ``train``, blended with ``config.fallback`` if it names one."""
     seed_everything(seed)
-    run = _Run.of(train, source, settings, config, seed, cold, name, all_ids=False)
-    model = run.model(model_class)
-    with_residuals(run.graph, run.base, run.fit_part)
+    first = _Run.of(train, source, settings, config, seed, cold, name, all_ids=False)
+    with_residuals(first.graph, first.base, first.fit_part)
+    base = replace(config, channels_tried=(), lrs_tried=())
+    configs = [base, *(replace(base, channels=c) for c in config.channels_tried)]
+    configs += [replace(base, lr=lr) for lr in config.lrs_tried]
+    trained, tried = {}, {f"{c.channels} channels, lr {c.lr:g}": c for c in configs}
+    score = cold.score if cold is not None else metrics.rating_metrics
+    checked = first.held_out if cold is not None else first.valid_part
+    for label, candidate in tried.items():
+        seed_everything(seed)
+        run = replace(first, config=candidate)
+        model = run.model(model_class)
 
-    def validate() -> float:
-        if cold is not None:
-            return -cold.score(run.served(model, stars=True), run.held_out)["RMSE"]
-        return -metrics.rating_metrics(run.served(model, stars=True), run.valid_part)["RMSE"]
+        def validate(run=run, model=model) -> float:
+            return -score(run.served(model, stars=True), checked)["RMSE"]
 
-    recommender = run.trained(model, star_step, validate, stars=True, progress=progress)
-    on_fit = run.served(model, stars=True)
-    return guarded(recommender, on_fit, config.fallback, cold, run.parts, source, seed,
+        served = run.trained(model, star_step, validate, stars=True, progress=progress)
+        trained[label] = served, run.served(model, stars=True)
+    rmse = {label: -max(served.history.valid.values()) for label, (served, _) in trained.items()}
+    recommender, on_fit = trained[min(rmse, key=rmse.get)]
+    recommender = replace(recommender, tried=rmse)
+    return guarded(recommender, on_fit, config.fallback, cold, first.parts, source, seed,
                    stars=True)  # fmt: skip
-
-
-def with_residuals(graph: HeteroData, base: BiasBaseline, ratings: pd.DataFrame) -> HeteroData:
-    """``graph`` (of ``ratings``) with what ``star_step`` fits: each rating less the bias
-    model's prediction, and the movie bias in that prediction."""
-    users, movies = ratings["userId"].to_numpy(), ratings["movieId"].to_numpy()
-    expected = base.predict(users, movies)
-    graph[RATES].residual = graph[RATES].rating - torch.from_numpy(expected).float()
-    unbiased = base.predict(users, -np.ones(len(ratings)))
-    graph[RATES].movie_bias = torch.from_numpy(expected - unbiased).float()
-    return graph
 
 
 # Cold-start practice, chosen on seed 42's held-out users and movies (notebook 07); at half the
 # learning rate the list weights did not move when perturbed, so they are not averaged.
 COLD_LISTS = replace(LISTS, recipe=NEW_MOVIE, practice=Practice(movies=0.2, users=1.0),
                      lr=0.005, average=None, fallback=None)  # fmt: skip
-COLD_STARS = replace(STARS, recipe=NEW_MOVIE, practice=Practice(movies=0.5, users=0.5))
+COLD_STARS = replace(STARS, recipe=NEW_MOVIE, practice=Practice(movies=0.5, users=0.5),
+                     channels_tried=(), lrs_tried=())  # fmt: skip
 NEW_USER_LISTS = replace(COLD_LISTS, shrinkages=SHRINKAGES, fallback=recommend.popularity)
 NEW_MOVIE_LISTS = replace(COLD_LISTS, fallback=recommend.genre_profile_with_recency)
 
 
 def _lists_and_stars(
-    train, source, settings, seed, progress, name, *, lists, stars, cold=None
+    train, source, settings, seed, progress, name, lists, stars, cold=None
 ) -> Both:
     """GraphSAGE trained twice, for lists with ``lists`` and for stars with ``stars``."""
     return Both(
@@ -368,9 +370,7 @@ def _lists_and_stars(
 
 def graphsage(train, source, settings, seed=42, progress=False) -> Both:
     """Notebook 02's GraphSAGE of ids alone."""
-    return _lists_and_stars(
-        train, source, settings, seed, progress, "GraphSAGE", lists=LISTS, stars=STARS
-    )
+    return _lists_and_stars(train, source, settings, seed, progress, "GraphSAGE", LISTS, STARS)
 
 
 def graphsage_content(train, source, settings, seed=42, progress=False) -> Both:

@@ -226,17 +226,20 @@ class _Run:
         """The model as it stands, served on the fit part's graph (what validation scores)."""
         return serve(model, self.graph, self.maps, self.tables, self.base, self.name, stars=stars)
 
-    def trained(self, model, step, validate, stars: bool, progress: bool) -> SageRecommender:
-        """Fit ``model`` with ``step``, then serve it on the graph of all train ratings."""
-        graph, model = self.graph.to(device()), model.to(device())  # a GPU trains if there is one
+    def fitted(self, model, step, validate, progress: bool) -> History:
+        """Fit ``model`` with ``step`` on the fit part's graph (on a GPU if there is one)."""
+        graph, model = self.graph.to(device()), model.to(device())
         config = self.config
         history = fit(
-            model, lambda: step(model, graph, config), validate,
+            model, lambda: step(model, graph, config), validate, progress=progress,
             epochs=self.settings.epochs(config.epochs, len(self.fit_part)), lr=config.lr,
             patience=config.patience, check_every=config.check_every, average=config.average,
-            progress=progress,
         )  # fmt: skip
         self.graph.to("cpu")
+        return history
+
+    def on_train(self, model, stars: bool, history: History) -> SageRecommender:
+        """The fitted ``model``, back on the CPU, served on the graph of all train ratings."""
         served_on = _graph(self.train, self.maps, self.tables, self.all_ids)
         base = BiasBaseline().fit(self.train)
         return serve(model.cpu(), served_on, self.maps, self.tables, base, self.name, stars=stars,
@@ -293,7 +296,7 @@ def train_lists(
         scores = ranking(served.score) if cold is None else cold.score(served, run.held_out)
         return scores["NDCG@10"]
 
-    recommender = run.trained(model, step, validate, stars=False, progress=progress)
+    recommender = run.on_train(model, False, run.fitted(model, step, validate, progress))
     on_fit = run.served(model, stars=False)
     if config.shrinkages:
         shrinkages = recommend.choose_shrinkage(on_fit, train, seed + 1000, config.shrinkages)
@@ -316,33 +319,31 @@ def train_stars(
     model_class: type[GraphSAGE] = GraphSAGE,
     progress: bool = False,
 ) -> SageRecommender | Blend:
-    """GraphSAGE for stars, a residual on the bias model (which answers what the graph does not
-    know), with ``config`` and each width and learning rate it tries, the best validation RMSE
-    kept; served on all of ``train``, blended with ``config.fallback`` if it names one."""
+    """GraphSAGE for stars, a residual on the bias model, trained with each setting ``config``
+    tries; the best on validation is served on all of ``train``, blended with its fallback."""
     seed_everything(seed)
     first = _Run.of(train, source, settings, config, seed, cold, name, all_ids=False)
     with_residuals(first.graph, first.base, first.fit_part)
     base = replace(config, channels_tried=(), lrs_tried=())
     configs = [base, *(replace(base, channels=c) for c in config.channels_tried)]
     configs += [replace(base, lr=lr) for lr in config.lrs_tried]
-    trained, tried = {}, {f"{c.channels} channels, lr {c.lr:g}": c for c in configs}
+    runs = {f"{c.channels} channels, lr {c.lr:g}": replace(first, config=c) for c in configs}
     score = cold.score if cold is not None else metrics.rating_metrics
     checked = first.held_out if cold is not None else first.valid_part
-    for label, candidate in tried.items():
+    fitted = {}  # label -> (model, history); only the best is served on all train ratings
+    for label, run in runs.items():
         seed_everything(seed)
-        run = replace(first, config=candidate)
         model = run.model(model_class)
 
         def validate(run=run, model=model) -> float:
             return -score(run.served(model, stars=True), checked)["RMSE"]
 
-        served = run.trained(model, star_step, validate, stars=True, progress=progress)
-        trained[label] = served, run.served(model, stars=True)
-    rmse = {label: -max(served.history.valid.values()) for label, (served, _) in trained.items()}
-    recommender, on_fit = trained[min(rmse, key=rmse.get)]
-    recommender = replace(recommender, tried=rmse)
-    return guarded(recommender, on_fit, config.fallback, cold, first.parts, source, seed,
-                   stars=True)  # fmt: skip
+        fitted[label] = model, run.fitted(model, star_step, validate, progress)
+    rmse = {label: -max(history.valid.values()) for label, (_, history) in fitted.items()}
+    (model, history), run = fitted[best := min(rmse, key=rmse.get)], runs[best]
+    recommender = replace(run.on_train(model, True, history), tried=rmse)
+    return guarded(recommender, run.served(model, stars=True), config.fallback, cold, first.parts,
+                   source, seed, stars=True)  # fmt: skip
 
 
 # Cold-start practice, chosen on seed 42's held-out users and movies (notebook 07); at half the

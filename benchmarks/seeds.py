@@ -38,6 +38,7 @@ from helpers.models.graphsage import (  # noqa: E402
     COLD_STARS,
     NEW_MOVIE_LISTS,
     NEW_USER_LISTS,
+    SHRINKAGES,
     train_lists,
     train_stars,
 )
@@ -77,10 +78,12 @@ def without_fallback(name: str, train: pd.DataFrame, source, settings, seed: int
     """Notebook 07's cold-start model ``name`` (less its ``-alone`` suffix) without its fallback
     blend, trained exactly as the kit's otherwise: what the blend is measured against."""
     users = name.startswith("graphsage-cold-users")
-    cold, lists = (
-        (splits.NEW_USERS, NEW_USER_LISTS) if users else (splits.NEW_MOVIES, NEW_MOVIE_LISTS)
+    cold, lists, stars = (
+        (splits.NEW_USERS, NEW_USER_LISTS, replace(COLD_STARS, shrinkages=SHRINKAGES))
+        if users
+        else (splits.NEW_MOVIES, NEW_MOVIE_LISTS, COLD_STARS)
     )
-    lists, stars = replace(lists, fallback=None), replace(COLD_STARS, fallback=None)
+    lists, stars = replace(lists, fallback=None), replace(stars, fallback=None)
     return Both(
         train_lists(train, source, settings, config=lists, seed=seed, cold=cold),
         train_stars(train, source, settings, config=stars, seed=seed, cold=cold),

@@ -39,7 +39,8 @@ class Embeddings:
 class GNNRecommender:
     """A GNN behind raw ids: lists from ``lists``, stars from ``base`` (a bias model) plus the fit
     of ``stars``; unknown users get popularity scores, unknown movies are never listed.
-    ``history``: how its training went."""
+    ``history``: how its training went; ``tried``: each setting's validation number, where it
+    was trained with several and the best is served."""
 
     name: str
     maps: IdMaps
@@ -47,6 +48,7 @@ class GNNRecommender:
     lists: Embeddings | None = None
     stars: Embeddings | None = None
     history: History = field(default_factory=History)
+    tried: dict[str, float] = field(default_factory=dict)  # validation of each setting trained
 
     def _index(self, users: np.ndarray, movies: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return self.maps.users.index(users, False), self.maps.movies.index(movies, False)
@@ -355,18 +357,28 @@ def guarded(
     return kind(served, rule(train, source), shares, counts, served.name, values)
 
 
-def choose_shrinkage(
-    served: Recommender, train: pd.DataFrame, seed: int, shrinkages: tuple[float, ...]
-) -> dict[float, float]:
-    """Held-out new users' NDCG@10 (mean over 1 and 5 onboarding ratings) of each shrinkage of
-    ``served``'s new users' list vectors (GraphSAGE's, notebook 07)."""
+def shrunk(
+    served: GNNRecommender,
+    on_fit: GNNRecommender,
+    train: pd.DataFrame,
+    seed: int,
+    shrinkages: tuple[float, ...],
+) -> tuple[GNNRecommender, GNNRecommender]:
+    """``served`` and ``on_fit`` (the same GraphSAGE served on the fit part) with the shrinkage
+    of new users' vectors (notebook 07) best for the held-out new users of ``train`` (drawn with
+    ``seed``): their NDCG@10, or RMSE for a star model, mean over 1 and 5 onboarding ratings;
+    ``served.shrinkages`` keeps each one's. None tried: both as they are."""
+    if not shrinkages:
+        return served, on_fit
     joining = [protocol.new_users_split(train, seed, k=k) for k in (1, 5)]
-    values = {}
+    stars, values = on_fit.lists is None, {}
     for shrinkage in shrinkages:
-        shrunk = replace(served, shrinkage=shrinkage)
-        scores = [protocol.new_users(shrunk, part)["NDCG@10"] for part in joining]
-        values[shrinkage] = float(np.mean(scores))
-    return values
+        scores = [
+            protocol.new_users(replace(on_fit, shrinkage=shrinkage), part) for part in joining
+        ]
+        values[shrinkage] = float(np.mean([s["RMSE" if stars else "NDCG@10"] for s in scores]))
+    best = (min if stars else max)(values, key=values.get)  # RMSE down, NDCG@10 up
+    return replace(served, shrinkage=best, shrinkages=values), replace(on_fit, shrinkage=best)
 
 
 def top_movies(

@@ -7,6 +7,7 @@ import pytest
 
 from helpers import Settings, baselines, data, evaluate, features, metrics, models, protocol
 from helpers.models.graphsage import STARS, train_stars
+from helpers.models.neighbourhood import WEIGHT_DECAYS, train_neighbourhood
 
 
 @pytest.fixture(scope="module")
@@ -94,3 +95,15 @@ def test_the_star_model_keeps_the_width_and_learning_rate_best_on_validation(sma
     assert model.model.movie_ids.embedding_dim == int(kept.split()[0])
     assert model.tried[kept] == pytest.approx(-max(model.history.valid.values()))
     assert STARS.channels_tried and STARS.lrs_tried  # the kit's warm star models choose
+
+
+def test_the_rating_gnn_keeps_the_weight_decay_best_on_validation(small):
+    """``train_neighbourhood`` trains once per weight decay, records each one's best validation
+    RMSE, and serves the one with the lowest: its history is that training's."""
+    settings, train, _, source = small
+    model = train_neighbourhood(train, source, settings, weight_decays=(1e-4, 0.5))
+    assert set(model.tried) == {"weight decay 0.0001", "weight decay 0.5"}
+    kept = min(model.tried, key=model.tried.get)
+    assert model.tried[kept] == pytest.approx(-max(model.history.valid.values()))
+    assert model.tried[kept] < max(model.tried.values())  # the two differ: a choice was made
+    assert len(WEIGHT_DECAYS) > 1  # the kit's rating GNN chooses

@@ -129,19 +129,21 @@ def test_inductive_graphsage_answers_for_users_it_never_saw(course, small_folder
     assert not np.allclose(
         joined.score(parts.onboarding["userId"].unique()[:2], np.array([1, 2, 3])), 0.0
     )
-    # the shrinkage was chosen on held-out users, and it pulls a newcomer's list vector toward the
-    # average training user, (n z + c z_mean) / (n + c): one rating moves the list less than five
-    lists = model.lists.model
-    assert set(lists.shrinkages) == set(SHRINKAGES)
+    # the shrinkage was chosen on held-out users (lists: the best NDCG@10, stars: the lowest RMSE),
+    # and it pulls a newcomer's vector toward the average training user, (n z + c z_mean) /
+    # (n + c): one rating moves it less than five
+    lists, stars = model.lists.model, model.stars.model
+    assert set(lists.shrinkages) == set(stars.shrinkages) == set(SHRINKAGES)
     assert lists.shrinkage == max(lists.shrinkages, key=lists.shrinkages.get)
-    lists.shrinkage = 0.0
-    plain = lists.fold_in(parts.onboarding)
-    lists.shrinkage = 2.0
-    shrunk = lists.fold_in(parts.onboarding)
-    n = parts.onboarding.groupby("userId").size().reindex(plain.maps.users.ids).to_numpy()
-    average = lists.lists.users.mean(0)
-    expected = (n[:, None] * plain.lists.users + 2.0 * average) / (n[:, None] + 2.0)
-    np.testing.assert_allclose(shrunk.lists.users, expected, rtol=1e-5, atol=1e-6)
+    assert stars.shrinkage == min(stars.shrinkages, key=stars.shrinkages.get)
+    for served, vectors in ((lists, "lists"), (stars, "stars")):
+        plain = dataclasses.replace(served, shrinkage=0.0).fold_in(parts.onboarding)
+        shrunk = dataclasses.replace(served, shrinkage=2.0).fold_in(parts.onboarding)
+        n = parts.onboarding.groupby("userId").size().reindex(plain.maps.users.ids).to_numpy()
+        average = getattr(served, vectors).users.mean(0)
+        before, after = getattr(plain, vectors).users, getattr(shrunk, vectors).users
+        expected = (n[:, None] * before + 2.0 * average) / (n[:, None] + 2.0)
+        np.testing.assert_allclose(after, expected, rtol=1e-5, atol=1e-6)
 
 
 def test_a_model_with_temporal_user_features_folds_in_new_users(course, small_folder):

@@ -54,6 +54,24 @@ def test_text_around_the_numbers_must_match():
     assert not agrees("1 2 3", "1 2")
 
 
+def test_a_comparison_in_words_must_say_what_its_own_numbers_say():
+    # a tie to three decimals turns either way on another CPU: the word follows its numbers
+    assert agrees("RMSE lower: 0.854 -> 0.853", "RMSE the same: 0.854 -> 0.854")
+    assert agrees("NDCG@10 the same: 0.230 -> 0.230", "NDCG@10 higher: 0.230 -> 0.231")
+    assert agrees("RMSE higher: 0.923 -> 0.926", "RMSE higher: 0.923 -> 0.925")
+    assert agrees(
+        "<td>NDCG@10 the same: 0.000 -&gt; 0.000</td>", "<td>NDCG@10 lower: 0.001 -&gt; 0.000</td>"
+    )
+    # a word its numbers contradict, or numbers out of tolerance, still fail
+    assert not agrees("RMSE lower: 0.854 -> 0.853", "RMSE higher: 0.854 -> 0.853")
+    assert not agrees("RMSE the same: 0.854 -> 0.854", "RMSE lower: 0.854 -> 0.854")
+    assert not agrees("RMSE lower: 0.854 -> 0.853", "RMSE higher: 0.854 -> 0.880")
+    assert not agrees("RMSE lower: 0.854 -> 0.853", "NDCG@10 lower: 0.854 -> 0.853")
+    assert not agrees(
+        "<td>RMSE lower: 0.854 -&gt; 0.853</td>", "<td>RMSE higher: 0.854 -&gt; 0.853</td>"
+    )
+
+
 def _notebook(folder, printed: str, stored: str, declared: tuple[str, str] | None) -> str:
     """A one-cell notebook that prints ``printed`` and holds ``stored`` as its saved output;
     named and numbered as the ``declared`` cell of tools.stored_outputs.CELLS, if given."""

@@ -6,7 +6,9 @@ OpenBLAS inside numpy and scipy), and different paths add floats in different or
 executors (tools/run_notebooks.py, the test command) start notebook kernels with
 :data:`PORTABLE_NUMERICS`; what still differs is compared with tolerance.
 A decimal may differ from the stored one by 1 % of it or 2 units of its last digit, whichever is
-larger; whole numbers must be equal. Text, titles, ids and messages must be equal. The cells of
+larger; whole numbers must be equal. Text, titles, ids and messages must be equal, except a
+comparison in words (``metrics.changes``: "RMSE lower: 0.854 -> 0.853"), whose word must say
+what its own two numbers say (a tie to three decimals can turn either way). The cells of
 :data:`CELLS` declare more, each from what ``benchmarks/portability.py`` measured: counts read
 off a trained model or a UMAP map (2 % + 1), and a trained model's ranked titles (compared by
 overlap, never by order).
@@ -55,6 +57,10 @@ PORTABLE_NUMERICS = {
 } | openblas_pin(openblas_architectures())  # numpy's and scipy's OpenBLAS too, where it is safe
 NUMBER = re.compile(r"-?\d+(?:,\d{3})*(?:\.\d+)?(?:[eE][-+]?\d+)?")
 SPACES = re.compile(r"[ \t]+")
+# metrics.changes' words: "<metric> lower: 0.854 -> 0.853" (higher, the same; "-&gt;" in HTML)
+COMPARED = re.compile(
+    rf"\b(lower|higher|the same): ({NUMBER.pattern}) (->|-&gt;) ({NUMBER.pattern})"
+)
 RELATIVE, LAST_DIGITS, COUNTS = 0.01, 2, 0.02
 
 
@@ -137,16 +143,26 @@ def close(stored: str, fresh: str, counts: float = 0.0, absolute: float = 0.0) -
 
 def agrees(stored: str, fresh: str, counts: float = 0.0, absolute: float = 0.0) -> bool:
     """Same text around the numbers (runs of spaces aside: a table's columns widen with its
-    widest number), and every number within tolerance."""
+    widest number), every number within tolerance, and every comparison in words saying what
+    its fresh numbers say."""
     if skeleton(stored) != skeleton(fresh):
+        return False
+    if not all(says_its_numbers(compared) for compared in COMPARED.finditer(fresh)):
         return False
     pairs = zip(NUMBER.findall(stored), NUMBER.findall(fresh), strict=True)
     return all(close(a, b, counts, absolute) for a, b in pairs)
 
 
 def skeleton(text: str) -> str:
-    """The text with every number a ``#`` and every run of spaces one space."""
-    return SPACES.sub(" ", NUMBER.sub("#", text))
+    """The text with every number a ``#``, every run of spaces one space, and each comparison
+    in words (:data:`COMPARED`) its numbers alone: which word follows from them."""
+    return SPACES.sub(" ", NUMBER.sub("#", COMPARED.sub(r"\2 \3 \4", text)))
+
+
+def says_its_numbers(compared: re.Match) -> bool:
+    """Whether a comparison's word is what its own numbers say: lower, higher or the same."""
+    old, new = (float(compared.group(i).replace(",", "")) for i in (2, 4))
+    return compared.group(1) == ("the same" if new == old else "lower" if new < old else "higher")
 
 
 def shared_lines(stored: str, fresh: str) -> float:

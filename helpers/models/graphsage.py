@@ -144,7 +144,7 @@ class SageConfig:
     average: float | None = 0.99
     recipe: FeatureRecipe | None = None  # node features (notebooks 03-05); None: ids only
     practice: Practice = field(default_factory=Practice)
-    shrinkages: tuple[float, ...] = ()  # tried for new users' list vectors (notebook 07)
+    shrinkages: tuple[float, ...] = ()  # tried for new users' vectors (notebook 07)
     fallback: Fallback | None = None  # blended in, its share chosen held out (07)
     channels_tried: tuple[int, ...] = ()  # other widths, and learning rates, trained as well
     lrs_tried: tuple[float, ...] = ()  # (one change at a time): the best on validation is kept
@@ -162,9 +162,8 @@ class SageRecommender(GNNRecommender):
     model: GraphSAGE
     movie_rounds: list[Tensor]
     tables: FeatureTables
-    shrinkage: float = 0.0  # new users' list vectors lean to the average user (see fold_in)
-    shrinkages: dict[float, float] = field(default_factory=dict)  # held-out NDCG@10 of each
-    tried: dict[str, float] = field(default_factory=dict)  # validation of each config tried
+    shrinkage: float = 0.0  # new users' vectors lean to the average user (see fold_in)
+    shrinkages: dict[float, float] = field(default_factory=dict)  # held-out NDCG@10 or RMSE
 
     def fold_in(self, ratings: pd.DataFrame) -> GNNRecommender:
         """The recommender for users who joined after training, from their ``ratings`` alone."""
@@ -174,11 +173,11 @@ class SageRecommender(GNNRecommender):
         to_user = mean_adjacency(Patterns.of(users, movies, len(new), len(maps.movies)))[1]
         user_x = self.tables.on(ratings, maps)[0] if self.tables.users is not None else None
         vectors = self.model.fold_in(self.movie_rounds, user_x, to_user).numpy()
-        if self.lists is not None and self.shrinkage:  # few ratings: lean to the average user
-            n = np.bincount(users.numpy(), minlength=len(new)).astype(np.float32)[:, None]
-            average = self.lists.users.mean(0)  # the mean of the training users' vectors
-            vectors = (n * vectors + self.shrinkage * average) / (n + self.shrinkage)
         known = self.lists or self.stars
+        if self.shrinkage:  # few ratings: lean to the average user
+            n = np.bincount(users.numpy(), minlength=len(new)).astype(np.float32)[:, None]
+            average = known.users.mean(0)  # the mean of the training users' vectors
+            vectors = (n * vectors + self.shrinkage * average) / (n + self.shrinkage)
         joined = Embeddings(vectors, known.movies, known.bias)
         lists, stars = (joined, None) if self.lists is not None else (None, joined)
         return GNNRecommender(self.name, maps, self.base.fold_in(ratings), lists, stars)
@@ -297,12 +296,8 @@ def train_lists(
         return scores["NDCG@10"]
 
     recommender = run.on_train(model, False, run.fitted(model, step, validate, progress))
-    on_fit = run.served(model, stars=False)
-    if config.shrinkages:
-        shrinkages = recommend.choose_shrinkage(on_fit, train, seed + 1000, config.shrinkages)
-        best = max(shrinkages, key=shrinkages.get)
-        recommender = replace(recommender, shrinkage=best, shrinkages=shrinkages)
-        on_fit = replace(on_fit, shrinkage=best)
+    recommender, on_fit = recommend.shrunk(recommender, run.served(model, stars=False), train,
+                                           seed + 1000, config.shrinkages)  # fmt: skip
     return guarded(recommender, on_fit, config.fallback, cold, run.parts, source, seed,
                    stars=False)  # fmt: skip
 
@@ -342,8 +337,10 @@ def train_stars(
     rmse = {label: -max(history.valid.values()) for label, (_, history) in fitted.items()}
     (model, history), run = fitted[best := min(rmse, key=rmse.get)], runs[best]
     recommender = replace(run.on_train(model, True, history), tried=rmse)
-    return guarded(recommender, run.served(model, stars=True), config.fallback, cold, first.parts,
-                   source, seed, stars=True)  # fmt: skip
+    recommender, on_fit = recommend.shrunk(recommender, run.served(model, stars=True), train,
+                                           seed + 1000, config.shrinkages)  # fmt: skip
+    return guarded(recommender, on_fit, config.fallback, cold, first.parts, source, seed,
+                   stars=True)  # fmt: skip
 
 
 # Cold-start practice, chosen on seed 42's held-out users and movies (notebook 07); at half the
@@ -391,7 +388,8 @@ def graphsage_final(train, source, settings, seed=42, progress=False) -> Both:
 def graphsage_cold_users(train, source, settings, seed=42, progress=False) -> Both:
     """Notebook 07's GraphSAGE for new users: practised; stopped, shrunk and guarded held out."""
     return _lists_and_stars(train, source, settings, seed, progress, "GraphSAGE (new users)",
-                            lists=NEW_USER_LISTS, stars=COLD_STARS, cold=NEW_USERS)  # fmt: skip
+                            lists=NEW_USER_LISTS, cold=NEW_USERS,
+                            stars=replace(COLD_STARS, shrinkages=SHRINKAGES))  # fmt: skip
 
 
 def graphsage_cold_movies(train, source, settings, seed=42, progress=False) -> Both:

@@ -16,7 +16,7 @@ import pandas as pd
 from helpers import baselines, protocol
 from helpers.data import MovieData
 from helpers.graph import IdMaps
-from helpers.metrics import Ranking, Rated, Recommender, best_unrated, clip, rating_metrics
+from helpers.metrics import Ranking, Rated, Recommender, best_unrated, clip
 from helpers.train import History
 
 
@@ -372,15 +372,11 @@ def shrunk(
         return served, on_fit
     joining = [protocol.new_users_split(train, seed, k=k) for k in (1, 5)]
     stars, values = on_fit.lists is None, {}
-    for shrinkage in shrinkages:  # only the metric chosen on: a star model ranks nothing here
-        asked = [protocol.new_users_asked(replace(on_fit, shrinkage=shrinkage), p) for p in joining]
+    for shrinkage in shrinkages:
         scores = [
-            rating_metrics(a.model, a.test)["RMSE"]
-            if stars
-            else Ranking(a.known, a.test, a.catalogue)(a.model.score)["NDCG@10"]
-            for a in asked
+            protocol.new_users(replace(on_fit, shrinkage=shrinkage), part) for part in joining
         ]
-        values[shrinkage] = float(np.mean(scores))
+        values[shrinkage] = float(np.mean([s["RMSE" if stars else "NDCG@10"] for s in scores]))
     best = (min if stars else max)(values, key=values.get)  # RMSE down, NDCG@10 up
     return replace(served, shrinkage=best, shrinkages=values), replace(on_fit, shrinkage=best)
 

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -211,3 +212,34 @@ def test_the_moves_between_two_cpu_families_are_accepted():
     amd, intel = "<td>0.269</td><td>0.046</td>", "<td>0.266</td><td>0.043</td>"
     assert accepts(amd, intel, board) and accepts(intel, amd, board)
     assert not accepts("<td>0.269</td>", "<td>0.259</td>", board)
+
+
+# A share printed on a line that names it: "share 0.80", "share kept for the test part: 0.10"
+SHARE_ON_ITS_LINE = re.compile(r"\bshares?\b[^\n]*?(?<![\d.])(\d\.\d+)(?![\d.])")
+DECIMAL = re.compile(r"(?<![\d.])\d\.\d+(?![\d.])")
+
+
+def printed_shares(text: str) -> list[str]:
+    """The decimals printed after the word share on its line, and all those of a table whose
+    axis is "model's share" (notebooks 03 and 04)."""
+    if "model's share" in text:
+        return DECIMAL.findall(text.split("model's share", 1)[1])
+    return SHARE_ON_ITS_LINE.findall(text)
+
+
+def test_a_blend_share_moved_by_one_grid_step_fails():
+    """Shares are chosen from a grid (0, 0.2, ..., 1; 06's 0, 0.1, 0.25, 0.5): printed with two
+    decimals, a share that another CPU moves by one step fails nbval, as the prose naming it
+    would then be wrong; printed with one, 2 units of its last digit would let it pass."""
+    assert not agrees("share 0.80", "share 0.60") and not agrees("share 0.10", "share 0.25")
+    assert agrees("share 0.8", "share 0.6")  # why one decimal is not enough
+    root = Path(__file__).resolve().parents[1]
+    found = 0
+    for path in sorted((root / "notebooks").glob("*.ipynb")):
+        for cell in json.loads(path.read_text())["cells"]:
+            for output in cell.get("outputs", []):
+                text = "".join(output.get("text") or output.get("data", {}).get("text/plain", ""))
+                for share in printed_shares(text):
+                    found += 1
+                    assert len(share.split(".")[1]) >= 2, (path.name, cell.get("id"), share, text)
+    assert found >= 10  # 02, 03, 04, 06 print shares

@@ -14,6 +14,7 @@ from tools.stored_outputs import (
     CELLS,
     COUNTS,
     EXACT,
+    NUMBER,
     OPENBLAS_PROBE,
     PORTABLE_NUMERICS,
     Tolerance,
@@ -214,32 +215,54 @@ def test_the_moves_between_two_cpu_families_are_accepted():
     assert not accepts("<td>0.269</td>", "<td>0.259</td>", board)
 
 
-# A share printed on a line that names it: "share 0.80", "share kept for the test part: 0.10"
-SHARE_ON_ITS_LINE = re.compile(r"\bshares?\b[^\n]*?(?<![\d.])(\d\.\d+)(?![\d.])")
-DECIMAL = re.compile(r"(?<![\d.])\d\.\d+(?![\d.])")
+# (notebook, cell) -> how many shares it prints, and where: a pattern whose groups are shares in
+# its text (None: none), besides its tables' (under the axis "model's share"; 07's two columns)
+PRINTS_SHARES = {
+    ("02_graph_and_graphsage", "c32"): (1, r"most popular: (\S+)$"),
+    ("03_rich_features", "c26-guard-code"): (9, None),
+    ("03_rich_features", "c26-guard-lists-code"): (2, r"share (\S+)"),
+    ("04_tag_genome", "c15-blends"): (8, r"genres (\S+), \+ genome, tags (\S+)$"),
+    ("06_best_gnns", "c10"): (1, r"test part: (\S+)$"),
+    ("06_best_gnns", "c14"): (1, r"\(share (\S+)\)"),
+    ("07_cold_start", "3c132f51"): (12, None),
+}
 
 
-def printed_shares(text: str) -> list[str]:
-    """The decimals printed after the word share on its line, and all those of a table whose
-    axis is "model's share" (notebooks 03 and 04)."""
+def table_shares(text: str) -> list[str]:
+    """The shares of a printed table: every decimal below the axis "model's share" (03, 04), or
+    07's "best share" and "share kept" columns (of each row's last three numbers, the first and
+    the last)."""
     if "model's share" in text:
-        return DECIMAL.findall(text.split("model's share", 1)[1])
-    return SHARE_ON_ITS_LINE.findall(text)
+        return re.findall(r"(?<![\d.])\d\.\d+", text.split("model's share", 1)[1])
+    if "best share" not in text:
+        return []
+    rows = text.split("best share", 1)[1].split("\n\n")[0].splitlines()[1:]
+    return [number for row in rows for number in NUMBER.findall(row)[-3::2]]
+
+
+def printed_shares(text: str, pattern: str | None) -> list[str]:
+    """The shares in one printed output of a cell of :data:`PRINTS_SHARES`: its tables', then
+    the groups of each match of its pattern."""
+    found = re.findall(pattern, text, flags=re.MULTILINE) if pattern else []
+    inline = [
+        share for groups in found for share in ([groups] if isinstance(groups, str) else groups)
+    ]
+    return table_shares(text) + inline
 
 
 def test_a_blend_share_moved_by_one_grid_step_fails():
-    """Shares are chosen from a grid (0, 0.2, ..., 1; 06's 0, 0.1, 0.25, 0.5): printed with two
-    decimals, a share that another CPU moves by one step fails nbval, as the prose naming it
-    would then be wrong; printed with one, 2 units of its last digit would let it pass."""
+    """Shares are chosen from a grid (0, 0.2, ..., 1; notebook 06's 0, 0.1, 0.25, 0.5): printed
+    with two decimals, a share that another CPU moves by one step fails nbval, as the prose
+    naming it would then be wrong; printed with one, 2 units of its last digit let it pass."""
     assert not agrees("share 0.80", "share 0.60") and not agrees("share 0.10", "share 0.25")
+    assert not agrees("share 0.00", "share 0.10") and not agrees("share 1.00", "share 0.80")
     assert agrees("share 0.8", "share 0.6")  # why one decimal is not enough
-    root = Path(__file__).resolve().parents[1]
-    found = 0
-    for path in sorted((root / "notebooks").glob("*.ipynb")):
-        for cell in json.loads(path.read_text())["cells"]:
-            for output in cell.get("outputs", []):
-                text = "".join(output.get("text") or output.get("data", {}).get("text/plain", ""))
-                for share in printed_shares(text):
-                    found += 1
-                    assert len(share.split(".")[1]) >= 2, (path.name, cell.get("id"), share, text)
-    assert found >= 10  # 02, 03, 04, 06 print shares
+    root, found = Path(__file__).resolve().parents[1], {}
+    for (notebook, cell_id), (_, pattern) in PRINTS_SHARES.items():
+        cells = json.loads((root / "notebooks" / f"{notebook}.ipynb").read_text())["cells"]
+        (cell,) = [c for c in cells if c.get("id") == cell_id]
+        texts = ["".join(o.get("text") or o["data"]["text/plain"]) for o in cell["outputs"]]
+        shares = [share for text in texts for share in printed_shares(text, pattern)]
+        found[(notebook, cell_id)] = len(shares)
+        assert all(len(s.partition(".")[2]) == 2 for s in shares), (notebook, cell_id, shares)
+    assert found == {cell: count for cell, (count, _) in PRINTS_SHARES.items()}

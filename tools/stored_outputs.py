@@ -83,7 +83,7 @@ EXACT = Tolerance()
 APPROX_COUNTS = Tolerance(counts=COUNTS)
 # (notebook, cell id) -> what that cell may move by. A decimal margin, and 05 c14's overlap, is
 # 1.5 to 1.7 times the largest move benchmarks/portability.py measured there (on an AMD EPYC,
-# benchmarks/portability.json; on an Intel Xeon for 02-05, benchmarks/portability-intel.json;
+# benchmarks/portability.json; on an Intel Xeon for 02-07, benchmarks/portability-intel.json;
 # README, tolerance section); counts share the 2 % + 1 rule
 # (APPROX_COUNTS); a top list that only came back reordered keeps TOP_TITLES (one line in five
 # may change).

@@ -1,6 +1,8 @@
-"""Would choosing GraphSAGE's settings on validation pick better models? A small grid, measured.
+"""Would choosing the list and star models' settings on validation pick better models? A small
+grid, measured.
 
-    python benchmarks/tuning.py [--variants seed-7 after-2010 heavy-users] [--models lists stars]
+    python benchmarks/tuning.py [--variants seed-7 after-2010 heavy-users]
+        [--models lists stars lightgcn]
         [--csv results/tuning.csv]
     python benchmarks/tuning.py --summarise results/tuning.csv      # no training
 
@@ -8,7 +10,8 @@ Issue 32 asks that every setting that matters be chosen on the validation part o
 hand. Before the kit trains every model several times over, this measures whether it would pay:
 on cuts of ml-latest-small the kit was not tuned on (``generalise.VARIANTS``), GraphSAGE's warm
 list model (ids alone, no fallback blend) and star model are trained with each setting of
-:data:`GRID` (one change from the kit's defaults at a time). Each run keeps its best validation
+:data:`GRID` (one change from the kit's defaults at a time), and LightGCN (alone, without the
+graph filter) with each width of :data:`LIGHTGCN_GRID`. Each run keeps its best validation
 check, as the kit does (NDCG@10 for lists, RMSE for stars), and is scored once on the test part.
 The report says, per cut, which setting validation would pick, and what that pick scores on the
 test part against the kit's defaults.
@@ -29,6 +32,7 @@ from tqdm.auto import tqdm
 
 from helpers import data, metrics, protocol
 from helpers.models.graphsage import LISTS, STARS, SageConfig, train_lists, train_stars
+from helpers.models.lightgcn import LIGHTGCN, LightGCNConfig, train_lightgcn
 from helpers.settings import Settings
 
 # setting -> the one change from the defaults it makes (the defaults: LISTS and STARS)
@@ -39,11 +43,19 @@ GRID: dict[str, dict[str, float]] = {
     "channels 128": {"channels": 128},
     "temperature 0.5": {"temperature": 0.5},  # the list softmax's: lists only
 }
-MODELS = {"lists": LISTS, "stars": STARS}
+# LightGCN's width, 512 (chosen on seed 42's validation), halved and doubled
+LIGHTGCN_GRID = {
+    "defaults": {}, "channels 256": {"channels": 256}, "channels 1024": {"channels": 1024}
+}  # fmt: skip
+MODELS = {"lists": LISTS, "stars": STARS, "lightgcn": LIGHTGCN}
 
 
-def tried(model: str) -> dict[str, SageConfig]:
-    """The configs of :data:`GRID` for ``model`` (``lists`` or ``stars``), without fallback."""
+def tried(model: str) -> dict[str, SageConfig | LightGCNConfig]:
+    """The configs of :data:`GRID` for ``model`` (``lists`` or ``stars``), without fallback, or
+    of :data:`LIGHTGCN_GRID` for ``lightgcn``, without the graph filter."""
+    if model == "lightgcn":
+        base = replace(LIGHTGCN, blends=(0.0,))
+        return {setting: replace(base, **change) for setting, change in LIGHTGCN_GRID.items()}
     base = replace(MODELS[model], fallback=None, channels_tried=(), lrs_tried=())
     return {
         setting: replace(base, **change)
@@ -52,16 +64,17 @@ def tried(model: str) -> dict[str, SageConfig]:
     }
 
 
-def score(model: str, config: SageConfig, train, test, source, settings, seed) -> dict:
+def score(model: str, config, train, test, source, settings, seed) -> dict:
     """One training: its best validation check and its test number (NDCG@10 or RMSE)."""
-    if model == "lists":
-        trained = train_lists(train, source, settings, config=config, seed=seed)
-        tested = metrics.evaluate(trained, train, test, ratings=False)["NDCG@10"]
-        validation = max(trained.history.valid.values())
-    else:
+    if model == "stars":
         trained = train_stars(train, source, settings, config=config, seed=seed)
         tested = metrics.evaluate(trained, train, test, ranking=False)["RMSE"]
         validation = -max(trained.history.valid.values())  # stars validate minus the RMSE
+    else:
+        trainer = train_lightgcn if model == "lightgcn" else train_lists
+        trained = trainer(train, source, settings, config=config, seed=seed)
+        tested = metrics.evaluate(trained, train, test, ratings=False)["NDCG@10"]
+        validation = max(trained.history.valid.values())
     return {"validation": validation, "test": tested, "kept epoch": trained.history.best_epoch}
 
 
@@ -87,7 +100,7 @@ def picks(results: pd.DataFrame) -> pd.DataFrame:
     defaults', and the setting best on the test part (which no one can pick)."""
     rows = []
     for (variant, model), part in results.groupby(["variant", "model"], sort=False):
-        sign = 1 if model == "lists" else -1  # higher is better: NDCG@10 up, RMSE down
+        sign = -1 if model == "stars" else 1  # higher is better: NDCG@10 up, RMSE down
         part = part.set_index("setting")
         picked = (sign * part["validation"]).idxmax()
         gain = sign * (part.loc[picked, "test"] - part.loc["defaults", "test"])

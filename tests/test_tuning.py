@@ -18,10 +18,11 @@ os.environ.update(_environ)  # and other tests' subprocesses keep this run's env
 
 
 def test_each_setting_changes_one_thing_and_stars_have_no_temperature():
-    for model in ("lists", "stars"):
+    for model in ("lists", "stars", "lightgcn"):
         configs = tuning.tried(model)
         defaults = configs.pop("defaults")
-        assert defaults.fallback is None  # measured alone, not blended
+        alone = defaults.blends == (0.0,) if model == "lightgcn" else defaults.fallback is None
+        assert alone  # measured alone, not blended
         for setting, config in configs.items():
             changed = [
                 f.name
@@ -31,6 +32,7 @@ def test_each_setting_changes_one_thing_and_stars_have_no_temperature():
             assert len(changed) == 1, (model, setting, changed)
     assert "temperature 0.5" in tuning.tried("lists")
     assert "temperature 0.5" not in tuning.tried("stars")
+    assert set(tuning.tried("lightgcn")) == {"defaults", "channels 256", "channels 1024"}
 
 
 def test_validation_picks_by_each_models_direction_and_the_gain_is_on_test():
@@ -41,6 +43,9 @@ def test_validation_picks_by_each_models_direction_and_the_gain_is_on_test():
         # stars (RMSE): lower is better; validation picks "lr 0.005", better on test too
         ("cut", "stars", "defaults", 0.866, 0.878),
         ("cut", "stars", "lr 0.005", 0.860, 0.872),
+        # LightGCN's lists: higher is better, as GraphSAGE's
+        ("cut", "lightgcn", "defaults", 0.165, 0.302),
+        ("cut", "lightgcn", "channels 256", 0.168, 0.300),
     ]
     results = pd.DataFrame(rows, columns=["variant", "model", "setting", "validation", "test"])
     table = tuning.picks(results).set_index("model")
@@ -49,3 +54,5 @@ def test_validation_picks_by_each_models_direction_and_the_gain_is_on_test():
     assert table.loc["lists", "best on test"] == "defaults"
     assert table.loc["stars", "validation picks"] == "lr 0.005"
     assert table.loc["stars", "gain over the defaults"] == "+0.0060"
+    assert table.loc["lightgcn", "validation picks"] == "channels 256"
+    assert table.loc["lightgcn", "gain over the defaults"] == "-0.0020"

@@ -72,7 +72,7 @@ MODELS = {
     "gnn-rating": gnn_rating,
     "gnn": gnn,
 }
-DEFAULT_MODEL = "gnn"  # best on both metrics over seeds 42-44 (benchmarks/seeds.py)
+DEFAULT_MODEL = "gnn"  # best on both metrics over seeds 42-44; not on every cut (README)
 # LightGCN and the graph filter learn one vector per training user, the rating GNN too: they
 # cannot take users who join after training (notebook 07).
 NO_FOLD_IN = frozenset({"lightgcn", "gnn-ranking", "gnn-rating", "gnn"})

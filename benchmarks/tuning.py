@@ -1,5 +1,4 @@
-"""Would choosing the list and star models' settings on validation pick better models? A small
-grid, measured.
+"""Would choosing the list and star models' settings on validation pay? A small grid, measured.
 
     python benchmarks/tuning.py [--variants seed-7 after-2010 heavy-users]
         [--models lists stars lightgcn]

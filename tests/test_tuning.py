@@ -1,6 +1,6 @@
 """``benchmarks/tuning.py``: each setting changes one thing from the kit's defaults, and the
-report names what validation picks and what that pick scores on test, lists and stars each in
-their own direction."""
+report names what validation picks and what that pick scores on test, each model in its own
+direction (GraphSAGE's and LightGCN's lists: NDCG@10 up; stars: RMSE down)."""
 
 import os
 import sys

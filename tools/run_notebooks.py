@@ -181,6 +181,10 @@ def execute(
             record_timing=False,
             resources={"metadata": {"path": str(path.parent)}},
             config=ipc_config(Path(sockets)),
+            # once its cells ran, the kernel is killed, not asked to shut down: ipykernel 7.4
+            # races a shutdown request against closing its output socket and can print a
+            # ZMQError traceback (ENOTSOCK) over the run's own error message
+            shutdown_kernel="immediate",
         )
         with client.setup_kernel(env=PORTABLE_NUMERICS | environ):  # your own settings win
             if preamble:  # run as a first cell, then taken out again

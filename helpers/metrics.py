@@ -182,8 +182,10 @@ def evaluate(
 
 
 def _bucket(train: pd.DataFrame, test: pd.DataFrame, column: str, edges: tuple) -> np.ndarray:
-    """Each test rating's bucket by the train ratings of its ``column`` (movie or user)."""
+    """Each test rating's bucket by the train ratings of its ``column`` (movie or user); a count
+    below the first edge (a user with no train rating) gets a bucket of its own."""
     counts = train[column].value_counts().reindex(test[column]).fillna(0).to_numpy()
+    edges = (0, *edges) if edges[0] > 0 else edges
     pairs = zip(edges, edges[1:], strict=False)
     names = [f"{lo}-{hi - 1}" if hi - lo > 1 else f"{lo}" for lo, hi in pairs] + [f">= {edges[-1]}"]
     return np.array(names, dtype=object)[np.searchsorted(edges, counts, side="right") - 1]

@@ -112,6 +112,20 @@ def test_buckets_name_every_bucket_and_count_every_rating():
     assert np.isnan(table.loc["movies with 0 train ratings", "NDCG@10"])
 
 
+def test_a_test_user_with_no_train_rating_is_not_counted_with_the_heaviest_users():
+    train = pd.DataFrame({"userId": [1, 1], "movieId": [10, 11], "rating": 4.0})
+    test = pd.DataFrame({"userId": [1, 2], "movieId": [10, 11], "rating": [4.0, 3.0]})
+
+    class Constant:
+        def predict(self, users, movies):
+            return np.full(len(users), 3.0)
+
+    table = metrics.buckets(Constant(), train, test, ranking=False)
+    assert table.loc["users with 0 train ratings", "test ratings"] == 1
+    assert table.loc["users with 1-29 train ratings", "test ratings"] == 1
+    assert "users with >= 100 train ratings" not in table.index
+
+
 def test_changes_reads_lower_higher_and_same():
     table = pd.DataFrame({"a": [0.9, 0.5, 0.3], "b": [0.8, 0.6, 0.3001]}, index=["x", "y", "z"])
     words = metrics.changes(table, "RMSE", "a", "b")

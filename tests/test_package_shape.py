@@ -37,7 +37,7 @@ def test_every_module_is_short_and_names_its_notebook(path):
 
 @pytest.mark.xfail(
     strict=True,
-    reason="issue 31: helpers/ measured 4,537 lines in all (22 modules) on 2026-12-06; drop "
+    reason="issue 31: helpers/ measured 4,539 lines in all (22 modules) on 2026-12-06; drop "
     "this mark once it is at most 3,000",
 )
 def test_the_package_is_at_most_3000_lines_in_all():

@@ -38,11 +38,10 @@ from helpers.models.graphsage import (  # noqa: E402
     COLD_STARS,
     NEW_MOVIE_LISTS,
     NEW_USER_LISTS,
-    SHRINKAGES,
     train_lists,
     train_stars,
 )
-from helpers.recommend import Both, by_bucket  # noqa: E402
+from helpers.recommend import SHRINKAGES, Both, ColdGuard, bias_model, by_bucket  # noqa: E402
 from helpers.settings import Settings  # noqa: E402
 
 SEEDS = (42, 43, 44)
@@ -77,13 +76,13 @@ DEFAULTS = {
 def without_fallback(name: str, train: pd.DataFrame, source, settings, seed: int) -> Both:
     """Notebook 07's cold-start model ``name`` (less its ``-alone`` suffix) without its fallback
     blend, trained exactly as the kit's otherwise: what the blend is measured against."""
-    users = name.startswith("graphsage-cold-users")
-    cold, lists, stars = (
-        (splits.NEW_USERS, NEW_USER_LISTS, replace(COLD_STARS, shrinkages=SHRINKAGES))
-        if users
-        else (splits.NEW_MOVIES, NEW_MOVIE_LISTS, COLD_STARS)
-    )
-    lists, stars = replace(lists, fallback=None), replace(stars, fallback=None)
+    if name.startswith("graphsage-cold-users"):
+        users_stars = replace(COLD_STARS, guard=ColdGuard(bias_model, SHRINKAGES))
+        cold, lists, stars = splits.NEW_USERS, NEW_USER_LISTS, users_stars
+    else:
+        cold, lists, stars = splits.NEW_MOVIES, NEW_MOVIE_LISTS, COLD_STARS
+    # the same guard without a rule: new users' vectors still shrunk, nothing blended
+    lists, stars = (replace(c, guard=replace(c.guard, rule=None)) for c in (lists, stars))
     return Both(
         train_lists(train, source, settings, config=lists, seed=seed, cold=cold),
         train_stars(train, source, settings, config=stars, seed=seed, cold=cold),

@@ -55,7 +55,7 @@ def tried(model: str) -> dict[str, SageConfig | LightGCNConfig]:
     if model == "lightgcn":
         base = replace(LIGHTGCN, blends=(0.0,))
         return {setting: replace(base, **change) for setting, change in LIGHTGCN_GRID.items()}
-    base = replace(MODELS[model], fallback=None, channels_tried=(), lrs_tried=())
+    base = replace(MODELS[model], guard=None, channels_tried=(), lrs_tried=())
     return {
         setting: replace(base, **change)
         for setting, change in GRID.items()

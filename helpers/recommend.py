@@ -1,8 +1,9 @@
 """What a trained GNN serves (notebook 02): its embeddings behind raw ids, a pair of models as one
 (lists from one, stars from the other), a user's top-K table; and a model that is never below
-its own fallback (notebook 07): blended with the simple rule it must beat, the model's share
-chosen on the cold start played inside the train part, per bucket of onboarding ratings. Where
-the model does not help there, its share is 0 and the rule answers alone."""
+its own fallback: blended with the simple rule it must beat, the model's share chosen per bucket
+on the validation part (``WarmGuard``, notebook 03) or on the cold start played inside the train
+part (``ColdGuard``, notebook 07). Where the model does not help there, its share is 0 and the
+rule answers alone."""
 
 from __future__ import annotations
 
@@ -181,6 +182,7 @@ WARM_BUCKETS = (0, 1, 5)
 MOVIE_HALVES = 20  # random halves of the held-out new movies that measure their noise
 
 Fallback = Callable[[pd.DataFrame, MovieData], Recommender]
+Guard = Callable[..., Recommender]  # blends a trained model with its fallback: WarmGuard, ColdGuard
 
 
 def bias_model(train: pd.DataFrame, source: MovieData) -> baselines.BiasBaseline:
@@ -236,7 +238,7 @@ def choose_shares(
     ask: Callable[..., protocol.Asked],
     stars: bool,
     errors: float = 1.0,
-    halves: int = 0,
+    spread: Callable[..., dict[float, float]] | None = None,
 ) -> Choice:
     """Each share of :data:`SHARES` of ``blend`` asked by a protocol (``ask``) on each bucket's
     held-out ``splits``; per bucket the mean of the users' numbers (:func:`users_numbers`), and the
@@ -244,9 +246,9 @@ def choose_shares(
     differences paired by user, each user's numbers averaged over the splits first: a new
     user's answers at K = 1, 2 and 4 are alike, so they count as one draw). With one error, the
     model earns its share by more than the noise of the few users a cold start holds out; where
-    it does not, the fallback answers alone. With none, the best share is kept. ``halves`` > 0:
-    the movies asked were drawn too (new movies), and their noise is combined with the users'
-    (:func:`movie_spread`). A bucket with no user to judge by is left out."""
+    it does not, the fallback answers alone. With none, the best share is kept. ``spread``: a
+    noise the users do not show, combined with theirs (new movies: :func:`movie_spread`). A
+    bucket with no user to judge by is left out."""
     values, shares = {}, {}
     for low, parts in splits.items():
         asked = [ask(blend, part) for part in parts]  # folded in once, not per share
@@ -256,11 +258,11 @@ def choose_shares(
             continue
         values[low] = {share: float(numbers.mean()) for share, numbers in users.items()}
         best_share = max(values[low], key=values[low].get)
-        spread = movie_spread(asked, best_share, halves, stars)
+        noise = spread(asked, best_share, stars) if spread is not None else {}
         shares[low] = next(
             share
             for share, numbers in users.items()
-            if within_noise(numbers, users[best_share], errors, spread[share])
+            if within_noise(numbers, users[best_share], errors, noise.get(share, 0.0))
         )
     table = pd.DataFrame(values).rename_axis(index="model's share", columns="bucket")
     return Choice(table, shares)
@@ -285,13 +287,12 @@ def users_numbers(
 
 
 def movie_spread(
-    asked: list[protocol.Asked], best: float, halves: int, stars: bool
+    asked: list[protocol.Asked], best: float, stars: bool, halves: int = MOVIE_HALVES
 ) -> dict[float, float]:
     """New movies: which movies were held out is a draw as well, and a few popular ones sway
     every user's list at once, a noise the users' standard error does not see. Per share, the
     spread (standard deviation) of its mean less the ``best`` share's over ``halves`` random
-    halves of the movies asked: about the standard error of that difference on all of them.
-    No halves: 0."""
+    halves of the movies asked: about the standard error of that difference on all of them."""
     draw, differences = np.random.default_rng(0), []
     for _ in range(halves):
         halved = []
@@ -315,46 +316,48 @@ def within_noise(
     return difference.mean() >= -errors * np.hypot(error, spread)
 
 
-def guarded(
-    served: Recommender,
-    on_fit: Recommender,
-    rule: Fallback | None,
-    cold: protocol.ColdStart | None,
-    parts: tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame],
-    source: MovieData,
-    seed: int,
-    stars: bool,
-) -> Recommender:
-    """``served`` (trained on ``parts``' train part) blended with ``rule``, its lists or its
-    ``stars``, the shares chosen (:func:`choose_shares`) with ``on_fit``, the same model served
-    on the fit part, where training's early stopping held out:
+@dataclass(frozen=True)
+class WarmGuard:
+    """Warm models (notebook 03): blended with ``rule``, one share per bucket of the movie's
+    (stars: :class:`MovieBlend`) or user's train ratings, the best on the validation part for
+    ``on_fit``, the model served on the fit part (buckets hold hundreds to thousands of ratings,
+    so no error is allowed); a bucket with no validation user to judge by gets the rule alone."""
 
-    - a ``cold`` start (drawn with ``seed + 1000``): one share per bucket of the user's ratings
-      (:data:`ONBOARDING_TRIED`), or one for new movies (whose noise counts which movies were
-      held out: :func:`movie_spread`);
-    - none (warm): the validation part, one share per bucket of :data:`WARM_BUCKETS` of the
-      movie's train ratings for stars (:class:`MovieBlend`), of the user's for lists; a bucket
-      with no validation user to judge by gets the rule alone. Most buckets hold thousands of
-      validation ratings (the movies with none in the fit part a few hundred): the best share
-      is kept.
+    rule: Fallback
 
-    On held-out data it is never below the rule by more than its noise. No rule: ``served``."""
-    if rule is None:
-        return served
-    train, fit_part, valid_part = parts
-    if cold is None:  # warm: the best share, per bucket of the movie's (stars) or user's ratings
+    def __call__(self, served, on_fit, cold, parts, source, seed, *, stars: bool) -> Blend:
+        train, fit_part, valid_part = parts
         column, kind = ("movieId", MovieBlend) if stars else ("userId", Blend)
-        splits, buckets = by_bucket(fit_part, valid_part, column), WARM_BUCKETS
-        ask, errors, halves = protocol.warm_asked, 0.0, 0
-    else:
-        column, kind, splits = "userId", Blend, held_out(cold, train, seed + 1000)
-        buckets, ask, errors = tuple(splits), cold.asked, 1.0
-        halves = MOVIE_HALVES if cold == protocol.NEW_MOVIES else 0
-    blend = kind(on_fit, rule(fit_part, source), {0: 1.0}, pd.Series(dtype=float), "")  # 1 bucket
-    choice = choose_shares(blend, splits, ask, stars, errors, halves)
-    shares = {low: choice.shares.get(low, 0.0) for low in buckets}
-    values, counts = choice.values.rename(columns=str), train[column].value_counts()
-    return kind(served, rule(train, source), shares, counts, served.name, values)
+        blend = kind(on_fit, self.rule(fit_part, source), {0: 1.0}, pd.Series(dtype=float), "")
+        splits = by_bucket(fit_part, valid_part, column)
+        choice = choose_shares(blend, splits, protocol.warm_asked, stars, errors=0.0)
+        shares = {low: choice.shares.get(low, 0.0) for low in WARM_BUCKETS}
+        counts, values = train[column].value_counts(), choice.values.rename(columns=str)
+        return kind(served, self.rule(train, source), shares, counts, served.name, values)
+
+
+@dataclass(frozen=True)
+class ColdGuard:
+    """Cold-start models (notebook 07), on the ``cold`` start early stopping played inside the
+    train part: new users' vectors shrunk (:func:`shrunk`), then blended with ``rule`` (none:
+    the model alone), one share per bucket of :data:`ONBOARDING_TRIED` or one for new movies,
+    the lowest within one standard error of the best (for new movies: :func:`movie_spread`)."""
+
+    rule: Fallback | None
+    shrinkages: tuple[float, ...] = ()  # tried for new users' vectors
+
+    def __call__(self, served, on_fit, cold, parts, source, seed, *, stars: bool):
+        train, fit_part, _ = parts
+        served, on_fit = shrunk(served, on_fit, train, seed + 1000, self.shrinkages)
+        if self.rule is None:
+            return served
+        blend = Blend(on_fit, self.rule(fit_part, source), {0: 1.0}, pd.Series(dtype=float), "")
+        splits = held_out(cold, train, seed + 1000)
+        spread = movie_spread if cold == protocol.NEW_MOVIES else None
+        choice = choose_shares(blend, splits, cold.asked, stars, spread=spread)
+        shares = {low: choice.shares.get(low, 0.0) for low in splits}
+        counts, values = train["userId"].value_counts(), choice.values.rename(columns=str)
+        return Blend(served, self.rule(train, source), shares, counts, served.name, values)
 
 
 def shrunk(

@@ -84,14 +84,13 @@ def test_a_worse_model_gets_share_0_and_a_better_one_share_1(split):
 
 
 def test_a_guarded_noisy_model_answers_as_its_fallback(course, split):
-    """``guarded`` end to end: held-out new users drawn from the train part, each bucket of
+    """``ColdGuard`` end to end: held-out new users drawn from the train part, each bucket of
     onboarding ratings chosen; a model that only adds noise keeps share 0 everywhere."""
     base = baselines.BiasBaseline().fit(split.train)
     noisy = Shifted(base, 2.0)
     parts = split.train, protocol.new_users_split(split.train, 42 + 1000).train, split.test[:0]
-    guarded = recommend.guarded(
-        noisy, noisy, recommend.bias_model, protocol.NEW_USERS, parts, course["source"], 42, True
-    )
+    guard = recommend.ColdGuard(recommend.bias_model)
+    guarded = guard(noisy, noisy, protocol.NEW_USERS, parts, course["source"], 42, stars=True)
     assert guarded.shares == {1: 0.0, 5: 0.0}
     assert guarded.choices.columns.tolist() == ["1", "5"]
     users, movies = split.test["userId"].to_numpy(), split.test["movieId"].to_numpy()
@@ -111,8 +110,8 @@ def test_warm_stars_are_guarded_per_bucket_of_the_movies_ratings(course):
     known = pd.concat([valid_part[~rare.to_numpy()], test])
     model = Oracle(known, Shifted(base, 2.0))  # exact where it knows, else noisy
     parts = train, fit_part, valid_part
-    guarded = recommend.guarded(model, model, recommend.bias_model, None, parts, course["source"],
-                                42, stars=True)  # fmt: skip
+    guard = recommend.WarmGuard(recommend.bias_model)
+    guarded = guard(model, model, None, parts, course["source"], 42, stars=True)
     assert isinstance(guarded, recommend.MovieBlend)
     assert guarded.shares == {0: 0.0, 1: 0.0, 5: 1.0}
     assert guarded.choices.columns.tolist() == ["0", "1", "5"]
@@ -131,8 +130,8 @@ def test_a_bucket_without_validation_ratings_gets_the_fallback(course):
     assert 0 not in recommend.by_bucket(fit_part, seen, "movieId")
     oracle = Oracle(seen, baselines.BiasBaseline().fit(fit_part))
     parts = ratings, fit_part, seen
-    guarded = recommend.guarded(oracle, oracle, recommend.bias_model, None, parts,
-                                course["source"], 42, stars=True)  # fmt: skip
+    guard = recommend.WarmGuard(recommend.bias_model)
+    guarded = guard(oracle, oracle, None, parts, course["source"], 42, stars=True)
     assert guarded.shares[0] == 0.0 and guarded.shares[5] == 1.0
 
 
@@ -175,8 +174,8 @@ def test_warm_lists_leave_a_bucket_without_ranked_users_to_the_fallback(course):
     )
     assert choice.shares == {} and choice.values.empty
     parts = train, fit_part, disliked
-    guarded = recommend.guarded(base, base, recommend.popularity, None, parts, course["source"],
-                                42, stars=False)  # fmt: skip
+    guard = recommend.WarmGuard(recommend.popularity)
+    guarded = guard(base, base, None, parts, course["source"], 42, stars=False)
     assert type(guarded) is Blend and guarded.shares == {0: 0.0, 1: 0.0, 5: 0.0}
 
 
@@ -205,8 +204,9 @@ def test_warm_lists_keep_the_better_of_the_model_and_most_popular(course):
     noise = Shifted(baselines.BiasBaseline().fit(train), noise=1.0)
     kept = {}
     for name, model in (("oracle", oracle), ("noise", noise)):
-        guarded = recommend.guarded(model, model, recommend.popularity, None, parts, source, 42,
-                                    stars=False)  # fmt: skip
+        guarded = recommend.WarmGuard(recommend.popularity)(
+            model, model, None, parts, source, 42, stars=False
+        )
         kept[name] = guarded.shares[5]
         if name == "noise":
             users, movies = test["userId"].unique()[:20], np.sort(train["movieId"].unique())
@@ -216,7 +216,7 @@ def test_warm_lists_keep_the_better_of_the_model_and_most_popular(course):
     assert kept == {"oracle": 1.0, "noise": 0.0}
     from helpers.models.graphsage import COLD_LISTS, LISTS  # the kit's warm lists are guarded
 
-    assert LISTS.fallback is recommend.popularity and COLD_LISTS.fallback is None
+    assert LISTS.guard == recommend.WarmGuard(recommend.popularity) and COLD_LISTS.guard is None
 
 
 class Offset(baselines.Baseline):
@@ -286,7 +286,8 @@ def test_new_movies_count_the_noise_of_which_movies_were_held_out():
         return protocol.Asked(blended, test.iloc[:0], test, movies)
 
     users_only = recommend.choose_shares(both, {0: [None]}, ask, stars=False)
-    with_movies = recommend.choose_shares(both, {0: [None]}, ask, stars=False, halves=20)
+    spread = recommend.movie_spread
+    with_movies = recommend.choose_shares(both, {0: [None]}, ask, stars=False, spread=spread)
     values = users_only.values[0]
     assert values[1.0] > values[0.0]  # ahead over the users
     assert users_only.shares[0] > 0.0 and with_movies.shares == {0: 0.0}

@@ -84,7 +84,7 @@ def test_the_star_model_keeps_the_width_and_learning_rate_best_on_validation(sma
     """``train_stars`` trains the config and each width and learning rate it tries, records the
     best validation RMSE of each, and serves the one with the lowest."""
     settings, train, _, source = small
-    config = dataclasses.replace(STARS, channels_tried=(8,), lrs_tried=(0.05,), fallback=None)
+    config = dataclasses.replace(STARS, channels_tried=(8,), lrs_tried=(0.05,), guard=None)
     model = train_stars(train, source, settings, config=config, seed=42)
     assert set(model.tried) == {
         "64 channels, lr 0.01",

@@ -8,7 +8,7 @@ import pytest
 from helpers import baselines, protocol, recommend
 from helpers.metrics import Ranking
 from helpers.models import MODELS
-from helpers.models.graphsage import SHRINKAGES
+from helpers.recommend import SHRINKAGES
 
 
 def test_new_users_split_sizes_and_onboarding(course):

@@ -21,7 +21,7 @@ def test_each_setting_changes_one_thing_and_stars_have_no_temperature():
     for model in ("lists", "stars", "lightgcn"):
         configs = tuning.tried(model)
         defaults = configs.pop("defaults")
-        alone = defaults.blends == (0.0,) if model == "lightgcn" else defaults.fallback is None
+        alone = defaults.blends == (0.0,) if model == "lightgcn" else defaults.guard is None
         assert alone  # measured alone, not blended
         for setting, config in configs.items():
             changed = [

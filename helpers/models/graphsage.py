@@ -31,7 +31,7 @@ from helpers.graph import (
 )
 from helpers.metrics import LIKED
 from helpers.protocol import NEW_MOVIES, NEW_USERS
-from helpers.recommend import SHRINKAGES, Blend, Both, Embeddings, Fallback, GNNRecommender, guarded
+from helpers.recommend import Blend, Both, ColdGuard, Embeddings, GNNRecommender, WarmGuard
 from helpers.settings import Settings, device, seed_everything
 from helpers.train import History, fit, pair_mse_backward, softmax, with_residuals
 
@@ -144,15 +144,14 @@ class SageConfig:
     average: float | None = 0.99
     recipe: FeatureRecipe | None = None  # node features (notebooks 03-05); None: ids only
     practice: Practice = field(default_factory=Practice)
-    shrinkages: tuple[float, ...] = ()  # tried for new users' vectors (notebook 07)
-    fallback: Fallback | None = None  # blended in, its share chosen held out (07)
+    guard: recommend.Guard | None = None  # blends it with its fallback (WarmGuard, ColdGuard)
     channels_tried: tuple[int, ...] = ()  # other widths, and learning rates, trained as well
     lrs_tried: tuple[float, ...] = ()  # (one change at a time): the best on validation is kept
 
 
-LISTS = SageConfig(fallback=recommend.popularity)  # never below most popular, on validation
+LISTS = SageConfig(guard=WarmGuard(recommend.popularity))  # never below most popular
 STARS = SageConfig(epochs=100, patience=10, check_every=1, average=None, channels_tried=(32, 128),
-                   lrs_tried=(0.005,), fallback=recommend.bias_model)  # fmt: skip
+                   lrs_tried=(0.005,), guard=WarmGuard(recommend.bias_model))  # fmt: skip
 
 
 @dataclass(kw_only=True)
@@ -283,7 +282,7 @@ def train_lists(
 ) -> SageRecommender | Blend:
     """GraphSAGE for top-K lists, trained on the fit part and kept at its best validation NDCG@10
     (on ``cold``'s protocol played inside the train part, if given); served on all of ``train``,
-    and blended with ``config.fallback`` if it names one (``recommend.guarded``)."""
+    and blended with its fallback if ``config`` names a ``guard``."""
     seed_everything(seed)
     all_ids = not (config.practice.movies or config.practice.users)
     run = _Run.of(train, source, settings, config, seed, cold, name, all_ids)
@@ -296,10 +295,10 @@ def train_lists(
         return scores["NDCG@10"]
 
     recommender = run.on_train(model, False, run.fitted(model, step, validate, progress))
-    recommender, on_fit = recommend.shrunk(recommender, run.served(model, stars=False), train,
-                                           seed + 1000, config.shrinkages)  # fmt: skip
-    return guarded(recommender, on_fit, config.fallback, cold, run.parts, source, seed,
-                   stars=False)  # fmt: skip
+    if config.guard is None:
+        return recommender
+    on_fit = run.served(model, stars=False)  # what the guard chooses its shares with
+    return config.guard(recommender, on_fit, cold, run.parts, source, seed, stars=False)
 
 
 def train_stars(
@@ -337,20 +336,21 @@ def train_stars(
     rmse = {label: -max(history.valid.values()) for label, (_, history) in fitted.items()}
     (model, history), run = fitted[best := min(rmse, key=rmse.get)], runs[best]
     recommender = replace(run.on_train(model, True, history), tried=rmse)
-    recommender, on_fit = recommend.shrunk(recommender, run.served(model, stars=True), train,
-                                           seed + 1000, config.shrinkages)  # fmt: skip
-    return guarded(recommender, on_fit, config.fallback, cold, first.parts, source, seed,
-                   stars=True)  # fmt: skip
+    if config.guard is None:
+        return recommender
+    on_fit = run.served(model, stars=True)
+    return config.guard(recommender, on_fit, cold, first.parts, source, seed, stars=True)
 
 
 # Cold-start practice, chosen on seed 42's held-out users and movies (notebook 07); at half the
 # learning rate the list weights did not move when perturbed, so they are not averaged.
 COLD_LISTS = replace(LISTS, recipe=NEW_MOVIE, practice=Practice(movies=0.2, users=1.0),
-                     lr=0.005, average=None, fallback=None)  # fmt: skip
+                     lr=0.005, average=None, guard=None)  # fmt: skip
 COLD_STARS = replace(STARS, recipe=NEW_MOVIE, practice=Practice(movies=0.5, users=0.5),
-                     channels_tried=(), lrs_tried=())  # fmt: skip
-NEW_USER_LISTS = replace(COLD_LISTS, shrinkages=SHRINKAGES, fallback=recommend.popularity)
-NEW_MOVIE_LISTS = replace(COLD_LISTS, fallback=recommend.genre_profile_with_recency)
+                     channels_tried=(), lrs_tried=(),
+                     guard=ColdGuard(recommend.bias_model))  # fmt: skip
+NEW_USER_LISTS = replace(COLD_LISTS, guard=ColdGuard(recommend.popularity, recommend.SHRINKAGES))
+NEW_MOVIE_LISTS = replace(COLD_LISTS, guard=ColdGuard(recommend.genre_profile_with_recency))
 
 
 def _lists_and_stars(
@@ -387,9 +387,9 @@ def graphsage_final(train, source, settings, seed=42, progress=False) -> Both:
 
 def graphsage_cold_users(train, source, settings, seed=42, progress=False) -> Both:
     """Notebook 07's GraphSAGE for new users: practised; stopped, shrunk and guarded held out."""
+    stars = replace(COLD_STARS, guard=ColdGuard(recommend.bias_model, recommend.SHRINKAGES))
     return _lists_and_stars(train, source, settings, seed, progress, "GraphSAGE (new users)",
-                            lists=NEW_USER_LISTS, cold=NEW_USERS,
-                            stars=replace(COLD_STARS, shrinkages=SHRINKAGES))  # fmt: skip
+                            lists=NEW_USER_LISTS, stars=stars, cold=NEW_USERS)  # fmt: skip
 
 
 def graphsage_cold_movies(train, source, settings, seed=42, progress=False) -> Both:

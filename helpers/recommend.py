@@ -1,9 +1,8 @@
 """What a trained GNN serves (notebook 02): its embeddings behind raw ids, a pair of models as one
-(lists from one, stars from the other), a user's top-K table; and a model that is never below
-its own fallback: blended with the simple rule it must beat, the model's share chosen per bucket
-on the validation part (``WarmGuard``, notebook 03) or on the cold start played inside the train
-part (``ColdGuard``, notebook 07). Where the model does not help there, its share is 0 and the
-rule answers alone."""
+(lists from one, stars from the other), a user's top-K table; and a model not below its fallback
+where its share is chosen: blended with the rule it must beat, the share chosen per bucket on the
+validation part (``WarmGuard``, notebook 03) or, within one standard error, on a cold start
+played inside the train part (``ColdGuard``, notebook 07, which first shrinks new users)."""
 
 from __future__ import annotations
 
@@ -246,9 +245,9 @@ def choose_shares(
     differences paired by user, each user's numbers averaged over the splits first: a new
     user's answers at K = 1, 2 and 4 are alike, so they count as one draw). With one error, the
     model earns its share by more than the noise of the few users a cold start holds out; where
-    it does not, the fallback answers alone. With none, the best share is kept. ``spread``: a
-    noise the users do not show, combined with theirs (new movies: :func:`movie_spread`). A
-    bucket with no user to judge by is left out."""
+    it does not, the fallback answers alone. With none, the best share is kept.
+    ``spread(asked, best_share, stars)``: per share, a noise the users do not show, combined with
+    theirs (new movies: :func:`movie_spread`). A bucket with no user to judge by is left out."""
     values, shares = {}, {}
     for low, parts in splits.items():
         asked = [ask(blend, part) for part in parts]  # folded in once, not per share
@@ -318,14 +317,16 @@ def within_noise(
 
 @dataclass(frozen=True)
 class WarmGuard:
-    """Warm models (notebook 03): blended with ``rule``, one share per bucket of the movie's
-    (stars: :class:`MovieBlend`) or user's train ratings, the best on the validation part for
-    ``on_fit``, the model served on the fit part (buckets hold hundreds to thousands of ratings,
-    so no error is allowed); a bucket with no validation user to judge by gets the rule alone."""
+    """Warm models (notebooks 02-05, shown in 03): blended with ``rule``, one share per bucket of
+    the movie's (stars: :class:`MovieBlend`) or user's train ratings, the best on the validation
+    part for ``on_fit``, the model served on the fit part (``errors=0``: the lowest share as good
+    as the best); a bucket with no validation user to judge by gets the rule alone."""
 
     rule: Fallback
 
     def __call__(self, served, on_fit, cold, parts, source, seed, *, stars: bool) -> Blend:
+        if cold is not None:
+            raise ValueError("A WarmGuard chooses on validation: give cold starts a ColdGuard.")
         train, fit_part, valid_part = parts
         column, kind = ("movieId", MovieBlend) if stars else ("userId", Blend)
         blend = kind(on_fit, self.rule(fit_part, source), {0: 1.0}, pd.Series(dtype=float), "")
@@ -338,15 +339,18 @@ class WarmGuard:
 
 @dataclass(frozen=True)
 class ColdGuard:
-    """Cold-start models (notebook 07), on the ``cold`` start early stopping played inside the
-    train part: new users' vectors shrunk (:func:`shrunk`), then blended with ``rule`` (none:
-    the model alone), one share per bucket of :data:`ONBOARDING_TRIED` or one for new movies,
-    the lowest within one standard error of the best (for new movies: :func:`movie_spread`)."""
+    """Cold-start models (notebook 07), on the ``cold`` start that early stopping played inside
+    the train part: new users' vectors shrunk first if ``shrinkages`` are tried (:func:`shrunk`),
+    then blended with ``rule`` (none: the model alone), one share per bucket of
+    :data:`ONBOARDING_TRIED` or one for new movies, the lowest within one standard error of the
+    best (for new movies that error also counts :func:`movie_spread`)."""
 
     rule: Fallback | None
     shrinkages: tuple[float, ...] = ()  # tried for new users' vectors
 
-    def __call__(self, served, on_fit, cold, parts, source, seed, *, stars: bool):
+    def __call__(self, served, on_fit, cold, parts, source, seed, *, stars: bool) -> Recommender:
+        if cold is None:
+            raise ValueError("A ColdGuard chooses on a cold start: pass cold=, or use a WarmGuard.")
         train, fit_part, _ = parts
         served, on_fit = shrunk(served, on_fit, train, seed + 1000, self.shrinkages)
         if self.rule is None:

@@ -291,3 +291,16 @@ def test_new_movies_count_the_noise_of_which_movies_were_held_out():
     values = users_only.values[0]
     assert values[1.0] > values[0.0]  # ahead over the users
     assert users_only.shares[0] > 0.0 and with_movies.shares == {0: 0.0}
+
+
+def test_a_guard_refuses_the_other_kind_of_start(course, split):
+    """A warm guard chooses on the validation part, a cold one on a cold start: a model trained
+    for one with the other's guard is refused in a sentence, not blended on the wrong data."""
+    base = baselines.BiasBaseline().fit(split.train)
+    parts, source = (split.train, split.train, split.test[:0]), course["source"]
+    with pytest.raises(ValueError, match="give cold starts a ColdGuard"):
+        recommend.WarmGuard(recommend.bias_model)(
+            base, base, protocol.NEW_USERS, parts, source, 42, stars=True
+        )
+    with pytest.raises(ValueError, match="pass cold="):
+        recommend.ColdGuard(recommend.bias_model)(base, base, None, parts, source, 42, stars=True)

@@ -1,6 +1,6 @@
 """GraphSAGE, the kit's inductive GNN: the model and its list step (notebook 02 shows both first),
 its star step, the trainers ``train_lists`` / ``train_stars``, new users' fold-in, and the named
-models: ids alone (02), with features (03, 04), for new users and movies, with fallbacks (07)."""
+models: ids alone (02), with features (03, 04), new users and movies (07), each with its guard."""
 
 from __future__ import annotations
 
@@ -144,12 +144,12 @@ class SageConfig:
     average: float | None = 0.99
     recipe: FeatureRecipe | None = None  # node features (notebooks 03-05); None: ids only
     practice: Practice = field(default_factory=Practice)
-    guard: recommend.Guard | None = None  # blends it with its fallback (WarmGuard, ColdGuard)
+    guard: recommend.Guard | None = None  # what training ends with: WarmGuard, ColdGuard; None
     channels_tried: tuple[int, ...] = ()  # other widths, and learning rates, trained as well
     lrs_tried: tuple[float, ...] = ()  # (one change at a time): the best on validation is kept
 
 
-LISTS = SageConfig(guard=WarmGuard(recommend.popularity))  # never below most popular
+LISTS = SageConfig(guard=WarmGuard(recommend.popularity))  # not below most popular on validation
 STARS = SageConfig(epochs=100, patience=10, check_every=1, average=None, channels_tried=(32, 128),
                    lrs_tried=(0.005,), guard=WarmGuard(recommend.bias_model))  # fmt: skip
 
@@ -282,7 +282,8 @@ def train_lists(
 ) -> SageRecommender | Blend:
     """GraphSAGE for top-K lists, trained on the fit part and kept at its best validation NDCG@10
     (on ``cold``'s protocol played inside the train part, if given); served on all of ``train``,
-    and blended with its fallback if ``config`` names a ``guard``."""
+    then to ``config.guard`` if it names one (a blend with its fallback: ``recommend.WarmGuard``
+    or, with ``cold``, ``ColdGuard``)."""
     seed_everything(seed)
     all_ids = not (config.practice.movies or config.practice.users)
     run = _Run.of(train, source, settings, config, seed, cold, name, all_ids)
@@ -314,7 +315,8 @@ def train_stars(
     progress: bool = False,
 ) -> SageRecommender | Blend:
     """GraphSAGE for stars, a residual on the bias model, trained with each setting ``config``
-    tries; the best on validation is served on all of ``train``, blended with its fallback."""
+    tries; the best on validation is served on all of ``train``, then handed to ``config.guard``
+    if it names one (as for :func:`train_lists`)."""
     seed_everything(seed)
     first = _Run.of(train, source, settings, config, seed, cold, name, all_ids=False)
     with_residuals(first.graph, first.base, first.fit_part)

@@ -33,6 +33,11 @@ VOILA_CDN_LINKS = {
     "https://cdn.jsdelivr.net/npm/@fortawesome/fontawesome-free@^5/css/all.min.css",
     "https://cdn.jsdelivr.net/npm/@fortawesome/fontawesome-free@^5/css/v4-shims.min.css",
 }
+# Where the results table's tenth row ends, in px from the top, once the table has ten rows.
+TENTH_ROW_BOTTOM = """table => {
+    const rows = document.querySelectorAll(`${table} tbody tr`);
+    return rows.length === 10 && rows[9].getBoundingClientRect().bottom;
+}"""
 
 
 def missing_tools() -> list[str]:
@@ -227,11 +232,11 @@ def test_your_ratings_do_not_push_the_table_below_the_fold(page):
         page.get_by_role("button", name="Add").click()
         page.get_by_text(f"Your ratings ({count})").wait_for()
     page.get_by_text(re.compile(r"^You: Top 10 of")).wait_for()
-    rows = page.locator(f"{RESULTS} tbody tr")
-    rows.nth(9).wait_for()  # the table may be drawn again after the fifth rating: its new tenth row
-    assert rows.count() == 10
-    last = rows.nth(9).bounding_box()
-    assert last is not None and last["y"] + last["height"] <= FOLD, "the table is pushed down"
+    # Your list grows before the table is drawn again, so the table on the page may still be the
+    # one for four ratings, replaced at any moment: count its rows and measure the tenth inside
+    # the page, in one step, so neither table is measured after it is gone.
+    bottom = page.wait_for_function(TENTH_ROW_BOTTOM, arg=RESULTS).json_value()
+    assert bottom <= FOLD, f"the table is pushed down: its tenth row ends at {bottom:.0f} px"
     shots = os.environ.get("VOILA_TEST_SCREENSHOTS")  # a folder: save the page, to look at it
     if shots:
         page.screenshot(path=os.path.join(shots, "you-mode.png"))

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from helpers import Settings, baselines, data, evaluate, features, metrics, models, protocol
-from helpers.models.graphsage import STARS, train_stars
+from helpers.models.graphsage import LISTS, STARS, _Run, serve, train_lists, train_stars
 from helpers.models.neighbourhood import WEIGHT_DECAYS, train_neighbourhood
 
 
@@ -107,3 +107,16 @@ def test_the_rating_gnn_keeps_the_weight_decay_best_on_validation(small):
     assert model.tried[kept] == pytest.approx(-max(model.history.valid.values()))
     assert model.tried[kept] < max(model.tried.values())  # the two differ: a choice was made
     assert len(WEIGHT_DECAYS) > 1  # the kit's rating GNN chooses
+
+
+def test_warm_lists_are_served_on_the_graph_they_were_checked_on(small):
+    """A warm list model answers with its embeddings of the fit part's graph, the graph
+    validation scored it (and chose its blend) on, not of all train ratings (README: served on
+    all of them it ranked worse)."""
+    settings, train, _, source = small
+    config = dataclasses.replace(LISTS, guard=None)
+    lists = train_lists(train, source, settings, config=config, seed=42)
+    fit = _Run.of(train, source, settings, config, 42, None, "fit", all_ids=True)
+    checked = serve(lists.model, fit.graph, fit.maps, fit.tables, fit.base, "fit", stars=False)
+    np.testing.assert_array_equal(lists.lists.users, checked.lists.users)
+    assert len(fit.fit_part) < len(train)  # the validation ratings are not in that graph

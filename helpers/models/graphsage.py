@@ -156,7 +156,7 @@ STARS = SageConfig(epochs=100, patience=10, check_every=1, average=None, channel
 
 @dataclass(kw_only=True)
 class SageRecommender(GNNRecommender):
-    """A trained GraphSAGE served on the graph of the train ratings, ready for new users."""
+    """A trained GraphSAGE served on a graph of its train ratings, ready for new users."""
 
     model: GraphSAGE
     movie_rounds: list[Tensor]
@@ -280,10 +280,9 @@ def train_lists(
     step: Callable[[GraphSAGE, HeteroData, SageConfig], float] = list_step,
     progress: bool = False,
 ) -> SageRecommender | Blend:
-    """GraphSAGE for top-K lists, trained on the fit part and kept at its best validation NDCG@10
-    (on ``cold``'s protocol played inside the train part, if given); served on all of ``train``,
-    then to ``config.guard`` if it names one (a blend with its fallback: ``recommend.WarmGuard``
-    or, with ``cold``, ``ColdGuard``)."""
+    """GraphSAGE for top-K lists: kept at its best validation NDCG@10 (or on ``cold`` played in
+    the train part), served on the fit part's graph it was checked on (README; cold: on all train
+    ratings, its fit part lacks a fifth of the users or movies), then to ``config.guard`` if set."""
     seed_everything(seed)
     all_ids = not (config.practice.movies or config.practice.users)
     run = _Run.of(train, source, settings, config, seed, cold, name, all_ids)
@@ -295,10 +294,11 @@ def train_lists(
         scores = ranking(served.score) if cold is None else cold.score(served, run.held_out)
         return scores["NDCG@10"]
 
-    recommender = run.on_train(model, False, run.fitted(model, step, validate, progress))
+    history = run.fitted(model, step, validate, progress)
+    on_fit = replace(run.served(model.cpu(), stars=False), history=history)
+    recommender = on_fit if cold is None else run.on_train(model, False, history)
     if config.guard is None:
         return recommender
-    on_fit = run.served(model, stars=False)  # what the guard chooses its shares with
     return config.guard(recommender, on_fit, cold, run.parts, source, seed, stars=False)
 
 

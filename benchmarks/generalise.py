@@ -1,7 +1,8 @@
 """Where does each claim hold? The claims of ``seeds.CLAIMS`` on data the kit was not tuned on.
 
     python benchmarks/generalise.py [--variants seed-7 before-2005 ...]
-        [--protocols warm new-users new-movies] [--models NAME ...] [--csv results/generalise.csv]
+        [--protocols warm new-users new-movies] [--models NAME ...] [--onboarding 1 5 20]
+        [--csv results/generalise.csv]
     python benchmarks/generalise.py --summarise results/generalise.csv      # no training
 
 Every constant of the kit was chosen on ml-latest-small with split seeds 42-44. Each variant
@@ -12,10 +13,15 @@ below is real MovieLens data cut another way (synthetic data says nothing about 
 - ``users-30pct``: a random 30 % of the users (sample seed 0);
 - ``heavy-users``: only the users with 50 or more ratings.
 
+``PROBES`` are further cuts, run only when named (``--variants``): probes for a model below its
+fallback on data no benchmark had used (README, "The graph a list model is served on"; their rows
+are in ``results/probes.csv``, not in the six cuts' claims).
+
 Per variant, each model is trained on the protocol's train part and scored once on its test
-part (new users with 1, 5 and 20 onboarding ratings). A claim "A beats B on M" holds on a
-variant when A's score is better there. The report prints each claim's difference per variant
-and where it holds and fails: the README states a claim only as widely as this table.
+part (new users with 1, 5 and 20 onboarding ratings, or each K of ``--onboarding``). A claim
+"A beats B on M" holds on a variant when A's score is better there. The report prints each
+claim's difference per variant and where it holds and fails: the README states a claim only as
+widely as this table.
 """
 
 from __future__ import annotations
@@ -48,21 +54,28 @@ def _from(year: int) -> Callable[[pd.DataFrame], pd.DataFrame]:
     return lambda ratings: ratings[ratings["timestamp"] >= cut]
 
 
-def _user_share(share: float) -> Callable[[pd.DataFrame], pd.DataFrame]:
+def _years(first: int, last: int) -> Callable[[pd.DataFrame], pd.DataFrame]:
+    start, end = (pd.Timestamp(f"{y}-01-01", tz="UTC").timestamp() for y in (first, last + 1))
+    return lambda ratings: ratings[(ratings["timestamp"] >= start) & (ratings["timestamp"] < end)]
+
+
+def _user_share(share: float, sample_seed: int = 0) -> Callable[[pd.DataFrame], pd.DataFrame]:
     def sample(ratings: pd.DataFrame) -> pd.DataFrame:
         users = np.sort(ratings["userId"].unique())
-        kept = np.random.default_rng(0).choice(users, round(share * len(users)), replace=False)
+        draw = np.random.default_rng(sample_seed)
+        kept = draw.choice(users, round(share * len(users)), replace=False)
         return ratings[ratings["userId"].isin(kept)]
 
     return sample
 
 
-def _users_with(at_least: int) -> Callable[[pd.DataFrame], pd.DataFrame]:
-    def heavy(ratings: pd.DataFrame) -> pd.DataFrame:
+def _users_with(at_least: int, at_most: float = np.inf) -> Callable[[pd.DataFrame], pd.DataFrame]:
+    def some_users(ratings: pd.DataFrame) -> pd.DataFrame:
         counts = ratings["userId"].value_counts()
-        return ratings[ratings["userId"].isin(counts.index[counts >= at_least])]
+        kept = counts.index[(counts >= at_least) & (counts <= at_most)]
+        return ratings[ratings["userId"].isin(kept)]
 
-    return heavy
+    return some_users
 
 
 def _everything(ratings: pd.DataFrame) -> pd.DataFrame:
@@ -78,21 +91,34 @@ VARIANTS: dict[str, tuple[Callable[[pd.DataFrame], pd.DataFrame], int]] = {
     "users-30pct": (_user_share(0.3), 42),
     "heavy-users": (_users_with(50), 42),
 }
+PROBES: dict[str, tuple[Callable[[pd.DataFrame], pd.DataFrame], int]] = {
+    "years-2005-2009": (_years(2005, 2009), 42),
+    "users-under-100": (_users_with(1, 99), 42),
+    "seed-29": (_everything, 29),
+    "after-2015": (_from(2015), 42),
+    "users-20-300": (_users_with(20, 300), 58),
+    "users-50pct": (_user_share(0.5, sample_seed=5), 3),
+    "seed-101": (_everything, 101),
+}
 
 
 def run(
-    variants: list[str], protocols: list[str], models: list[str] | None, settings: Settings
+    variants: list[str],
+    protocols: list[str],
+    models: list[str] | None,
+    settings: Settings,
+    onboarding: tuple[int, ...] = ONBOARDING,
 ) -> pd.DataFrame:
     """One row per (variant, protocol label, model): the metrics and the seconds they took."""
     ratings, source, rows = data.load_ratings(settings), data.load_movie_data(settings), []
     for variant in variants:
-        cut, seed = VARIANTS[variant]
+        cut, seed = (VARIANTS | PROBES)[variant]
         part = cut(ratings).reset_index(drop=True)
         for protocol in protocols:
             names = models or seeds.DEFAULTS[protocol]
             for name in tqdm(names, desc=f"{variant} {protocol}"):
                 start = time.perf_counter()
-                results = seeds.score(name, protocol, part, source, settings, seed, ONBOARDING)
+                results = seeds.score(name, protocol, part, source, settings, seed, onboarding)
                 seconds = time.perf_counter() - start
                 for label, result in results.items():
                     rows.append(
@@ -127,9 +153,10 @@ def verdicts(results: pd.DataFrame) -> pd.DataFrame:
 
 
 # (model, its own fallback, metric, protocol labels): the guards of notebooks 03 and 07, per
-# bucket (warm stars by the movie's train ratings, new users by their onboarding ratings), and
-# warm lists by the user's train ratings (GraphSAGE's blended; LightGCN's measured only)
-ONBOARDED = ("new-users-k1", "new-users", "new-users-k20")
+# bucket (warm stars by the movie's train ratings, new users by their onboarding ratings: every
+# label of ONBOARDED's protocol, each K), and warm lists by the user's train ratings (GraphSAGE's
+# blended; LightGCN's measured only)
+ONBOARDED = ("new-users*",)
 MOVIE_BUCKETS = ("warm-movies-0", "warm-movies-1-4", "warm-movies-5+")
 USER_BUCKETS = ("warm-users-0", "warm-users-1-4", "warm-users-5+")
 FALLBACKS = (
@@ -160,12 +187,25 @@ FALLBACKS = (
 )
 
 
+def _onboarded(label: str) -> int:
+    """K of a new-users label (``seeds.score``): ``new-users-k<K>``, or ``new-users`` for the
+    protocol's K."""
+    return int(label.removeprefix("new-users-k")) if "-k" in label else seeds.splits.ONBOARDING
+
+
+def _labels(labels: tuple[str, ...], present) -> list[str]:
+    """``labels``, with ``new-users*`` standing for every new-users label ``present``, by K."""
+    if labels != ONBOARDED:
+        return list(labels)
+    return sorted((p for p in present if p.startswith("new-users")), key=_onboarded)
+
+
 def below_fallback(results: pd.DataFrame) -> pd.DataFrame:
     """Per model, fallback and bucket (protocol label): the variants where the model scores
     worse than its own fallback (a tie is not worse), and by how much at most."""
     rows = []
     for model, rule, metric, labels in FALLBACKS:
-        for label in labels:
+        for label in _labels(labels, results["protocol"].unique()):
             part = results[results["protocol"] == label]
             table = part.pivot(index="variant", columns="model", values=metric)
             if model not in table or rule not in table:
@@ -194,17 +234,25 @@ def report(results: pd.DataFrame) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    parser.add_argument(
+        "--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS | PROBES),
+        help="default: the six cuts of the claims; PROBES only when named",
+    )  # fmt: skip
     parser.add_argument(
         "--protocols", nargs="+", default=list(seeds.CLAIMS), choices=list(seeds.CLAIMS)
     )
     parser.add_argument("--models", nargs="+", metavar="NAME", help="default: each claim's")
+    parser.add_argument(
+        "--onboarding", nargs="+", type=int, default=list(ONBOARDING), metavar="K",
+        help="new users: K onboarding ratings, one or more (default: 1 5 20)",
+    )  # fmt: skip
     seeds.add_output_arguments(parser)
     args = parser.parse_args(argv)
     if args.summarise:
         report(seeds.saved(args.summarise))
         return 0
-    results = run(args.variants, args.protocols, args.models, Settings.from_env())
+    settings = Settings.from_env()
+    results = run(args.variants, args.protocols, args.models, settings, tuple(args.onboarding))
     if args.csv:
         seeds.save(results, args.csv, ["variant", "protocol", "model"])
     report(results)

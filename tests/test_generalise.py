@@ -40,6 +40,21 @@ def test_each_variant_cuts_what_its_name_says():
     assert cut["seed-7"] is ratings and generalise.VARIANTS["seed-7"][1] == 7
 
 
+def test_each_probe_cuts_what_its_name_says_and_is_run_only_when_named():
+    ratings = _ratings()
+    cut = {name: how(ratings) for name, (how, _) in generalise.PROBES.items()}
+    years = pd.to_datetime(cut["years-2005-2009"]["timestamp"], unit="s").dt.year
+    assert years.min() >= 2005 and years.max() <= 2009 and len(cut["years-2005-2009"]) > 0
+    assert pd.to_datetime(cut["after-2015"]["timestamp"], unit="s").dt.year.min() >= 2015
+    assert cut["users-under-100"]["userId"].value_counts().max() < 100
+    counts = cut["users-20-300"]["userId"].value_counts()
+    assert counts.min() >= 20 and counts.max() <= 300
+    share = cut["users-50pct"]["userId"].nunique() / ratings["userId"].nunique()
+    assert share == 0.5
+    assert cut["seed-101"] is ratings and generalise.PROBES["seed-101"][1] == 101
+    assert not set(generalise.PROBES) & set(generalise.VARIANTS)  # the claims' cuts stay six
+
+
 def _results(rows: list[tuple], protocol: str) -> pd.DataFrame:
     """Rows of (variant, model, RMSE, NDCG@10) as ``generalise.run`` writes them."""
     columns = ["variant", "model", "RMSE", "NDCG@10"]
@@ -84,6 +99,23 @@ def test_below_fallback_names_each_variant_where_a_model_is_worse_than_its_rule(
     stars = table.loc["graphsage-cold-movies vs bias (RMSE, new-movies)"]
     assert stars["below on"] == "seed-11" and stars["largest shortfall"] == "0.0100"
     assert lists["variants"] == 2  # the tie on seed 7 (0.10 each) is not below
+
+
+def test_below_fallback_checks_new_users_at_every_onboarding_size_run():
+    """New users at K = 3 and 8 (``--onboarding 3 8``) are checked as K = 1, 5, 20 are."""
+    rows = [
+        ("seed-7", "graphsage-cold-users", 0.90, 0.30), ("seed-7", "most-popular", 1.0, 0.31),
+        ("seed-7", "bias", 0.95, np.nan),
+    ]  # fmt: skip
+    results = pd.concat([_results(rows, "new-users-k8"), _results(rows, "new-users-k3")])
+    table = generalise.below_fallback(results)
+    lists = [label for label in table.index if label.startswith("graphsage-cold-users vs most")]
+    assert lists == [
+        "graphsage-cold-users vs most-popular (NDCG@10, new-users-k3)",
+        "graphsage-cold-users vs most-popular (NDCG@10, new-users-k8)",
+    ]
+    assert (table.loc[lists, "below on"] == "seed-7").all()
+    assert table.loc[lists[0], "largest shortfall"] == "0.0100"
 
 
 def test_warm_stars_are_scored_by_bucket_of_the_movies_train_ratings():

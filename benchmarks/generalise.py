@@ -55,8 +55,8 @@ def _from(year: int) -> Callable[[pd.DataFrame], pd.DataFrame]:
 
 
 def _years(first: int, last: int) -> Callable[[pd.DataFrame], pd.DataFrame]:
-    start, end = (pd.Timestamp(f"{y}-01-01", tz="UTC").timestamp() for y in (first, last + 1))
-    return lambda ratings: ratings[(ratings["timestamp"] >= start) & (ratings["timestamp"] < end)]
+    after, before = _from(first), _before(last + 1)
+    return lambda ratings: before(after(ratings))
 
 
 def _user_share(share: float, sample_seed: int = 0) -> Callable[[pd.DataFrame], pd.DataFrame]:

@@ -144,20 +144,30 @@ class Ranking:
 
     def per_user(self, score: Score, k: int = K, progress: bool = False) -> pd.DataFrame:
         """NDCG@K and Recall@K of every ranked user, and the catalogue positions it was shown."""
-        discount = 1.0 / np.log2(np.arange(2, k + 2))
-        ideal = np.cumsum(discount)
-        parts = []
-        for start in tqdm(range(0, len(self.users), 1024), desc="rank", disable=not progress):
-            users = self.users[start : start + 1024]
-            best = best_unrated(score, self.rated, users, k)
-            hits = np.take_along_axis(self.relevant.mask(users), best, axis=1)
-            n = np.minimum(self.n_relevant[start : start + 1024], k)
-            ndcg = (hits * discount[: hits.shape[1]]).sum(1) / ideal[n - 1]
-            columns = {f"NDCG@{k}": ndcg, f"Recall@{k}": hits.sum(1) / n, "shown": list(best)}
-            parts.append(pd.DataFrame({"userId": users, **columns}))
-        if not parts:  # no test user with a relevant movie
+        return self.judged(self.shown(score, self.users, k, progress), k)
+
+    def shown(self, score: Score, users: np.ndarray, k: int = K, progress=False) -> np.ndarray:
+        """Each of ``users``' ``k`` best unrated catalogue positions, scored 1,024 at a time."""
+        starts = tqdm(range(0, len(users), 1024), desc="rank", disable=not progress)
+        best = [best_unrated(score, self.rated, users[start : start + 1024], k) for start in starts]
+        return np.concatenate(best) if best else np.zeros((0, k), dtype=np.int64)
+
+    def judged(self, best: np.ndarray, k: int = K) -> pd.DataFrame:
+        """NDCG@K and Recall@K of every ranked user from the positions it was shown (``best``, a
+        row per user of :attr:`users`): one ranking can be judged by several sets of relevant
+        movies (:func:`buckets`)."""
+        if not len(self.users):  # no test user with a relevant movie
             return pd.DataFrame(columns=["userId", f"NDCG@{k}", f"Recall@{k}", "shown"])
-        return pd.concat(parts, ignore_index=True)
+        discount = 1.0 / np.log2(np.arange(2, k + 2))
+        batches = [slice(start, start + 1024) for start in range(0, len(self.users), 1024)]
+        relevant = self.relevant.mask  # [users, catalogue]: made per batch
+        hits = np.concatenate(
+            [np.take_along_axis(relevant(self.users[b]), best[b], axis=1) for b in batches]
+        )
+        n = np.minimum(self.n_relevant, k)
+        ndcg = (hits * discount[: hits.shape[1]]).sum(1) / np.cumsum(discount)[n - 1]
+        columns = {f"NDCG@{k}": ndcg, f"Recall@{k}": hits.sum(1) / n, "shown": list(best)}
+        return pd.DataFrame({"userId": self.users, **columns})
 
     def __call__(self, score: Score, k: int = K, progress: bool = False) -> dict[str, float]:
         table = self.per_user(score, k, progress)
@@ -206,8 +216,18 @@ def buckets(
     actual = test["rating"].to_numpy(np.float64)
     if ratings:
         predicted = model.predict(test["userId"].to_numpy(), test["movieId"].to_numpy())
-    if ranking:
-        per_user = Ranking(train, test).per_user(model.score).set_index("userId")["NDCG@10"]
+    if ranking:  # one ranking of every user any bucket ranks, judged per bucket
+        whole = Ranking(train, test)
+        names = set(labels["movie"]) - {"0"}  # no movie of bucket 0 is in the catalogue
+        movie_buckets = {name: Ranking(train, test[labels["movie"] == name]) for name in names}
+        users = np.unique(np.concatenate([whole.users, *(r.users for r in movie_buckets.values())]))
+        best = whole.shown(model.score, users)  # every Ranking of ``train`` has one catalogue
+
+        def judged(ranking: Ranking) -> pd.Series:
+            shown = best[np.searchsorted(users, ranking.users)]
+            return ranking.judged(shown).set_index("userId")["NDCG@10"]
+
+        per_user = judged(whole)
     rows = []
     for who, label in labels.items():
         for name in pd.unique(np.sort(label)):
@@ -215,7 +235,7 @@ def buckets(
             if ranking and who == "user":
                 ndcg = float(per_user.reindex(test.loc[part, "userId"].unique()).mean())
             elif ranking and name != "0":
-                ndcg = Ranking(train, test[part])(model.score)["NDCG@10"]
+                ndcg = float(judged(movie_buckets[name]).mean())
             rmse_ = rmse(predicted[part], actual[part]) if ratings else np.nan
             bucket = f"{who}s with {name} train ratings"
             rows.append(

@@ -29,6 +29,17 @@ def test_ease_item_cap_models_the_most_rated_movies_only():
     assert np.allclose(scores[:, modelled], restricted.score(users, movies[modelled]), atol=1e-5)
 
 
+def test_ease_weights_are_steck_s_closed_form():
+    """B = I - P / diag(P) with P = (X^T X + reg I)^-1 (Steck, 2019), its diagonal 0: what the
+    in-place Cholesky steps of ``EASE.fit`` must still compute."""
+    model = baselines.EASE(reg=5.0).fit(_ratings(2))
+    x = model.rows.matrix.toarray().astype(np.float64)
+    inverse = np.linalg.inv(x.T @ x + 5.0 * np.eye(x.shape[1]))
+    expected = -inverse / np.diag(inverse)
+    np.fill_diagonal(expected, 0.0)
+    assert np.allclose(model.weights, expected, atol=1e-6)
+
+
 def test_folded_in_ease_scores_a_new_users_row_times_the_weights():
     ratings = _ratings(1)
     model = baselines.EASE(reg=5.0).fit(ratings)

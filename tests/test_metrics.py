@@ -112,6 +112,35 @@ def test_buckets_name_every_bucket_and_count_every_rating():
     assert np.isnan(table.loc["movies with 0 train ratings", "NDCG@10"])
 
 
+def test_buckets_ranks_once_and_judges_each_bucket_as_its_own_ranking_would():
+    """One ranking of every user, judged per bucket: each bucket's NDCG@10 is what a Ranking
+    of that bucket's test ratings alone gives (a user shown another user's list would not be)."""
+    draw = np.random.default_rng(3)
+    ratings = pd.DataFrame(
+        {
+            "userId": draw.integers(1, 120, 6000),
+            "movieId": np.minimum(draw.zipf(1.6, 6000), 400),
+            "rating": draw.choice([2.0, 3.5, 4.0, 5.0], 6000),
+        }
+    ).drop_duplicates(["userId", "movieId"])
+    train, test = ratings.iloc[: len(ratings) * 4 // 5], ratings.iloc[len(ratings) * 4 // 5 :]
+    user_taste = draw.random((200, 500))
+
+    class Taste:
+        def score(self, users, movies):
+            return user_taste[users][:, movies]
+
+    table = metrics.buckets(Taste(), train, test, ratings=False)
+    labels = metrics._bucket(train, test, "movieId", metrics.MOVIE_BUCKETS)
+    for name in set(labels) - {"0"}:
+        alone = metrics.Ranking(train, test[labels == name])(Taste().score)["NDCG@10"]
+        assert table.loc[f"movies with {name} train ratings", "NDCG@10"] == alone
+    whole = metrics.Ranking(train, test).per_user(Taste().score).set_index("userId")["NDCG@10"]
+    light = test.loc[metrics._bucket(train, test, "userId", metrics.USER_BUCKETS) == "1-29"]
+    expected = whole.reindex(light["userId"].unique()).mean()
+    assert table.loc["users with 1-29 train ratings", "NDCG@10"] == pytest.approx(expected)
+
+
 def test_a_test_user_with_no_train_rating_is_not_counted_with_the_heaviest_users():
     train = pd.DataFrame({"userId": [1, 1], "movieId": [10, 11], "rating": 4.0})
     test = pd.DataFrame({"userId": [1, 2], "movieId": [10, 11], "rating": [4.0, 3.0]})

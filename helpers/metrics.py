@@ -146,7 +146,9 @@ class Ranking:
         """NDCG@K and Recall@K of every ranked user, and the catalogue positions it was shown."""
         return self.judged(self.shown(score, self.users, k, progress), k)
 
-    def shown(self, score: Score, users: np.ndarray, k: int = K, progress=False) -> np.ndarray:
+    def shown(
+        self, score: Score, users: np.ndarray, k: int = K, progress: bool = False
+    ) -> np.ndarray:
         """Each of ``users``' ``k`` best unrated catalogue positions, scored 1,024 at a time."""
         starts = tqdm(range(0, len(users), 1024), desc="rank", disable=not progress)
         best = [best_unrated(score, self.rated, users[start : start + 1024], k) for start in starts]

@@ -30,8 +30,8 @@ def test_ease_item_cap_models_the_most_rated_movies_only():
 
 
 def test_ease_weights_are_steck_s_closed_form():
-    """B = I - P / diag(P) with P = (X^T X + reg I)^-1 (Steck, 2019), its diagonal 0: what the
-    in-place Cholesky steps of ``EASE.fit`` must still compute."""
+    """B = I - P / diag(P) with P = (X^T X + reg I)^-1 (Steck, 2019), its diagonal 0: what
+    ``EASE.fit``'s Cholesky steps, each matrix let go as the next is made, must still compute."""
     model = baselines.EASE(reg=5.0).fit(_ratings(2))
     x = model.rows.matrix.toarray().astype(np.float64)
     inverse = np.linalg.inv(x.T @ x + 5.0 * np.eye(x.shape[1]))

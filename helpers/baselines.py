@@ -152,11 +152,12 @@ class LikedRows:
         return self.matrix[np.maximum(u, 0)].multiply((u >= 0)[:, None]).tocsr()
 
 
-def dense_gram(rows: sparse.csr_matrix, dtype: type) -> np.ndarray:
-    """``rows^T rows`` as a dense movies x movies matrix, summed over :data:`USERS_PER_BLOCK` rows
-    at a time: the sparse product of every row at once is nearly dense at scale, several times
-    the dense matrix's memory (3 million synthetic ratings: EASE's fit peaked at 11.3 GiB, 8.6)."""
-    gram = np.zeros((rows.shape[1],) * 2, dtype=dtype)
+def dense_gram(rows: sparse.csr_matrix) -> np.ndarray:
+    """``rows^T rows`` in float64, summed over :data:`USERS_PER_BLOCK` rows at a time, as
+    :class:`GraphFilter` sums its similarity (notebook 06 shows that loop): the sparse product of
+    every row at once is nearly dense at scale, several times the dense matrix's memory (3
+    million synthetic ratings: EASE's fit peaked at 11.3 GiB that way, 8.6 GiB in blocks)."""
+    gram = np.zeros((rows.shape[1],) * 2, dtype=np.float64)
     for start in range(0, rows.shape[0], USERS_PER_BLOCK):
         block = rows[start : start + USERS_PER_BLOCK]
         pairs = (block.T @ block).tocoo()  # one entry per movie pair: exact += below
@@ -193,7 +194,7 @@ class EASE(ItemItem, Baseline):
     def fit(self, train: pd.DataFrame) -> EASE:
         self.mean = float(train["rating"].mean())
         self.rows = LikedRows(train[train["rating"] >= self.min_rating], self.max_items)
-        gram = torch.from_numpy(dense_gram(self.rows.matrix, np.float64))
+        gram = torch.from_numpy(dense_gram(self.rows.matrix))
         gram.diagonal().add_(self.reg)
         factor = torch.linalg.cholesky(gram)  # then its inverse: 5x faster than inv()
         del gram  # one movies x movies matrix fewer at a time (20,000 movies: 3.2 GB each)
@@ -332,7 +333,12 @@ class GraphFilter(ItemItem):
             movie_degree = np.asarray(rows.sum(axis=0), np.float32).ravel().clip(1)
             normalised = rows.multiply(user_degree[:, None] ** -0.5)
             normalised = normalised.multiply(movie_degree[None, :] ** -0.5).tocsr()
-            self._similarity = dense_gram(normalised, np.float32)
+            gram = np.zeros((rows.shape[1],) * 2, dtype=np.float32)
+            for start in range(0, rows.shape[0], USERS_PER_BLOCK):
+                block = normalised[start : start + USERS_PER_BLOCK]
+                pairs = (block.T @ block).tocoo()  # one entry per movie pair: exact += below
+                gram[pairs.row, pairs.col] += pairs.data
+            self._similarity = gram
         return self._similarity
 
     weights = similarity

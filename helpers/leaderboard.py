@@ -1,4 +1,5 @@
-"""The kit's results table (notebooks 02-07): every model's protocol numbers in one CSV."""
+"""The kit's results table (notebooks 02-07): every model's protocol numbers in one CSV; and the
+stored seeds (``results/seeds.csv``) notebooks 05 and 06 compare over."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pandas as pd
 from filelock import FileLock
 
 from helpers.data import write_atomically
-from helpers.settings import Settings
+from helpers.settings import REPO, Settings
 
 COLUMNS = ["notebook", "model", "RMSE", "MAE", "NDCG@10", "Recall@10", "coverage"]
 
@@ -93,3 +94,16 @@ def show(settings: Settings, notebooks: list[str] | None = None) -> pd.DataFrame
         table = table[table["notebook"].isin(notebooks)]
     table = table.sort_values(["NDCG@10", "RMSE"], ascending=[False, True], na_position="last")
     return table.round(3).reset_index(drop=True)
+
+
+def stored_seeds(settings: Settings) -> pd.DataFrame:
+    """``results/seeds.csv``: the models of ``benchmarks/seeds.py`` on the course data's splits of
+    seeds 42-44. They are that data's numbers whatever ``settings`` load, so on another data set
+    this says so first."""
+    if not settings.is_course_data:
+        print(
+            "The per-seed results below are the course data's (ml-latest-small, every user: "
+            f"results/seeds.csv), not {settings.label}'s; benchmarks/seeds.py measures them on "
+            "the data set your MOVIELENS_* settings name."
+        )
+    return pd.read_csv(REPO / "results" / "seeds.csv")

@@ -21,6 +21,7 @@ from helpers.baselines import BiasBaseline
 from helpers.graph import RATES, Patterns
 
 FULL_SOFTMAX_LIMIT = 50_000_000  # users x movies logits per step (200 MB of float32)
+PAIRS_PER_STEP = 262_144  # liked pairs a list model learns from per step (25M: ~12 million)
 
 
 @dataclass
@@ -123,7 +124,12 @@ def softmax(
     users: Tensor, movies: Tensor, bias: Tensor, liked: tuple[Tensor, Tensor], temperature: float
 ) -> Tensor:
     """Cross-entropy of each liked (user, movie) against every movie, sharpened by a temperature
-    below 1; past :data:`FULL_SOFTMAX_LIMIT` logits, :func:`sampled_softmax` estimates it."""
+    below 1, for at most :data:`PAIRS_PER_STEP` liked pairs drawn at random (the sampled
+    softmax's memory grows with pairs x (channels + negatives)); past
+    :data:`FULL_SOFTMAX_LIMIT` logits, :func:`sampled_softmax` estimates it."""
+    if len(liked[0]) > PAIRS_PER_STEP:
+        kept = torch.randperm(len(liked[0]), device=liked[0].device)[:PAIRS_PER_STEP]
+        liked = (liked[0][kept], liked[1][kept])
     if len(users) * len(movies) > FULL_SOFTMAX_LIMIT:
         return sampled_softmax(users, movies, bias, liked, temperature)
     logits = (users / temperature) @ movies.T + bias / temperature  # no users x movies division

@@ -75,3 +75,12 @@ def test_a_damaged_table_is_refused_in_one_sentence(tmp_path, damage, message):
         with pytest.raises(leaderboard.LeaderboardError, match=message) as caught:
             call()
         assert str(caught.value).count(". ") <= 2 and "git checkout" in str(caught.value)
+
+
+def test_stored_seeds_say_whose_numbers_they_are_on_another_data_set(tmp_path, capsys):
+    course = leaderboard.stored_seeds(Settings(results=tmp_path))
+    assert capsys.readouterr().out == ""
+    other = leaderboard.stored_seeds(Settings(dataset=str(tmp_path)))
+    said = capsys.readouterr().out
+    assert "course data's (ml-latest-small" in said and f"not {tmp_path.name}'s" in said
+    assert other.equals(course) and {"protocol", "model", "seed"} <= set(course.columns)

@@ -1,5 +1,6 @@
 """The training objectives: the sampled softmax estimates the full one; the sparse MSE is exact."""
 
+import pytest
 import torch
 
 from helpers import train
@@ -32,3 +33,15 @@ def test_pair_mse_backward_gives_the_gradient_of_the_plain_mse():
     plain.backward()
     assert abs(value - float(plain.detach())) < 1e-5
     assert torch.allclose(sparse, weights.grad, atol=1e-5)
+
+
+@pytest.mark.parametrize("full_softmax_limit", [10**9, 0], ids=["full", "sampled"])
+def test_softmax_learns_from_at_most_pairs_per_step_liked_pairs(monkeypatch, full_softmax_limit):
+    monkeypatch.setattr(train, "PAIRS_PER_STEP", 8)
+    monkeypatch.setattr(train, "FULL_SOFTMAX_LIMIT", full_softmax_limit)
+    torch.manual_seed(0)
+    users = torch.randn(100, 4, requires_grad=True)
+    movies, bias = torch.randn(50, 4), torch.zeros(50)
+    liked = (torch.arange(100), torch.randint(0, 50, (100,)))  # one liked pair per user
+    train.softmax(users, movies, bias, liked, 1.0).backward()
+    assert int((users.grad.abs().sum(-1) > 0).sum()) == 8  # only the drawn pairs' users learn

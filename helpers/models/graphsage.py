@@ -35,8 +35,6 @@ from helpers.recommend import Blend, Both, ColdGuard, Embeddings, GNNRecommender
 from helpers.settings import Settings, device, seed_everything
 from helpers.train import History, fit, pair_mse_backward, softmax, with_residuals
 
-PAIRS_PER_STEP = 262_144  # liked pairs per step at most (MovieLens 25M has ~12 million)
-
 
 class GraphSAGE(nn.Module):
     """User and movie embeddings: inputs, ``layers`` rounds of messages both ways, their mean."""
@@ -101,8 +99,6 @@ def list_step(model: GraphSAGE, graph: HeteroData, config: SageConfig) -> float:
     edges = practised[RATES]
     liked = edges.rating >= LIKED
     chosen = torch.nonzero(liked & edges.asked if "asked" in edges else liked).squeeze(-1)
-    if len(chosen) > PAIRS_PER_STEP:
-        chosen = chosen[torch.randperm(len(chosen))[:PAIRS_PER_STEP]]
     users, movies = model(practised)
     pairs = (edges.edge_index[0, chosen], edges.edge_index[1, chosen])
     bias = model.movie_bias.masked_fill(~graph["movie"].known, -torch.inf)  # unknown: unlisted

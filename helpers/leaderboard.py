@@ -103,7 +103,7 @@ def stored_seeds(settings: Settings) -> pd.DataFrame:
     if not settings.is_course_data:
         print(
             "The per-seed results below are the course data's (ml-latest-small, every user: "
-            f"results/seeds.csv), not {settings.label}'s; benchmarks/seeds.py measures them on "
-            "the data set your MOVIELENS_* settings name."
+            f"results/seeds.csv), not {settings.label}'s; to measure {settings.label}'s, run "
+            "benchmarks/seeds.py with these settings and --csv a file of your own."
         )
     return pd.read_csv(REPO / "results" / "seeds.csv")

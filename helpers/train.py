@@ -124,9 +124,9 @@ def softmax(
     users: Tensor, movies: Tensor, bias: Tensor, liked: tuple[Tensor, Tensor], temperature: float
 ) -> Tensor:
     """Cross-entropy of each liked (user, movie) against every movie, sharpened by a temperature
-    below 1, for at most :data:`PAIRS_PER_STEP` liked pairs drawn at random (the sampled
-    softmax's memory grows with pairs x (channels + negatives)); past
-    :data:`FULL_SOFTMAX_LIMIT` logits, :func:`sampled_softmax` estimates it."""
+    below 1, for at most :data:`PAIRS_PER_STEP` liked pairs drawn at random (only large data
+    sets have more; the sampled softmax's memory grows with pairs x (channels + negatives));
+    past :data:`FULL_SOFTMAX_LIMIT` logits, :func:`sampled_softmax` estimates it."""
     if len(liked[0]) > PAIRS_PER_STEP:
         kept = torch.randperm(len(liked[0]), device=liked[0].device)[:PAIRS_PER_STEP]
         liked = (liked[0][kept], liked[1][kept])

@@ -41,7 +41,8 @@ from helpers.models.graphsage import (  # noqa: E402
     train_lists,
     train_stars,
 )
-from helpers.recommend import SHRINKAGES, Both, ColdGuard, bias_model, by_bucket  # noqa: E402
+from helpers.protocol import by_bucket  # noqa: E402
+from helpers.recommend import SHRINKAGES, Both, ColdGuard, bias_model  # noqa: E402
 from helpers.settings import Settings  # noqa: E402
 
 SEEDS = (42, 43, 44)
@@ -138,11 +139,11 @@ def score(
     return {"new-movies": splits.new_movies(model, parts)}
 
 
-LABELS = {0: "0", 1: "1-4", 5: "5+"}  # each bucket of recommend.WARM_BUCKETS, by its lowest count
+LABELS = {0: "0", 1: "1-4", 5: "5+"}  # each bucket of protocol.WARM_BUCKETS, by its lowest count
 
 
 def by_movie_bucket(model, train: pd.DataFrame, test: pd.DataFrame) -> dict[str, dict]:
-    """Warm RMSE by bucket of the movie's train ratings (``recommend.by_bucket``), labelled
+    """Warm RMSE by bucket of the movie's train ratings (``protocol.by_bucket``), labelled
     ``warm-movies-0``, ``-1-4`` and ``-5+``: where a star model is guarded against the bias
     model."""
     rows = {}
@@ -155,7 +156,7 @@ def by_movie_bucket(model, train: pd.DataFrame, test: pd.DataFrame) -> dict[str,
 
 
 def by_user_bucket(model, train: pd.DataFrame, test: pd.DataFrame) -> dict[str, dict]:
-    """Warm NDCG@10 by bucket of the user's train ratings (``recommend.by_bucket``), labelled
+    """Warm NDCG@10 by bucket of the user's train ratings (``protocol.by_bucket``), labelled
     ``warm-users-0``, ``-1-4`` and ``-5+`` (the mean over the bucket's ranked users): where a
     list model must not fall below popularity."""
     rows = {}

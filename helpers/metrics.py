@@ -19,6 +19,7 @@ from helpers.graph import IdMap
 RELEVANT = 4.0  # a test rating at or above this is a "relevant" movie
 LIKED = 3.5  # a train rating at or above this is one a list model learns to find
 K = 10
+BATCH = 1_024  # users ranked at once: their users x catalogue scores fit in memory at 25M
 MAX_RANKED_USERS = 20_000  # beyond this many test users, a fixed random sample of them is ranked
 MOVIE_BUCKETS = (0, 1, 5, 20)  # train ratings of a movie: 0, 1-4, 5-19, 20 or more
 USER_BUCKETS = (1, 30, 100)  # train ratings of a user: < 30, 30-99, 100 or more
@@ -149,9 +150,9 @@ class Ranking:
     def shown(
         self, score: Score, users: np.ndarray, k: int = K, progress: bool = False
     ) -> np.ndarray:
-        """Each of ``users``' ``k`` best unrated catalogue positions, scored 1,024 at a time."""
-        starts = tqdm(range(0, len(users), 1024), desc="rank", disable=not progress)
-        best = [best_unrated(score, self.rated, users[start : start + 1024], k) for start in starts]
+        """Each of ``users``' ``k`` best unrated catalogue positions, scored BATCH at a time."""
+        starts = tqdm(range(0, len(users), BATCH), desc="rank", disable=not progress)
+        best = [best_unrated(score, self.rated, users[i : i + BATCH], k) for i in starts]
         return np.concatenate(best) if best else np.zeros((0, k), dtype=np.int64)
 
     def judged(self, best: np.ndarray, k: int = K) -> pd.DataFrame:
@@ -161,7 +162,7 @@ class Ranking:
         if not len(self.users):  # no test user with a relevant movie
             return pd.DataFrame(columns=["userId", f"NDCG@{k}", f"Recall@{k}", "shown"])
         discount = 1.0 / np.log2(np.arange(2, k + 2))
-        batches = [slice(start, start + 1024) for start in range(0, len(self.users), 1024)]
+        batches = [slice(start, start + BATCH) for start in range(0, len(self.users), BATCH)]
         relevant = self.relevant.mask  # [users, catalogue]: made per batch
         hits = np.concatenate(
             [np.take_along_axis(relevant(self.users[b]), best[b], axis=1) for b in batches]

@@ -1,7 +1,8 @@
 """The evaluation protocol (``protocol.md``): the random 80/20 split, validation carved from
 train (notebook 02), a temporal split (notebook 05), and the cold-start splits with their scores:
 new users join with their first ratings, read only through ``fold_in`` (no refit); new movies,
-with no training rating, are ranked among themselves (notebook 07)."""
+with no training rating, are ranked among themselves (notebook 07). Last, the held-out parts a
+guard chooses a blend's shares on, by bucket (``recommend.WarmGuard``, ``recommend.ColdGuard``)."""
 
 from __future__ import annotations
 
@@ -130,3 +131,34 @@ class ColdStart(NamedTuple):
 
 NEW_USERS = ColdStart(new_users_split, new_users, new_users_asked)
 NEW_MOVIES = ColdStart(new_movies_split, new_movies, new_movies_asked)
+
+# The buckets a guard chooses a share in. New users: each bucket of onboarding ratings (its
+# lowest count) and the counts it is tried at (ColdGuard, notebook 07).
+ONBOARDING_TRIED = {1: (1, 2, 4), 5: (5, 10, 20)}
+# Warm: each bucket of a movie's (stars) or user's (lists) train ratings, by its lowest count
+# (WarmGuard, notebook 03).
+WARM_BUCKETS = (0, 1, 5)
+
+
+def held_out(cold: ColdStart, train: pd.DataFrame, seed: int) -> dict[int, list]:
+    """The cold-start splits of ``train`` to choose on, by bucket: new users drawn as in
+    training's early stopping (``seed``) at each count of :data:`ONBOARDING_TRIED`; new movies
+    are one bucket (no train rating)."""
+    if cold == NEW_USERS:
+        return {
+            low: [new_users_split(train, seed, k) for k in tried]
+            for low, tried in ONBOARDING_TRIED.items()
+        }
+    return {0: [cold.split(train, seed)]}
+
+
+def by_bucket(fit_part: pd.DataFrame, valid_part: pd.DataFrame, column: str) -> dict[int, list]:
+    """The validation part by bucket of :data:`WARM_BUCKETS`: how many fit-part ratings each
+    rating's ``column`` (movie or user) has. A bucket with no validation rating is left out."""
+    n = fit_part[column].value_counts().reindex(valid_part[column]).fillna(0).to_numpy()
+    bucket = np.searchsorted(WARM_BUCKETS, n, side="right") - 1
+    return {
+        low: [Split(fit_part, valid_part[bucket == i])]
+        for i, low in enumerate(WARM_BUCKETS)
+        if np.any(bucket == i)
+    }

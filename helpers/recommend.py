@@ -16,7 +16,7 @@ import pandas as pd
 from helpers import baselines, protocol
 from helpers.data import MovieData
 from helpers.graph import IdMaps
-from helpers.metrics import Ranking, Rated, Recommender, best_unrated, clip
+from helpers.metrics import BATCH, K, Ranking, Rated, Recommender, best_unrated, clip, top_k
 from helpers.train import History
 
 
@@ -100,6 +100,21 @@ class Both:
         return self.lists.movie_vectors(movies)
 
 
+def standardise(scores: np.ndarray) -> np.ndarray:
+    """Each row less its mean, over its spread (of its finite scores); an unscored movie gets the
+    row's mean, 0."""
+    finite = np.where(np.isfinite(scores), scores, np.nan)
+    spread = np.nanstd(finite, axis=1, keepdims=True)
+    z = (finite - np.nanmean(finite, axis=1, keepdims=True)) / np.where(spread > 0, spread, 1)
+    return np.nan_to_num(z, nan=0.0)
+
+
+def mix(s, model: np.ndarray, fallback: np.ndarray, unlisted: np.ndarray) -> np.ndarray:
+    """``s`` of the model's standardised scores and ``1 - s`` of the fallback's; a movie the model
+    never lists stays unlisted."""
+    return np.where(unlisted, -np.inf, s * model + (1 - s) * fallback)
+
+
 @dataclass
 class Blend:
     """``model``'s answers blended with its ``fallback``'s (notebook 07): the model's share ``s``
@@ -133,19 +148,15 @@ class Blend:
         return s * model + (1 - s) * fallback
 
     def score(self, users: np.ndarray, movies: np.ndarray) -> np.ndarray:
+        s = self.pair_share(users[:, None], movies[None, :])
+        return mix(s, *self.standardised(users, movies))
+
+    def standardised(self, users: np.ndarray, movies: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Both models' scores, each standardised per user over ``movies``, and a mask of the pairs
+        the model never lists: a guard makes them once, then mixes them at each share it tries."""
         model = np.asarray(self.model.score(users, movies), dtype=np.float64)
         fallback = np.asarray(self.fallback.score(users, movies), dtype=np.float64)
-        standardised = []
-        for scores in (model, fallback):  # each row less its mean, over its spread (finite ones)
-            finite = np.where(np.isfinite(scores), scores, np.nan)
-            spread = np.nanstd(finite, axis=1, keepdims=True)
-            z = (finite - np.nanmean(finite, axis=1, keepdims=True)) / np.where(
-                spread > 0, spread, 1
-            )
-            standardised.append(np.nan_to_num(z, nan=0.0))  # an unscored movie: the row's mean
-        s = self.pair_share(users[:, None], movies[None, :])
-        blended = s * standardised[0] + (1 - s) * standardised[1]
-        return np.where(np.isneginf(model), -np.inf, blended)
+        return standardise(model), standardise(fallback), np.isneginf(model)
 
     def fold_in(self, ratings: pd.DataFrame) -> Blend:
         """Both folded in; a new user's share follows its number of ``ratings``."""
@@ -174,10 +185,6 @@ class MovieBlend(Blend):
 
 SHRINKAGES = (0.0, 1.0, 2.0, 4.0, 8.0)  # pseudo-ratings of "the average user" (notebook 07)
 SHARES = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)  # the model's shares tried
-# New users: each bucket of onboarding ratings (its lowest count) and the counts it is tried at.
-ONBOARDING_TRIED = {1: (1, 2, 4), 5: (5, 10, 20)}
-# Warm: each bucket of a movie's (stars) or user's (lists) train ratings, by its lowest count.
-WARM_BUCKETS = (0, 1, 5)
 MOVIE_HALVES = 20  # random halves of the held-out new movies that measure their noise
 
 Fallback = Callable[[pd.DataFrame, MovieData], Recommender]
@@ -197,30 +204,6 @@ def popularity(train: pd.DataFrame, source: MovieData) -> baselines.MostPopular:
 def genre_profile_with_recency(train: pd.DataFrame, source: MovieData) -> baselines.GenreProfile:
     """New movies' lists: the user's genre profile, minus 0.01 per year from their median year."""
     return baselines.GenreProfile(source.movies, year_weight=0.01).fit(train)
-
-
-def held_out(cold: protocol.ColdStart, train: pd.DataFrame, seed: int) -> dict[int, list]:
-    """The cold-start splits of ``train`` to choose on, by bucket: new users drawn as in
-    training's early stopping (``seed``) at each count of :data:`ONBOARDING_TRIED`; new movies
-    are one bucket (no train rating)."""
-    if cold == protocol.NEW_USERS:
-        return {
-            low: [protocol.new_users_split(train, seed, k) for k in tried]
-            for low, tried in ONBOARDING_TRIED.items()
-        }
-    return {0: [cold.split(train, seed)]}
-
-
-def by_bucket(fit_part: pd.DataFrame, valid_part: pd.DataFrame, column: str) -> dict[int, list]:
-    """The validation part by bucket of :data:`WARM_BUCKETS`: how many fit-part ratings each
-    rating's ``column`` (movie or user) has. A bucket with no validation rating is left out."""
-    n = fit_part[column].value_counts().reindex(valid_part[column]).fillna(0).to_numpy()
-    bucket = np.searchsorted(WARM_BUCKETS, n, side="right") - 1
-    return {
-        low: [protocol.Split(fit_part, valid_part[bucket == i])]
-        for i, low in enumerate(WARM_BUCKETS)
-        if np.any(bucket == i)
-    }
 
 
 class Choice(NamedTuple):
@@ -252,7 +235,7 @@ def choose_shares(
     for low, parts in splits.items():
         asked = [ask(blend, part) for part in parts]  # folded in once, not per share
         rankings = [None if stars else Ranking(a.known, a.test, a.catalogue) for a in asked]
-        users = {share: users_numbers(asked, rankings, share) for share in SHARES}
+        users = users_numbers(asked, rankings)
         if not len(users[SHARES[0]]):  # no held-out user to judge by (lists: none relevant)
             continue
         values[low] = {share: float(numbers.mean()) for share, numbers in users.items()}
@@ -268,21 +251,38 @@ def choose_shares(
 
 
 def users_numbers(
-    asked: list[protocol.Asked], rankings: list[Ranking | None], share: float
-) -> pd.Series:
-    """Each held-out user's number with the model's ``share``, higher is better, averaged over
-    the splits ``asked`` (one draw per user): NDCG@10 of their list on each split's ranking, or
-    without one (stars) minus the mean squared error of their predicted stars."""
-    numbers = []
+    asked: list[protocol.Asked], rankings: list[Ranking | None]
+) -> dict[float, pd.Series]:
+    """Each held-out user's number at each of the model's shares in :data:`SHARES`, higher is
+    better, averaged over the splits ``asked`` (one draw per user): NDCG@10 of their list on each
+    split's ranking, or without one (stars) minus the mean squared error of their stars."""
+    numbers = {share: [] for share in SHARES}
     for a, ranking in zip(asked, rankings, strict=True):
-        model = replace(a.model, shares={0: share})
         if ranking is not None:
-            numbers.append(ranking.per_user(model.score).set_index("userId")["NDCG@10"])
+            for share, shown in shown_at_each_share(a.model, ranking).items():
+                numbers[share].append(ranking.judged(shown).set_index("userId")["NDCG@10"])
             continue
         users, movies = a.test["userId"].to_numpy(), a.test["movieId"].to_numpy()
-        error = (clip(model.predict(users, movies)) - a.test["rating"].to_numpy()) ** 2
-        numbers.append(-pd.Series(error).groupby(users).mean())
-    return pd.concat(numbers).groupby(level=0).mean()
+        for share in SHARES:
+            stars = replace(a.model, shares={0: share}).predict(users, movies)
+            error = (clip(stars) - a.test["rating"].to_numpy()) ** 2
+            numbers[share].append(-pd.Series(error).groupby(users).mean())
+    return {share: pd.concat(n).groupby(level=0).mean() for share, n in numbers.items()}
+
+
+def shown_at_each_share(blend: Blend, ranking: Ranking) -> dict[float, np.ndarray]:
+    """Per share ``s`` of :data:`SHARES`, ``ranking.shown(replace(blend, shares={0: s}).score)``
+    for every ranked user; a batch's two standardised grids are made once for all the shares."""
+    shown = {share: [] for share in SHARES}
+    for start in range(0, len(ranking.users), BATCH):
+        users = ranking.users[start : start + BATCH]
+        grids, rated = blend.standardised(users, ranking.rated.catalogue), ranking.rated.mask(users)
+        for share in SHARES:
+            scores = mix(share, *grids)
+            scores[rated] = -np.inf  # never a movie the user rated (as metrics.best_unrated)
+            shown[share].append(top_k(scores, K))
+    empty = np.zeros((0, K), dtype=np.int64)  # no user to rank (as Ranking.shown)
+    return {share: np.concatenate(parts) if parts else empty for share, parts in shown.items()}
 
 
 def movie_spread(
@@ -299,7 +299,7 @@ def movie_spread(
             kept = np.sort(draw.choice(a.catalogue, len(a.catalogue) // 2, replace=False))
             halved.append(a._replace(test=a.test[a.test["movieId"].isin(kept)], catalogue=kept))
         rankings = [None if stars else Ranking(a.known, a.test, a.catalogue) for a in halved]
-        means = {share: users_numbers(halved, rankings, share).mean() for share in SHARES}
+        means = {share: n.mean() for share, n in users_numbers(halved, rankings).items()}
         differences.append({share: mean - means[best] for share, mean in means.items()})
     return pd.DataFrame(differences, columns=SHARES).std().fillna(0.0).to_dict()
 
@@ -330,9 +330,9 @@ class WarmGuard:
         train, fit_part, valid_part = parts
         column, kind = ("movieId", MovieBlend) if stars else ("userId", Blend)
         blend = kind(on_fit, self.rule(fit_part, source), {0: 1.0}, pd.Series(dtype=float), "")
-        splits = by_bucket(fit_part, valid_part, column)
+        splits = protocol.by_bucket(fit_part, valid_part, column)
         choice = choose_shares(blend, splits, protocol.warm_asked, stars, errors=0.0)
-        shares = {low: choice.shares.get(low, 0.0) for low in WARM_BUCKETS}
+        shares = {low: choice.shares.get(low, 0.0) for low in protocol.WARM_BUCKETS}
         counts, values = train[column].value_counts(), choice.values.rename(columns=str)
         return kind(served, self.rule(train, source), shares, counts, served.name, values)
 
@@ -341,9 +341,9 @@ class WarmGuard:
 class ColdGuard:
     """Cold-start models (notebook 07), on the ``cold`` start that early stopping played inside
     the train part: new users' vectors shrunk first if ``shrinkages`` are tried (:func:`shrunk`),
-    then blended with ``rule`` (none: the model alone), one share per bucket of
-    :data:`ONBOARDING_TRIED` or one for new movies, the lowest within one standard error of the
-    best (for new movies that error also counts :func:`movie_spread`)."""
+    then blended with ``rule`` (none: the model alone), one share per bucket of onboarding
+    ratings (:func:`protocol.held_out`) or one for new movies, the lowest within one standard
+    error of the best (for new movies that error also counts :func:`movie_spread`)."""
 
     rule: Fallback | None
     shrinkages: tuple[float, ...] = ()  # tried for new users' vectors
@@ -356,7 +356,7 @@ class ColdGuard:
         if self.rule is None:
             return served
         blend = Blend(on_fit, self.rule(fit_part, source), {0: 1.0}, pd.Series(dtype=float), "")
-        splits = held_out(cold, train, seed + 1000)
+        splits = protocol.held_out(cold, train, seed + 1000)
         spread = movie_spread if cold == protocol.NEW_MOVIES else None
         choice = choose_shares(blend, splits, cold.asked, stars, spread=spread)
         shares = {low: choice.shares.get(low, 0.0) for low in splits}

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from helpers import baselines, protocol, recommend
-from helpers.metrics import top_k
+from helpers.metrics import Ranking, top_k
 from helpers.recommend import Blend
 
 
@@ -127,7 +127,7 @@ def test_a_bucket_without_validation_ratings_gets_the_fallback(course):
     ratings = course["ratings"]
     fit_part, valid_part = protocol.validation_split(ratings, seed=42)
     seen = valid_part[valid_part["movieId"].isin(fit_part["movieId"])]
-    assert 0 not in recommend.by_bucket(fit_part, seen, "movieId")
+    assert 0 not in protocol.by_bucket(fit_part, seen, "movieId")
     oracle = Oracle(seen, baselines.BiasBaseline().fit(fit_part))
     parts = ratings, fit_part, seen
     guard = recommend.WarmGuard(recommend.bias_model)
@@ -291,6 +291,43 @@ def test_new_movies_count_the_noise_of_which_movies_were_held_out():
     values = users_only.values[0]
     assert values[1.0] > values[0.0]  # ahead over the users
     assert users_only.shares[0] > 0.0 and with_movies.shares == {0: 0.0}
+
+
+class Noisy(baselines.Baseline):
+    """Lists: a fixed random score per (user, movie); movies 1-3 never listed (``-inf``)."""
+
+    name = "noisy"
+    table = np.random.default_rng(0).normal(size=(3_000, 200))  # users and movies below these
+
+    def score(self, users, movies):
+        return np.where(movies[None, :] <= 3, -np.inf, self.table[users][:, movies])
+
+
+@pytest.mark.parametrize("n_movies", [120, 6])
+def test_the_guard_ranks_every_share_as_the_blend_itself_does(n_movies):
+    """The guard makes a batch's standardised scores once and mixes them at each share
+    (``shown_at_each_share``): every user is shown exactly what the blend itself shows at that
+    share, and gets the same NDCG@10, over more users than one batch, with movies the model
+    never lists, and with fewer movies than a list holds."""
+    draw = np.random.default_rng(0)
+    ratings = pd.DataFrame(
+        {"userId": np.repeat(np.arange(1, 2_501), 8), "movieId": draw.integers(1, n_movies, 20_000)}
+    ).drop_duplicates(["userId", "movieId"])
+    ratings = ratings.assign(rating=draw.choice([2.0, 4.0, 5.0], len(ratings)))
+    train, test = protocol.protocol_split(ratings, seed=1)
+    both = blend(Noisy(), baselines.MostPopular().fit(train), 1.0)
+    ranking = Ranking(train, test)
+    assert len(ranking.users) > 1_024
+    shown = recommend.shown_at_each_share(both, ranking)
+    asked = protocol.warm_asked(both, protocol.Split(train, test))
+    numbers = recommend.users_numbers([asked], [ranking])
+    for share in recommend.SHARES:
+        alone = blend(both.model, both.fallback, share).score
+        np.testing.assert_array_equal(shown[share], ranking.shown(alone, ranking.users))
+        expected = ranking.per_user(alone).set_index("userId")["NDCG@10"]
+        pd.testing.assert_series_equal(
+            numbers[share], expected, check_names=False, check_exact=True
+        )
 
 
 def test_a_guard_refuses_the_other_kind_of_start(course, split):

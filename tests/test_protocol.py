@@ -5,7 +5,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from helpers import baselines, protocol, recommend
+from helpers import baselines, protocol
 from helpers.metrics import Ranking
 from helpers.models import MODELS
 from helpers.recommend import SHRINKAGES
@@ -122,7 +122,7 @@ def test_inductive_graphsage_answers_for_users_it_never_saw(course, small_folder
     for part in (model.lists, model.stars):  # no tag of a new movie may be used (protocol.md)
         assert features.tags_block not in part.model.tables.recipe.movie_blocks
         # blended with its fallback at the share that did best on held-out new users, per bucket
-        assert set(part.shares) == set(recommend.ONBOARDING_TRIED)
+        assert set(part.shares) == set(protocol.ONBOARDING_TRIED)
         for low, share in part.shares.items():  # the lowest within the noise of the best
             assert share <= part.choices[str(low)].idxmax()
     joined = model.fold_in(parts.onboarding)

@@ -1,6 +1,6 @@
 """What a guard's six shares cost on one held-out split of a list model: the shares ranked
 one at a time, each through the blend's own ``score`` (both models' score grids made and
-standardised six times, as the guards did before 2026-12-07), against
+standardised six times, as the guards did before this benchmark's change), against
 ``helpers.recommend.users_numbers`` (each batch of users' two standardised grids made once, then
 mixed at every share), the way ``WarmGuard`` (notebooks 02-05) and ``ColdGuard`` (07) now rank.
 A guard does this once per bucket's split; ``ColdGuard`` for new users on six splits (K = 1, 2,
@@ -10,11 +10,12 @@ A guard does this once per bucket's split; ``ColdGuard`` for new users on six sp
 The model is a stand-in with the right shapes, not a trained one (the cost depends on the
 shapes only): a ``GNNRecommender`` with random 64-d list embeddings of the fit part's users and
 movies, blended with most popular, on the validation part of the protocol's train part (seed
-42), as ``WarmGuard`` asks it; every user with a liked validation movie ranks every fit-part
-movie. The data set is the configured one (``MOVIELENS_DATASET``, default ml-latest-small);
-for a larger one, a folder made by ``tools/synthetic.py`` (synthetic, not MovieLens). The two
-ways run in turn (old, new, old, new, ...) and must give every user the same NDCG@10 at every
-share, or the script stops.
+42), the whole validation part as one split (a ``WarmGuard`` ranks the same users, bucket by
+bucket); every user with a validation rating of 4 or more ranks every fit-part movie. The data
+set is the configured one (``MOVIELENS_DATASET``, default ml-latest-small); for a larger one, a
+folder made by ``tools/synthetic.py`` (synthetic, not MovieLens). The two ways take turns
+(old, new, old, new, ...) and must give every user the same NDCG@10 at every share, or the
+script stops.
 
     python benchmarks/guard_speed.py --repeats 5 --json benchmarks/guard-speed.json
     MOVIELENS_DATASET=<folder> python benchmarks/guard_speed.py --json benchmarks/guard-speed.json

@@ -19,7 +19,7 @@ from helpers.graph import IdMap
 RELEVANT = 4.0  # a test rating at or above this is a "relevant" movie
 LIKED = 3.5  # a train rating at or above this is one a list model learns to find
 K = 10
-BATCH = 1_024  # users ranked at once: their users x catalogue scores fit in memory at 25M
+BATCH = 1_024  # users ranked at once: one grid of their scores, never one of every user
 MAX_RANKED_USERS = 20_000  # beyond this many test users, a fixed random sample of them is ranked
 MOVIE_BUCKETS = (0, 1, 5, 20)  # train ratings of a movie: 0, 1-4, 5-19, 20 or more
 USER_BUCKETS = (1, 30, 100)  # train ratings of a user: < 30, 30-99, 100 or more

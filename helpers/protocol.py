@@ -136,7 +136,7 @@ NEW_MOVIES = ColdStart(new_movies_split, new_movies, new_movies_asked)
 # lowest count) and the counts it is tried at (ColdGuard, notebook 07).
 ONBOARDING_TRIED = {1: (1, 2, 4), 5: (5, 10, 20)}
 # Warm: each bucket of a movie's (stars) or user's (lists) train ratings, by its lowest count
-# (WarmGuard, notebook 03).
+# (WarmGuard: every warm GraphSAGE of notebooks 02-05, shown in 03).
 WARM_BUCKETS = (0, 1, 5)
 
 

@@ -110,8 +110,8 @@ def standardise(scores: np.ndarray) -> np.ndarray:
 
 
 def mix(s, model: np.ndarray, fallback: np.ndarray, unlisted: np.ndarray) -> np.ndarray:
-    """``s`` of the model's standardised scores and ``1 - s`` of the fallback's; a movie the model
-    never lists stays unlisted."""
+    """``s`` (a number, or one per pair) of the model's standardised scores and ``1 - s`` of the
+    fallback's; a movie the model never lists stays unlisted."""
     return np.where(unlisted, -np.inf, s * model + (1 - s) * fallback)
 
 

@@ -88,6 +88,16 @@ class Rated:
         """Row of each user id (-1 for a user without ratings)."""
         return IdMap(self.user_ids).index(users, strict=False)
 
+    def known(self, user: int) -> int:
+        """``user``, if it has ratings here; else a ValueError that says which users do (a user
+        sample, ``MOVIELENS_USER_SAMPLE``, may not hold the id a notebook names)."""
+        if self.rows(np.array([user]))[0] < 0:
+            raise ValueError(
+                f"User {user} has no ratings here: pick one of the {len(self.user_ids):,} users "
+                f"with ids from {self.user_ids[0]} to {self.user_ids[-1]}."
+            )
+        return user
+
     def of_user(self, user: int) -> tuple[np.ndarray, np.ndarray]:
         """Catalogue positions and stars of one user's ratings (empty for an unknown user)."""
         row = self.rows(np.array([user]))[0]

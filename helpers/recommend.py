@@ -393,7 +393,7 @@ def top_movies(
 ) -> pd.DataFrame:
     """The user's ``k`` best-scored unrated movies, with stars from ``predict`` (not ``score``)."""
     catalogue = movies.set_index("movieId").loc[rated.catalogue]
-    best = best_unrated(model.score, rated, np.array([user]), k)[0]
+    best = best_unrated(model.score, rated, np.array([rated.known(user)]), k)[0]
     table = catalogue.iloc[best][["title", "genres"]].reset_index()
     stars = clip(model.predict(np.full(len(best), user), table["movieId"].to_numpy()))
     table = table.assign(**{"predicted stars": stars.round(2)}).rename_axis("rank")

@@ -125,6 +125,11 @@ def test_because_you_liked_picks_the_nearest_liked_movie():
         vectors, np.array([2, 3]), np.array([0, 1]), np.array([5.0, 4.0])
     )
     assert because["liked"].tolist() == [0, 1]
+    cases = [(np.array([], int), np.array([0]), "no movie is recommended"),
+             (np.array([2]), np.array([-1]), "no rated movie is in")]  # fmt: skip
+    for positions, rated, why in cases:
+        with pytest.raises(ExplorerError, match=why):
+            logic.because_you_liked(vectors, positions, rated, np.array([5.0]))
 
 
 def test_scores_are_cached_per_user_at_scale(tables):

@@ -7,7 +7,9 @@ import torch
 from torch_geometric.metrics import LinkPredNDCG, LinkPredRecall
 
 from helpers import metrics
+from helpers.baselines import MostPopular
 from helpers.metrics import Rated, top_k
+from helpers.recommend import top_movies
 
 
 def test_rmse_and_mae_clip_to_the_star_scale():
@@ -171,3 +173,20 @@ def test_rated_index_masks_and_looks_up_users():
     ]
     positions, stars = rated.of_user(5)
     assert positions.tolist() == [1, -1] and stars.tolist() == [4.0, 1.0]
+
+
+def test_a_list_for_a_user_without_ratings_is_refused_in_one_sentence():
+    """``top_movies`` used to rank every movie for a user it had never seen (a notebook naming
+    user 1 on a user sample without it printed a list for nobody); now it says which ids exist."""
+    ratings = pd.DataFrame({"userId": [5, 3, 5], "movieId": [2, 1, 9], "rating": [4.0, 3.0, 1.0]})
+    rated = Rated.of(ratings, np.array([1, 2, 3, 9]))
+    assert rated.known(3) == 3
+    with pytest.raises(
+        ValueError, match=r"^User 1 has no ratings here: .* 2 users with ids from 3 to 5\.$"
+    ):
+        rated.known(1)
+    movies = pd.DataFrame({"movieId": [1, 2, 3, 9], "title": list("abcd"), "genres": list("efgh")})
+    popular = MostPopular().fit(ratings)
+    assert top_movies(popular, 3, rated, movies, k=2)["movieId"].tolist() == [2, 9]
+    with pytest.raises(ValueError, match="User 1 has no ratings here"):
+        top_movies(popular, 1, rated, movies, k=2)

@@ -243,8 +243,10 @@ def because_you_liked(
     by cosine of mean-centred vectors (the direction all movies share says nothing)."""
     known = rated >= 0
     rated, stars = rated[known], stars[known]
-    if len(rated) == 0 or len(positions) == 0:
+    if len(rated) == 0:
         raise ExplorerError("Nothing to explain: no rated movie is in the catalogue.")
+    if len(positions) == 0:
+        raise ExplorerError("Nothing to explain: no movie is recommended.")
     good = stars >= EXPLAINING_STARS
     liked = rated[good] if good.any() else rated[np.argsort(-stars, kind="stable")[:3]]
     centred = vectors - vectors.mean(axis=0)

@@ -88,13 +88,14 @@ class Rated:
         """Row of each user id (-1 for a user without ratings)."""
         return IdMap(self.user_ids).index(users, strict=False)
 
-    def known(self, user: int) -> int:
-        """``user``, if it has ratings here; else a ValueError that says which users do (a user
+    def require_user(self, user: int) -> int:
+        """``user``, if it has ratings here; else a ValueError that names users who do (a user
         sample, ``MOVIELENS_USER_SAMPLE``, may not hold the id a notebook names)."""
         if self.rows(np.array([user]))[0] < 0:
+            some = ", ".join(map(str, self.user_ids[:3]))
             raise ValueError(
-                f"User {user} has no ratings here: pick one of the {len(self.user_ids):,} users "
-                f"with ids from {self.user_ids[0]} to {self.user_ids[-1]}."
+                f"User {user} has no ratings in this data, so it has no list: pick a user who has "
+                f"some, such as {some} (the {len(self.user_ids):,} in Rated.user_ids)."
             )
         return user
 

@@ -1,8 +1,7 @@
 """What a trained GNN serves (notebook 02): its embeddings behind raw ids, a pair of models as one
-(lists from one, stars from the other), a user's top-K table; and a model not below its fallback
-where its share is chosen: blended with the rule it must beat, the share chosen per bucket on the
-validation part (``WarmGuard``, notebook 03) or, within one standard error, on a cold start
-played inside the train part (``ColdGuard``, notebook 07, which first shrinks new users)."""
+(lists from one, stars from the other), a user's top-K table; and a model blended with the rule it
+must beat, its share chosen per bucket on the validation part (``WarmGuard``, notebook 03) or,
+within one standard error, on a cold start inside the train part (``ColdGuard``, notebook 07)."""
 
 from __future__ import annotations
 
@@ -391,9 +390,10 @@ def shrunk(
 def top_movies(
     model: Recommender, user: int, rated: Rated, movies: pd.DataFrame, k: int = 10
 ) -> pd.DataFrame:
-    """The user's ``k`` best-scored unrated movies, with stars from ``predict`` (not ``score``)."""
+    """The user's ``k`` best-scored unrated movies, with stars from ``predict`` (not ``score``); a
+    ValueError, saying which users have some, for a user without ratings in ``rated``."""
     catalogue = movies.set_index("movieId").loc[rated.catalogue]
-    best = best_unrated(model.score, rated, np.array([rated.known(user)]), k)[0]
+    best = best_unrated(model.score, rated, np.array([rated.require_user(user)]), k)[0]
     table = catalogue.iloc[best][["title", "genres"]].reset_index()
     stars = clip(model.predict(np.full(len(best), user), table["movieId"].to_numpy()))
     table = table.assign(**{"predicted stars": stars.round(2)}).rename_axis("rank")

@@ -125,11 +125,14 @@ def test_because_you_liked_picks_the_nearest_liked_movie():
         vectors, np.array([2, 3]), np.array([0, 1]), np.array([5.0, 4.0])
     )
     assert because["liked"].tolist() == [0, 1]
-    cases = [(np.array([], int), np.array([0]), "no movie is recommended"),
-             (np.array([2]), np.array([-1]), "no rated movie is in")]  # fmt: skip
-    for positions, rated, why in cases:
-        with pytest.raises(ExplorerError, match=why):
-            logic.because_you_liked(vectors, positions, rated, np.array([5.0]))
+
+
+def test_because_you_liked_says_which_input_is_empty():
+    vectors = np.array([[1.0, 0.0], [0.0, 1.0], [0.9, 0.1]])
+    with pytest.raises(ExplorerError, match="pass at least one catalogue row"):
+        logic.because_you_liked(vectors, np.array([], int), np.array([0]), np.array([5.0]))
+    with pytest.raises(ExplorerError, match="none of the rated movies is in the catalogue"):
+        logic.because_you_liked(vectors, np.array([2]), np.array([-1]), np.array([5.0]))
 
 
 def test_scores_are_cached_per_user_at_scale(tables):

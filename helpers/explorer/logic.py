@@ -244,9 +244,11 @@ def because_you_liked(
     known = rated >= 0
     rated, stars = rated[known], stars[known]
     if len(rated) == 0:
-        raise ExplorerError("Nothing to explain: no rated movie is in the catalogue.")
+        raise ExplorerError(
+            "Nothing to explain: none of the rated movies is in the catalogue; rate one that is."
+        )
     if len(positions) == 0:
-        raise ExplorerError("Nothing to explain: no movie is recommended.")
+        raise ExplorerError("Nothing to explain: pass at least one catalogue row to explain.")
     good = stars >= EXPLAINING_STARS
     liked = rated[good] if good.any() else rated[np.argsort(-stars, kind="stable")[:3]]
     centred = vectors - vectors.mean(axis=0)

@@ -94,8 +94,8 @@ class Rated:
         if self.rows(np.array([user]))[0] < 0:
             some = ", ".join(map(str, self.user_ids[:3]))
             raise ValueError(
-                f"User {user} has no ratings in this data, so it has no list: pick a user who has "
-                f"some, such as {some} (the {len(self.user_ids):,} in Rated.user_ids)."
+                f"User {user} has no ratings in `rated`, so it has no list: pick one of the "
+                f"{len(self.user_ids):,} users who have some, such as {some} (rated.user_ids)."
             )
         return user
 

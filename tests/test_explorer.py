@@ -127,12 +127,13 @@ def test_because_you_liked_picks_the_nearest_liked_movie():
     assert because["liked"].tolist() == [0, 1]
 
 
-def test_because_you_liked_says_which_input_is_empty():
+def test_because_you_liked_says_what_it_lacks():
     vectors = np.array([[1.0, 0.0], [0.0, 1.0], [0.9, 0.1]])
     with pytest.raises(ExplorerError, match="pass at least one catalogue row"):
         logic.because_you_liked(vectors, np.array([], int), np.array([0]), np.array([5.0]))
-    with pytest.raises(ExplorerError, match="none of the rated movies is in the catalogue"):
-        logic.because_you_liked(vectors, np.array([2]), np.array([-1]), np.array([5.0]))
+    for rated in (np.array([-1]), np.array([], int)):  # not in the catalogue, or none at all
+        with pytest.raises(ExplorerError, match="no rated movie is in the catalogue"):
+            logic.because_you_liked(vectors, np.array([2]), rated, np.ones(len(rated)))
 
 
 def test_scores_are_cached_per_user_at_scale(tables):

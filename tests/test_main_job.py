@@ -61,8 +61,8 @@ def test_every_notebook_runs_on_a_user_sample_without_user_1_or_a_movie_of_100_r
     numbers."""
     env = course_environment(shared, tmp_path) | {"MOVIELENS_USER_SAMPLE": "100",
                                                   "MOVIELENS_MAX_EPOCHS": "3"}  # fmt: skip
-    looked_at = Settings.from_env(env | {"MOVIELENS_CACHE": str(tmp_path / "looked-at")})
-    sample = data.load_ratings(looked_at)  # a cache of its own: the notebooks' starts clean
+    sample_settings = Settings.from_env(env | {"MOVIELENS_CACHE": str(tmp_path / "sample-cache")})
+    sample = data.load_ratings(sample_settings)  # its own cache: the notebooks' cache starts clean
     assert 1 not in set(sample["userId"]), "the sample holds user 1: it tests nothing"
     assert sample["movieId"].value_counts().max() < 100, "a movie has 100 ratings in the sample"
     print(run_notebooks(env, tmp_path / "executed"))

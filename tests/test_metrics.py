@@ -179,17 +179,19 @@ def test_a_list_for_a_user_without_ratings_is_refused_in_one_sentence():
     """``top_movies`` used to rank every movie for a user it had never seen (a notebook naming
     user 1 on a user sample without it printed a list for nobody); now it names users who have
     ratings, not a range of ids that a sample leaves gaps in."""
-    ratings = pd.DataFrame({"userId": [5, 3, 5], "movieId": [2, 1, 9], "rating": [4.0, 3.0, 1.0]})
+    ratings = pd.DataFrame(
+        {"userId": [5, 3, 5, 7], "movieId": [2, 1, 9, 9], "rating": [4.0, 3.0, 1.0, 5.0]}
+    )
     rated = Rated.of(ratings, np.array([1, 2, 3, 9]))
     assert rated.require_user(3) == 3
     with pytest.raises(ValueError) as refused:
         rated.require_user(4)
     assert str(refused.value) == (
-        "User 4 has no ratings in this data, so it has no list: pick a user who has some, such as "
-        "3, 5 (the 2 in Rated.user_ids)."
+        "User 4 has no ratings in `rated`, so it has no list: pick one of the 3 users who have "
+        "some, such as 3, 5, 7 (rated.user_ids)."
     )
     movies = pd.DataFrame({"movieId": [1, 2, 3, 9], "title": list("abcd"), "genres": list("efgh")})
     popular = MostPopular().fit(ratings)
-    assert top_movies(popular, 3, rated, movies, k=2)["movieId"].tolist() == [2, 9]
-    with pytest.raises(ValueError, match="User 4 has no ratings in this data"):
+    assert top_movies(popular, 3, rated, movies, k=2)["movieId"].tolist() == [9, 2]  # by count
+    with pytest.raises(ValueError, match="User 4 has no ratings in `rated`"):
         top_movies(popular, 4, rated, movies, k=2)

@@ -188,7 +188,7 @@ def user_row(rated: Rated, text: object) -> int:
     if rated.rows(np.array([user]))[0] < 0:
         raise ExplorerError(
             f"User {user} has no training ratings, so there is nothing to recommend from. Pick one "
-            f"of the {len(ids):,} users with ids {ids[0]} to {ids[-1]}."
+            f"of the {len(ids):,} users who have some, such as {', '.join(map(str, ids[:3]))}."
         )
     return user
 
@@ -245,7 +245,7 @@ def because_you_liked(
     rated, stars = rated[known], stars[known]
     if len(rated) == 0:
         raise ExplorerError(
-            "Nothing to explain: none of the rated movies is in the catalogue; rate one that is."
+            "Nothing to explain: no rated movie is in the catalogue; rate one that is."
         )
     if len(positions) == 0:
         raise ExplorerError("Nothing to explain: pass at least one catalogue row to explain.")

@@ -94,8 +94,8 @@ class Rated:
         if self.rows(np.array([user]))[0] < 0:
             some = ", ".join(map(str, self.user_ids[:3]))
             raise ValueError(
-                f"User {user} has no ratings in `rated`, so it has no list: pick one of the "
-                f"{len(self.user_ids):,} users who have some, such as {some} (rated.user_ids)."
+                f"User {user} has no training ratings, so there is nothing to recommend from. "
+                f"Pick one of the {len(self.user_ids):,} users who have some, such as {some}."
             )
         return user
 

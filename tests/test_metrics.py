@@ -187,11 +187,11 @@ def test_a_list_for_a_user_without_ratings_is_refused_in_one_sentence():
     with pytest.raises(ValueError) as refused:
         rated.require_user(4)
     assert str(refused.value) == (
-        "User 4 has no ratings in `rated`, so it has no list: pick one of the 3 users who have "
-        "some, such as 3, 5, 7 (rated.user_ids)."
+        "User 4 has no training ratings, so there is nothing to recommend from. Pick one of the "
+        "3 users who have some, such as 3, 5, 7."
     )
     movies = pd.DataFrame({"movieId": [1, 2, 3, 9], "title": list("abcd"), "genres": list("efgh")})
     popular = MostPopular().fit(ratings)
     assert top_movies(popular, 3, rated, movies, k=2)["movieId"].tolist() == [9, 2]  # by count
-    with pytest.raises(ValueError, match="User 4 has no ratings in `rated`"):
+    with pytest.raises(ValueError, match="User 4 has no training ratings"):
         top_movies(popular, 4, rated, movies, k=2)

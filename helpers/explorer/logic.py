@@ -178,19 +178,16 @@ class Scores:
 
 def user_row(rated: Rated, text: object) -> int:
     """The user id typed in ``text``; a malformed or unknown id says which ids exist."""
-    ids = rated.user_ids
     try:
         user = int(str(text).strip())
     except ValueError:
         raise ExplorerError(
-            f"{text!r} is not a user id: type a whole number such as {ids[0]}."
+            f"{text!r} is not a user id: type a whole number such as {rated.user_ids[0]}."
         ) from None
-    if rated.rows(np.array([user]))[0] < 0:
-        raise ExplorerError(
-            f"User {user} has no training ratings, so there is nothing to recommend from. Pick one "
-            f"of the {len(ids):,} users who have some, such as {', '.join(map(str, ids[:3]))}."
-        )
-    return user
+    try:
+        return rated.require_user(user)
+    except ValueError as unknown:  # the explorer shows its own errors: the same sentence
+        raise ExplorerError(str(unknown)) from None
 
 
 class YourRatings:

@@ -61,11 +61,11 @@ def fit(
     decay (0.99: about the last 100 epochs) instead of the last step's weights. Full-batch Adam
     wanders from step to step, so the last weights amplify a rounding difference (another CPU's)
     into another model; their average does not (README, "Stored outputs on another machine").
-    A budget shorter than that window (MovieLens 25M's 10 epochs) keeps the weights as they are:
-    an average of so few steps would mostly be the first, untrained ones."""
+    A budget no longer than that window (MovieLens 25M's 10 epochs) keeps the weights as they
+    are: an average of so few steps would mostly be the first, untrained ones."""
     optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
     averaged = None
-    if average is not None and epochs * (1 - average) >= 1:
+    if average is not None and epochs * (1 - average) > 1 + 1e-9:  # not on rounding's side
         averaged = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(average))
     history, best_state = History(budget=epochs), None
     bar = tqdm(range(1, epochs + 1), desc="train", disable=not progress)

@@ -1,6 +1,7 @@
 """Every named model trains and answers; no GNN is worse than the bias model where it is blind."""
 
 import dataclasses
+import importlib
 
 import numpy as np
 import pytest
@@ -95,6 +96,28 @@ def test_the_star_model_keeps_the_width_and_learning_rate_best_on_validation(sma
     assert model.model.movie_ids.embedding_dim == int(kept.split()[0])
     assert model.tried[kept] == pytest.approx(-max(model.history.valid.values()))
     assert STARS.channels_tried and STARS.lrs_tried  # the kit's warm star models choose
+
+
+def test_warm_star_models_ask_fit_for_a_moving_average_and_cold_ones_do_not(small, monkeypatch):
+    """The warm star config asks ``fit`` to validate and keep a moving average of about 10 epochs
+    (the best of many noisy last-weight checks flattered the model, and its blend trusted that
+    luck: README), and ``train_stars`` passes it on (``tests/test_train.py`` tests the average
+    itself); the cold-start star config keeps its last weights."""
+    graphsage = importlib.import_module("helpers.models.graphsage")  # the module, not the model
+
+    settings, train, _, source = small
+    passed = []
+
+    def recording_fit(*args, **kwargs):
+        passed.append(kwargs["average"])
+        return fit(*args, **kwargs)
+
+    fit = graphsage.fit
+    monkeypatch.setattr(graphsage, "fit", recording_fit)
+    config = dataclasses.replace(STARS, channels_tried=(), lrs_tried=(), guard=None)
+    train_stars(train, source, settings, config=config, seed=42)
+    assert passed == [0.9] and STARS.average == 0.9
+    assert graphsage.COLD_STARS.average is None
 
 
 def test_the_rating_gnn_keeps_the_weight_decay_best_on_validation(small):

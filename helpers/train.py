@@ -65,7 +65,7 @@ def fit(
     are: an average of so few steps would mostly be the first, untrained ones."""
     optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
     averaged = None
-    if average is not None and epochs * (1 - average) > 1 + 1e-9:  # not on rounding's side
+    if average is not None and epochs * (1 - average) > 1 + 1e-9:  # 1e-9: rounding's margin
         averaged = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(average))
     history, best_state = History(budget=epochs), None
     bar = tqdm(range(1, epochs + 1), desc="train", disable=not progress)

@@ -46,11 +46,13 @@ def test_the_average_of_the_weights_is_validated_and_kept_while_training_goes_on
 
 
 def test_a_budget_no_longer_than_the_averaging_window_keeps_the_weights():
-    """0.9 averages about 10 epochs: 5 or 10 epochs (the warm star models' budget at 25M) keep
-    their own weights, not mostly the first; 11 average."""
-    for epochs in (5, 10):
+    """0.9 averages about 10 epochs, 0.99 about 100: a budget of 5 or 10 epochs at 0.9 (the warm
+    star models' at 25M), or of 100 at 0.99, keeps its own weights, not mostly the first ones,
+    however the window's product rounds (100 x 0.01 is a hair over 1 in floating point); one
+    epoch more averages."""
+    for average, epochs in ((0.9, 5), (0.9, 10), (0.99, 100)):
         plain, _, kept_plain = _walk(None, epochs=epochs)
-        stepped, _, kept = _walk(0.9, epochs=epochs)
+        stepped, _, kept = _walk(average, epochs=epochs)
         assert stepped == plain and kept == kept_plain
-    _, _, kept_plain = _walk(None, epochs=11)
-    assert _walk(0.9, epochs=11)[2] < kept_plain
+    for average, epochs in ((0.9, 11), (0.99, 101)):
+        assert _walk(average, epochs=epochs)[2] < _walk(None, epochs=epochs)[2]

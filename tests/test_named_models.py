@@ -98,11 +98,11 @@ def test_the_star_model_keeps_the_width_and_learning_rate_best_on_validation(sma
     assert STARS.channels_tried and STARS.lrs_tried  # the kit's warm star models choose
 
 
-def test_warm_star_models_ask_fit_for_a_moving_average_and_cold_ones_do_not(small, monkeypatch):
-    """The warm star config asks ``fit`` to validate and keep a moving average of about 10 epochs
-    (the best of many noisy last-weight checks flattered the model, and its blend trusted that
-    luck: README), and ``train_stars`` passes it on (``tests/test_train.py`` tests the average
-    itself); the cold-start star config keeps its last weights."""
+def test_star_models_warm_and_cold_ask_fit_for_a_moving_average(small, monkeypatch):
+    """The warm and the cold-start star configs ask ``fit`` to validate and keep a moving average
+    of about 10 epochs (the best of many noisy last-weight checks flattered the model, and its
+    blend trusted that luck: README), and ``train_stars`` passes it on for both
+    (``tests/test_train.py`` tests the average itself); the cold-start list config does not."""
     graphsage = importlib.import_module("helpers.models.graphsage")  # the module, not the model
 
     settings, train, _, source = small
@@ -116,8 +116,10 @@ def test_warm_star_models_ask_fit_for_a_moving_average_and_cold_ones_do_not(smal
     monkeypatch.setattr(graphsage, "fit", recording_fit)
     config = dataclasses.replace(STARS, channels_tried=(), lrs_tried=(), guard=None)
     train_stars(train, source, settings, config=config, seed=42)
-    assert passed == [0.9] and STARS.average == 0.9
-    assert graphsage.COLD_STARS.average is None
+    cold = dataclasses.replace(graphsage.COLD_STARS, guard=None)
+    train_stars(train, source, settings, config=cold, seed=42, cold=protocol.NEW_MOVIES)
+    assert passed == [0.9, 0.9] and STARS.average == 0.9
+    assert graphsage.COLD_LISTS.average is None
 
 
 def test_the_rating_gnn_keeps_the_weight_decay_best_on_validation(small):

@@ -46,8 +46,8 @@ def test_the_average_of_the_weights_is_validated_and_kept_while_training_goes_on
 
 
 def test_a_budget_no_longer_than_the_averaging_window_keeps_the_weights():
-    """0.9 averages about 10 epochs, 0.99 about 100: a budget of 5 or 10 epochs at 0.9 (the warm
-    star models' at 25M), or of 100 at 0.99, keeps its own weights, not mostly the first ones,
+    """0.9 averages about 10 epochs, 0.99 about 100: a budget of 5 or 10 epochs at 0.9 (the star
+    models' at 25M), or of 100 at 0.99, keeps its own weights, not mostly the first ones,
     however the window's product rounds (100 x 0.01 is a hair over 1 in floating point); one
     epoch more averages."""
     for average, epochs in ((0.9, 5), (0.9, 10), (0.99, 100)):

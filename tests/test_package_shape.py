@@ -37,7 +37,7 @@ def test_every_module_is_short_and_names_its_notebook(path):
 
 @pytest.mark.xfail(
     strict=True,
-    reason="issue 31: helpers/ measured 4,647 lines in all (22 modules) on 2026-12-07; drop "
+    reason="issue 31: helpers/ measured 4,649 lines in all (22 modules) on 2026-12-08; drop "
     "this mark once it is at most 3,000",
 )
 def test_the_package_is_at_most_3000_lines_in_all():
@@ -73,8 +73,8 @@ def test_every_notebook_reads_at_most_five_references_deep(reading_path, noteboo
 
 @pytest.mark.xfail(
     strict=True,
-    reason="issue 31: measured 2026-12-07, notebooks 02-08 reach 1,776-2,928 lines of helpers "
-    "(02: 1,960); drop this mark once every one is in budget",
+    reason="issue 31: measured 2026-12-08, notebooks 02-08 reach 1,776-2,929 lines of helpers "
+    "(02: 1,961); drop this mark once every one is in budget",
 )
 @pytest.mark.parametrize("notebook", NOTEBOOKS)
 def test_every_notebook_reaches_at_most_1400_lines(reading_path, notebook):
